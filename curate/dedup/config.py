@@ -1,0 +1,71 @@
+"""Config of the `dedup` stage (the `dedup:` section of the pipeline YAML)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from curate.schemas.config import Model
+
+KeyCriterion = Literal["quality_score", "length"]
+Scope = Literal["global", "source", "lang"]
+
+
+class NormalizeConfig(Model):
+    """How text is normalized before hashing (exact) and shingling (near)."""
+
+    nfc: bool = True
+    lowercase: bool = True
+    # Unicode punctuation (\\p{P}) becomes a space: "end.Next" and "end. Next" shingle alike.
+    strip_punctuation: bool = True
+    # Runs of Unicode whitespace become one space, leading/trailing whitespace goes.
+    collapse_whitespace: bool = True
+
+
+class ExactConfig(Model):
+    enabled: bool = True
+
+
+class MinHashConfig(Model):
+    enabled: bool = True
+    # 14 x 8 = 112 permutations, FineWeb's setting: P(candidate) = 1 - (1 - s^8)^14, 50% at s ~ 0.72.
+    bands: int = Field(14, ge=1, le=512)
+    rows: int = Field(8, ge=1, le=64)
+    seed: int = Field(1, ge=0, lt=2**32)
+    # datasketch's permutation scheme: "affine32" (datasketch >= 2.0 default) or "legacy" (< 2.0).
+    scheme: Literal["affine32", "legacy"] = "affine32"
+    # word: n-grams of space-separated words; char: n-grams of characters; auto: char for the
+    # languages in `char_langs` (no spaces between words) and word otherwise.
+    shingles: Literal["auto", "word", "char"] = "auto"
+    word_ngram: int = Field(5, ge=1, le=64)
+    char_ngram: int = Field(5, ge=1, le=64)
+    char_langs: list[str] = Field(default_factory=lambda: ["zh", "ja", "ko", "th", "lo", "km", "my", "bo"])
+    # Candidate verification: "signature" keeps an edge when the estimated Jaccard (fraction of equal
+    # signature values) is >= min_similarity; "none" keeps every LSH candidate (FineWeb's choice).
+    verify: Literal["none", "signature"] = "signature"
+    min_similarity: float = Field(0.7, ge=0.0, le=1.0)
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+
+class DedupConfig(Model):
+    # Duplicates are looked for within all kept documents, one source, or one language.
+    scope: Scope = "global"
+    normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
+    exact: ExactConfig = Field(default_factory=ExactConfig)
+    minhash: MinHashConfig = Field(default_factory=MinHashConfig)
+    # The kept document of a cluster: the first criterion decides, ties go to the next, then the
+    # smallest doc_id. quality_score: highest first (null last); length: longest first.
+    keep_by: list[KeyCriterion] = Field(default_factory=lambda: ["quality_score", "length"])
+    # incremental: documents already deduplicated (in the persisted signature table) are not
+    # re-shingled; new ones are compared with all of them. full: recompute everything.
+    mode: Literal["incremental", "full"] = "incremental"
+
+    @model_validator(mode="after")
+    def _unique_keep_by(self) -> DedupConfig:
+        if len(set(self.keep_by)) != len(self.keep_by):
+            raise ValueError(f"keep_by lists a criterion twice: {self.keep_by}")
+        return self

@@ -1,0 +1,110 @@
+"""The pure kernels: normalization, shingles, signatures bit-identical to datasketch, band hashes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from datasketch import MinHash
+
+from curate.dedup.config import NormalizeConfig
+from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes, shingle_hash32, shingles
+from curate.dedup.normalize import exact_hashes, normalize
+
+from .texts import cjk_text, license_text, paragraphs, stdlib_docstrings, stdlib_source
+
+
+def _corpus() -> list[str]:
+    return [
+        *paragraphs("GPL-3")[:20],
+        *stdlib_docstrings(),
+        stdlib_source("textwrap"),
+        cjk_text("euc_jp-utf8.txt"),
+        cjk_text("gb2312-utf8.txt"),
+        "",
+        "   ",
+        "tiny doc",
+        None,
+    ]
+
+
+def _datasketch(text: str, *, mode: str, n: int, num_perm: int, seed: int, scheme: str) -> np.ndarray:
+    m = MinHash(num_perm=num_perm, seed=seed, scheme=scheme, hashfunc=shingle_hash32)
+    m.update_batch(shingles(text, mode=mode, n=n))
+    return m.hashvalues.astype(np.uint64)
+
+
+@pytest.mark.parametrize("scheme", ["affine32", "legacy"])
+@pytest.mark.parametrize("mode", ["word", "char"])
+def test_signatures_equal_datasketch_hashvalues(scheme, mode):
+    norm = normalize(pa.array(_corpus()), NormalizeConfig())
+    hasher = MinHasher(num_perm=112, seed=42, scheme=scheme, word_ngram=5, char_ngram=4)
+    sig = hasher.signatures(norm, char_mask=np.full(len(norm), mode == "char"))
+    n = 5 if mode == "word" else 4
+    for i, text in enumerate(norm.to_pylist()):
+        expected = _datasketch(text, mode=mode, n=n, num_perm=112, seed=42, scheme=scheme)
+        np.testing.assert_array_equal(sig[i].astype(np.uint64), expected, err_msg=f"doc {i}: {text[:60]!r}")
+
+
+def test_mixed_modes_sliced_arrays_and_long_documents_match_datasketch():
+    # A document longer than one numpy block, a sliced Arrow array (offset != 0), plain string type.
+    long_doc = license_text("GPL-3") * 3
+    texts = pa.array(["x", long_doc, cjk_text("euc_kr-utf8.txt"), *stdlib_docstrings()[:3]], pa.string())[1:]
+    norm = normalize(texts, NormalizeConfig())
+    char_mask = np.array([False, True, False, True, False])
+    sig = MinHasher(num_perm=64, seed=3).signatures(norm, char_mask=char_mask)
+    for i, text in enumerate(norm.to_pylist()):
+        mode = "char" if char_mask[i] else "word"
+        expected = _datasketch(text, mode=mode, n=5, num_perm=64, seed=3, scheme="affine32")
+        np.testing.assert_array_equal(sig[i].astype(np.uint64), expected)
+    assert len(shingles(norm[0].as_py(), mode="word", n=5)) > 16_384
+
+
+def test_empty_and_tiny_documents():
+    norm = normalize(pa.array(["", None, " \n ", "hello", "hello world", "hello, world!"]), NormalizeConfig())
+    sig = MinHasher(num_perm=16).signatures(norm)
+    assert (sig[:3] == MAX_HASH).all()  # no shingle: datasketch's empty signature
+    assert not (sig[3] == MAX_HASH).all()
+    assert not np.array_equal(sig[3], sig[4])  # one shingle of all tokens, different tokens
+    np.testing.assert_array_equal(sig[4], sig[5])  # equal after punctuation removal
+
+
+def test_estimated_jaccard_tracks_true_jaccard():
+    base = " ".join(paragraphs("GPL-3")[:6])
+    words = base.split()
+    edited = " ".join(words[:200] + words[260:])  # delete 60 of ~600 words
+    norm = normalize(pa.array([base, edited]), NormalizeConfig())
+    a, b = (set(shingles(t, mode="word", n=5)) for t in norm.to_pylist())
+    true_j = len(a & b) / len(a | b)
+    sig = MinHasher(num_perm=1024, seed=1).signatures(norm)
+    est = float(np.mean(sig[0] == sig[1]))
+    assert 0.5 < true_j < 0.95
+    assert abs(est - true_j) < 4 * np.sqrt(true_j * (1 - true_j) / 1024)
+
+
+def test_normalization_options():
+    raw = pa.array(["Caf\u0065\u0301  NOIR,\u3000le\tchat."])
+    assert normalize(raw, NormalizeConfig()).to_pylist() == ["caf\u00e9 noir le chat"]
+    kept = normalize(raw, NormalizeConfig(nfc=False, lowercase=False, strip_punctuation=False))
+    assert kept.to_pylist() == ["Caf\u0065\u0301 NOIR, le chat."]
+    untouched = NormalizeConfig(nfc=False, lowercase=False, strip_punctuation=False, collapse_whitespace=False)
+    assert normalize(raw, untouched).to_pylist() == raw.to_pylist()
+
+
+def test_exact_hashes_group_normalized_equals():
+    norm = normalize(pa.array(["The  GPL.", "the gpl", "the gpl v3"]), NormalizeConfig())
+    h = exact_hashes(norm).to_pylist()
+    assert h[0] == h[1] != h[2]
+    assert len(h[0]) == 32
+
+
+def test_band_hashes_equal_iff_band_values_equal():
+    norm = normalize(pa.array(paragraphs("GPL-2")[:8]), NormalizeConfig())
+    sig = MinHasher(num_perm=112).signatures(norm)
+    other = sig.copy()
+    other[:, 9] ^= 1  # changes band 1 (rows 8..15) only
+    bh, bo = band_hashes(sig, bands=14, rows=8), band_hashes(other, bands=14, rows=8)
+    assert bh.dtype == np.int64 and bh.shape == (8, 14)
+    assert (bh[:, 1] != bo[:, 1]).all()
+    np.testing.assert_array_equal(np.delete(bh, 1, axis=1), np.delete(bo, 1, axis=1))
+    assert len(np.unique(bh[:, 0])) == 8
