@@ -1,0 +1,247 @@
+"""A Spark 4 Python data source that writes Delta tables through delta-rs.
+
+Used where the Delta JVM jar is absent. Executors write Parquet files in parallel and return
+add-actions with statistics; the driver-side `commit` makes them ONE Delta transaction. A task that
+fails leaves only uncommitted files (invisible to readers, removed by `vacuum(full=True)`); a failed
+commit deletes the files it was given.
+
+Options (all strings, as Spark passes them):
+  path            table URI (set by `.save(path)`)
+  partition_by    comma-separated partition columns (DataFrameWriter.partitionBy is rejected
+                  for Python data sources)
+  read_version    the table version the written frame was computed from; the commit is made
+                  against it so a concurrent writer makes it fail instead of being overwritten
+  partition_filter  JSON list of [column, "=", value] triples: overwrite only those partitions
+  txn_app_id, txn_version  Delta transaction id; a write whose (app id, version) is already
+                  committed is skipped, which makes re-running a job's write idempotent
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Iterator
+from urllib.parse import quote
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
+from pyspark.sql.types import StructType
+
+log = logging.getLogger(__name__)
+
+# Delta collects min/max statistics for the first 32 columns by default.
+_STATS_COLUMNS = 32
+_MAX_STAT_STRING = 32
+# Roll over to a new Parquet file after this many rows' worth of bytes (~128 MB).
+_TARGET_FILE_BYTES = 128 << 20
+
+
+@dataclass
+class DeltaFiles(WriterCommitMessage):
+    adds: list[dict] = field(default_factory=list)
+
+
+def _fs_and_path(uri: str):
+    from pyarrow import fs
+
+    if "://" not in uri:
+        return fs.LocalFileSystem(), os.path.abspath(uri)
+    return fs.FileSystem.from_uri(uri)
+
+
+def _stat_value(value):
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    if isinstance(value, str) and len(value) > _MAX_STAT_STRING:
+        return None  # a truncated max would need a tie-breaker; skipping is always correct
+    if isinstance(value, (bytes, bytearray)):
+        return None
+    return value
+
+
+def file_stats(table: pa.Table) -> str:
+    """Delta add-action statistics: numRecords, and per leaf column min/max/nullCount."""
+    mins, maxs, nulls = {}, {}, {}
+    for name in table.column_names[:_STATS_COLUMNS]:
+        col = table.column(name)
+        nulls[name] = col.null_count
+        t = col.type
+        if pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            continue
+        if col.null_count == len(col):
+            continue
+        mm = pc.min_max(col)
+        lo, hi = _stat_value(mm["min"].as_py()), _stat_value(mm["max"].as_py())
+        if lo is not None and hi is not None:
+            mins[name], maxs[name] = lo, hi
+    return json.dumps(
+        {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls},
+        default=str,
+    )
+
+
+def delta_arrow_schema(schema: StructType) -> pa.Schema:
+    """Arrow schema of the table: Spark's, with timestamps as UTC microseconds (Delta's `timestamp`)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    fields = []
+    for f in to_arrow_schema(schema, timezone="UTC"):
+        t = pa.timestamp("us", tz="UTC") if pa.types.is_timestamp(f.type) else f.type
+        fields.append(pa.field(f.name, t, f.nullable))
+    return pa.schema(fields)
+
+
+class _PartFile:
+    """One open Parquet file of a task for one partition value tuple."""
+
+    def __init__(self, fs, table_path: str, rel_dir: str, schema: pa.Schema):
+        name = f"part-{uuid.uuid4().hex}.zstd.parquet"
+        self.rel_path = f"{rel_dir}/{name}" if rel_dir else name
+        self.fs, self.full = fs, f"{table_path}/{self.rel_path}"
+        fs.create_dir(f"{table_path}/{rel_dir}" if rel_dir else table_path, recursive=True)
+        self.writer = pq.ParquetWriter(self.full, schema, filesystem=fs, compression="zstd")
+        self.tables: list[pa.Table] = []
+        self.bytes = 0
+
+    def write(self, t: pa.Table) -> None:
+        self.writer.write_table(t)
+        self.tables.append(t.select(t.column_names[:_STATS_COLUMNS]))
+        self.bytes += t.nbytes
+
+    def close(self, partition_values: dict) -> dict:
+        self.writer.close()
+        size = self.fs.get_file_info(self.full).size
+        return {
+            "path": self.rel_path,
+            "size": size,
+            "partition_values": partition_values,
+            "modification_time": int(time.time() * 1000),
+            "data_change": True,
+            "stats": file_stats(pa.concat_tables(self.tables)) if self.tables else
+            json.dumps({"numRecords": 0, "minValues": {}, "maxValues": {}, "nullCount": {}}),
+        }
+
+
+class DeltaRsWriter(DataSourceArrowWriter):
+    def __init__(self, options: dict, schema: StructType, overwrite: bool):
+        self.uri = options["path"]
+        self.mode = "overwrite" if overwrite else "append"
+        self.partition_by = [c for c in options.get("partition_by", "").split(",") if c]
+        self.read_version = int(options["read_version"]) if options.get("read_version") else None
+        self.partition_filter = json.loads(options["partition_filter"]) if options.get("partition_filter") else None
+        self.txn = (options["txn_app_id"], int(options["txn_version"])) if options.get("txn_app_id") else None
+        self.arrow_schema = delta_arrow_schema(schema)
+        unknown = [c for c in self.partition_by if c not in self.arrow_schema.names]
+        if unknown:
+            raise ValueError(f"partition columns {unknown} are not in the frame's columns {self.arrow_schema.names}")
+
+    # ---- executors -------------------------------------------------------------------------
+    def write(self, iterator: Iterator[pa.RecordBatch]) -> DeltaFiles:
+        fs, table_path = _fs_and_path(self.uri)
+        data_schema = pa.schema([f for f in self.arrow_schema if f.name not in self.partition_by])
+        open_files: dict[tuple, _PartFile] = {}
+        adds: list[dict] = []
+        for batch in iterator:
+            table = pa.Table.from_batches([batch]).cast(self.arrow_schema)
+            for key, part in self._split(table):
+                pf = open_files.get(key)
+                if pf is None:
+                    rel_dir = "/".join(
+                        f"{c}={quote('__HIVE_DEFAULT_PARTITION__' if v is None else str(v), safe='')}"
+                        for c, v in zip(self.partition_by, key)
+                    )
+                    pf = open_files[key] = _PartFile(fs, table_path, rel_dir, data_schema)
+                pf.write(part.select(data_schema.names))
+                if pf.bytes >= _TARGET_FILE_BYTES:
+                    adds.append(pf.close(self._values(key)))
+                    del open_files[key]
+        adds.extend(pf.close(self._values(key)) for key, pf in open_files.items())
+        return DeltaFiles(adds=adds)
+
+    def _values(self, key: tuple) -> dict:
+        return {c: None if v is None else str(v) for c, v in zip(self.partition_by, key)}
+
+    def _split(self, table: pa.Table):
+        if not self.partition_by:
+            yield (), table
+            return
+        keys = table.select(self.partition_by).group_by(self.partition_by).aggregate([])
+        for row in keys.to_pylist():
+            mask = None
+            for c in self.partition_by:
+                cond = pc.is_null(table[c]) if row[c] is None else pc.equal(table[c], row[c])
+                mask = cond if mask is None else pc.and_(mask, cond)
+            yield tuple(row[c] for c in self.partition_by), table.filter(mask)
+
+    # ---- driver side -------------------------------------------------------------------------
+    def commit(self, messages: list[DeltaFiles | None]) -> None:
+        from deltalake import DeltaTable, Schema
+        from deltalake.exceptions import TableNotFoundError
+        from deltalake.transaction import (
+            AddAction,
+            CommitProperties,
+            Transaction,
+            create_table_with_add_actions,
+        )
+
+        adds = [AddAction(**a) for m in messages if m is not None for a in m.adds]
+        props = CommitProperties(
+            app_transactions=[Transaction(app_id=self.txn[0], version=self.txn[1])] if self.txn else None,
+            custom_metadata={"engine": "curate/delta-rs-datasource"},
+        )
+        try:
+            dt = DeltaTable(self.uri, version=self.read_version) if self.read_version is not None else DeltaTable(self.uri)
+        except TableNotFoundError:
+            dt = None
+        if dt is None:
+            create_table_with_add_actions(
+                self.uri, Schema.from_arrow(self.arrow_schema), adds, mode="append", partition_by=self.partition_by or None,
+                commit_properties=props,
+            )
+            return
+        if self.txn is not None:
+            latest = DeltaTable(self.uri)
+            done = latest.transaction_version(self.txn[0])
+            if done is not None and done >= self.txn[1]:
+                log.info("delta write to %s skipped: transaction %s v%s is already committed",
+                         self.uri, *self.txn)
+                self._delete(adds)
+                return
+        dt.create_write_transaction(
+            adds, self.mode, self.arrow_schema, partition_by=self.partition_by or None,
+            partition_filters=[tuple(f) for f in self.partition_filter] if self.partition_filter else None,
+            commit_properties=props,
+        )
+
+    def abort(self, messages: list[DeltaFiles | None]) -> None:
+        from deltalake.transaction import AddAction
+
+        self._delete([AddAction(**a) for m in messages if m is not None for a in m.adds])
+
+    def _delete(self, adds) -> None:
+        fs, table_path = _fs_and_path(self.uri)
+        for a in adds:
+            try:
+                fs.delete_file(f"{table_path}/{a.path}")
+            except (FileNotFoundError, OSError):  # already gone: nothing to clean
+                pass
+
+
+class DeltaRsDataSource(DataSource):
+    """`df.write.format("delta").option(...).mode("append"|"overwrite").save(path)` without the jar."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "delta"
+
+    def writer(self, schema: StructType, overwrite: bool) -> DeltaRsWriter:
+        return DeltaRsWriter(dict(self.options), schema, overwrite)

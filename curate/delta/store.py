@@ -1,0 +1,208 @@
+"""Delta tables under the storage root: read, append, overwrite, merge.
+
+Two engines behind one interface. Where the Delta JVM classes are on the classpath (Databricks,
+clusters that fetched io.delta:delta-spark) Spark's own Delta source does the work. Elsewhere the
+delta-rs-backed Python data source in `datasource.py` writes, and reads go through the snapshot's
+file list and Spark's native Parquet reader (faster than a Python reader; see SPARK_NOTES.md).
+Either way every call is one Delta commit and nothing is collected to the driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Sequence
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from curate.errors import StorageError
+from curate.schemas.tables import conform
+
+log = logging.getLogger(__name__)
+
+
+def has_delta_jar(spark: SparkSession) -> bool:
+    try:
+        spark._jvm.java.lang.Class.forName("io.delta.tables.DeltaTable")  # noqa: SLF001
+        return True
+    except Exception:  # Py4JJavaError (class absent) or no JVM gateway (Spark Connect)
+        return False
+
+
+def _join_uri(root: str, *parts: str) -> str:
+    return "/".join([root.rstrip("/"), *parts])
+
+
+class DeltaStore:
+    """The tables of one storage root: `<root>/tables/<name>`."""
+
+    def __init__(self, spark: SparkSession, root: str):
+        self.spark = spark
+        self.root = root
+        self.native = has_delta_jar(spark)
+        if not self.native:
+            from curate.delta.datasource import DeltaRsDataSource
+
+            spark.dataSource.register(DeltaRsDataSource)
+
+    # ---- reading -------------------------------------------------------------------------------
+    def path(self, name: str) -> str:
+        return _join_uri(self.root, "tables", name)
+
+    def _table(self, name: str, version: int | None = None):
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return DeltaTable(self.path(name), version=version)
+        except TableNotFoundError:
+            return None
+
+    def exists(self, name: str) -> bool:
+        return self._table(name) is not None
+
+    def version(self, name: str) -> int | None:
+        dt = self._table(name)
+        return None if dt is None else dt.version()
+
+    def versions(self, names: Sequence[str]) -> dict[str, int]:
+        """Current versions of the tables that exist (recorded as a stage's inputs/outputs)."""
+        return {n: v for n in names if (v := self.version(n)) is not None}
+
+    def history(self, name: str) -> list[dict]:
+        dt = self._table(name)
+        return [] if dt is None else dt.history()
+
+    def read(self, name: str, *, version: int | None = None, schema: StructType | None = None) -> DataFrame:
+        """The table as a DataFrame; an absent table reads as empty when `schema` is given."""
+        dt = self._table(name, version)
+        if dt is None:
+            if schema is not None:
+                return self.spark.createDataFrame([], schema)
+            raise StorageError(
+                f"table {name!r} does not exist at {self.path(name)}; run the stage that writes it first"
+            )
+        if self.native:
+            reader = self.spark.read.format("delta")
+            if version is not None:
+                reader = reader.option("versionAsOf", version)
+            return reader.load(self.path(name))
+        from pyspark.sql.pandas.types import from_arrow_schema
+        import pyarrow as pa
+
+        table_schema = from_arrow_schema(pa.schema(dt.schema().to_arrow()))
+        files = dt.file_uris()
+        if not files:
+            return self.spark.createDataFrame([], table_schema)
+        partition_cols = dt.metadata().partition_columns
+        df = self.spark.read.option("basePath", self.path(name)).parquet(*files)
+        # Partition values come from the directory names; give them the table's types back.
+        return df.select([F.col(f.name).cast(f.dataType) if f.name in partition_cols else F.col(f.name)
+                          for f in table_schema.fields])
+
+    # ---- writing -------------------------------------------------------------------------------
+    def _write(self, df: DataFrame, name: str, *, mode: str, schema: StructType,
+               partition_by: Sequence[str] = (), txn: tuple[str, int] | None = None,
+               read_version: int | None = None, partition_filter: list | None = None,
+               replace_where: str | None = None) -> int:
+        df = conform(df, schema, table=name)
+        opts: dict[str, str] = {}
+        if self.native:
+            if txn is not None:
+                opts.update(txnAppId=txn[0], txnVersion=str(txn[1]))
+            if replace_where:
+                opts["replaceWhere"] = replace_where
+        else:
+            if txn is not None:
+                opts.update(txn_app_id=txn[0], txn_version=str(txn[1]))
+            opts["partition_by"] = ",".join(partition_by)
+            if read_version is not None:
+                opts["read_version"] = str(read_version)
+            if partition_filter:
+                opts["partition_filter"] = json.dumps(partition_filter)
+            if partition_by:  # one file per partition value per task, not tasks x values
+                df = df.repartition(*partition_by)
+        writer = df.write.format("delta").mode(mode).options(**opts)
+        if self.native and partition_by:
+            writer = writer.partitionBy(*partition_by)
+        try:
+            writer.save(self.path(name))
+        except Exception as err:
+            raise StorageError(f"writing table {name!r} at {self.path(name)} failed: {err}") from err
+        version = self.version(name)
+        log.debug("wrote %s (%s) -> version %s", name, mode, version)
+        return version
+
+    def append(self, df: DataFrame, name: str, *, schema: StructType, partition_by: Sequence[str] = (),
+               txn: tuple[str, int] | None = None) -> int:
+        """Append `df` as one commit; with `txn=(app_id, version)` a repeated write is skipped."""
+        return self._write(df, name, mode="append", schema=schema, partition_by=partition_by, txn=txn)
+
+    def overwrite(self, df: DataFrame, name: str, *, schema: StructType, where: str | None = None,
+                  partitions: dict[str, str] | None = None, partition_by: Sequence[str] = (),
+                  txn: tuple[str, int] | None = None) -> int:
+        """Replace the table's rows, all of them or those matching `where` / `partitions`.
+
+        `partitions` ({column: value}) replaces whole partitions. `where` is any SQL predicate:
+        without the jar the table is rewritten as (rows not matching) + `df`, in one commit made
+        against the version that was read, so a concurrent commit makes it fail, not vanish.
+        """
+        if partitions and where:
+            raise StorageError("overwrite takes `where` or `partitions`, not both")
+        if partitions:
+            if self.native:
+                where = " AND ".join(f"{c} = '{v}'" for c, v in partitions.items())
+            else:
+                pf = [[c, "=", str(v)] for c, v in partitions.items()]
+                return self._write(df, name, mode="overwrite", schema=schema, partition_by=partition_by,
+                                   txn=txn, partition_filter=pf, read_version=self.version(name))
+        if where and not self.native and self.exists(name):
+            version = self.version(name)
+            kept = self.read(name, version=version).filter(~F.coalesce(F.expr(where), F.lit(False)))
+            df = kept.unionByName(conform(df, schema, table=name))
+            return self._write(df, name, mode="overwrite", schema=schema, partition_by=partition_by,
+                               txn=txn, read_version=version)
+        return self._write(df, name, mode="overwrite", schema=schema, partition_by=partition_by,
+                           txn=txn, replace_where=where, read_version=self.version(name))
+
+    def merge_insert(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str],
+                     partition_by: Sequence[str] = (), txn: tuple[str, int] | None = None) -> int:
+        """Insert the rows of `df` whose `keys` are not in the table yet (insert-only merge)."""
+        df = df.dropDuplicates(list(keys))
+        if not self.exists(name):
+            return self.append(df, name, schema=schema, partition_by=partition_by, txn=txn)
+        if self.native:
+            return self._native_merge(df, name, schema=schema, keys=keys, update=False)
+        version = self.version(name)
+        existing = self.read(name, version=version).select(*keys)
+        new = df.join(existing, list(keys), "left_anti")
+        return self._write(new, name, mode="append", schema=schema, partition_by=partition_by,
+                           txn=txn, read_version=version)
+
+    def upsert(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str],
+               partition_by: Sequence[str] = (), txn: tuple[str, int] | None = None) -> int:
+        """Merge by key: rows of `df` replace table rows with the same `keys`, others are inserted."""
+        df = df.dropDuplicates(list(keys))
+        if not self.exists(name):
+            return self.append(df, name, schema=schema, partition_by=partition_by, txn=txn)
+        if self.native:
+            return self._native_merge(df, name, schema=schema, keys=keys, update=True)
+        version = self.version(name)
+        kept = self.read(name, version=version).join(df.select(*keys), list(keys), "left_anti")
+        merged = kept.unionByName(conform(df, schema, table=name))
+        return self._write(merged, name, mode="overwrite", schema=schema, partition_by=partition_by,
+                           txn=txn, read_version=version)
+
+    def _native_merge(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str],
+                      update: bool) -> int:
+        from delta.tables import DeltaTable
+
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        merge = DeltaTable.forPath(self.spark, self.path(name)).alias("t").merge(
+            conform(df, schema, table=name).alias("s"), cond)
+        if update:
+            merge = merge.whenMatchedUpdateAll()
+        merge.whenNotMatchedInsertAll().execute()
+        return self.version(name)

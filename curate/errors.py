@@ -1,0 +1,21 @@
+"""The small exception hierarchy of curate. Every message says what to do about it."""
+
+
+class CurateError(Exception):
+    """Base class of every error curate raises on purpose."""
+
+
+class ConfigError(CurateError):
+    """A pipeline or mixture config is invalid: the message names the key, the value and what is allowed."""
+
+
+class StorageError(CurateError):
+    """A Delta table could not be read or written."""
+
+
+class InputError(CurateError):
+    """An input path or format cannot be used at all (per-record problems go to quarantine instead)."""
+
+
+class DependencyError(CurateError):
+    """An optional dependency or bundled model file is missing; the message says how to install it."""

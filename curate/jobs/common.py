@@ -1,0 +1,97 @@
+"""What every job shares: its context, its result, and the `runs` record around it."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Callable
+
+from curate.schemas.config import PipelineConfig, load_pipeline_config
+from curate.schemas.tables import RUNS, RUNS_SCHEMA
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from curate.delta.store import DeltaStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StageContext:
+    spark: SparkSession
+    cfg: PipelineConfig
+    store: DeltaStore
+    run_id: str
+    options: dict = field(default_factory=dict)  # stage-specific command-line options
+
+
+@dataclass
+class StageResult:
+    input_versions: dict[str, int] = field(default_factory=dict)
+    output_versions: dict[str, int] = field(default_factory=dict)
+    rows_in: int | None = None
+    rows_out: int | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    message: str = ""
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+
+def record_run(ctx: StageContext, *, stage: str, status: str, started: float, result: StageResult) -> None:
+    row = (
+        ctx.run_id,
+        stage,
+        status,
+        datetime.fromtimestamp(started, timezone.utc),
+        round(time.time() - started, 3),
+        ctx.cfg.config_hash(),
+        result.input_versions,
+        result.output_versions,
+        result.rows_in,
+        result.rows_out,
+        result.counts,
+        result.message[:2000],
+    )
+    ctx.store.append(ctx.spark.createDataFrame([row], RUNS_SCHEMA), RUNS, schema=RUNS_SCHEMA)
+
+
+def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], StageResult]) -> StageResult:
+    """Run one job and record it in `runs` whether it succeeds or fails."""
+    started = time.time()
+    log.info("[%s] %s: started", ctx.run_id, stage)
+    try:
+        result = job(ctx)
+    except Exception as err:
+        record_run(ctx, stage=stage, status="failed", started=started,
+                   result=StageResult(message=f"{type(err).__name__}: {err}"))
+        raise
+    record_run(ctx, stage=stage, status="succeeded", started=started, result=result)
+    log.info(
+        "[%s] %s: done in %.1fs, rows in=%s out=%s %s",
+        ctx.run_id, stage, time.time() - started, result.rows_in, result.rows_out, result.counts,
+    )
+    return result
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="pipeline YAML (default: the embedded examples/local.yaml)")
+    parser.add_argument("--root", help="storage root override (local folder, s3://, abfss://, gs://)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="verbose logs, Spark included")
+
+
+def make_context(args: argparse.Namespace, *, app_name: str, cfg: PipelineConfig | None = None,
+                 options: dict | None = None) -> StageContext:
+    from curate.delta.store import DeltaStore
+    from curate.session import get_spark
+
+    cfg = cfg or load_pipeline_config(args.config, root=args.root)
+    spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose)
+    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=new_run_id(),
+                        options=options or {})

