@@ -1,0 +1,128 @@
+import numpy as np
+import pytest
+
+from curate.errors import ConfigError
+from curate.schemas.mixture import Mixture
+from curate.tokenize.realize import Supply, apportion, draw, interleave, pack, realize
+
+
+def mixture(stages, components=None) -> Mixture:
+    comps = components or {"a": {"sources": ["a"], "max_epochs": 3}, "b": {"sources": ["b"], "max_epochs": 3}}
+    return Mixture.model_validate({"name": "t", "components": comps, "stages": stages})
+
+
+def supply(prefix, lengths) -> Supply:
+    return Supply.of([f"{prefix}{i:04d}" for i in range(len(lengths))], lengths)
+
+
+def test_apportion_sums_and_is_within_one():
+    got = apportion(1000, {"x": 0.333, "y": 0.333, "z": 0.334})
+    assert sum(got.values()) == 1000 and got == {"x": 333, "y": 333, "z": 334}
+    got = apportion(7, {"x": 0.5, "y": 0.5})
+    assert sum(got.values()) == 7 and abs(got["x"] - got["y"]) == 1
+
+
+def test_pack_splits_into_exact_samples():
+    taken = np.array([5, 12, 3, 4])  # 24 tokens, seq_len 8 -> 3 samples
+    p = pack(taken, seq_len=8)
+    per_sample = np.bincount(p["sample"], weights=p["tok_len"])
+    assert per_sample.tolist() == [8, 8, 8]
+    # The 12-token draw spans samples 0..2 and is cut where the samples are.
+    d1 = p["draw"] == 1
+    assert p["sample"][d1].tolist() == [0, 1, 2]
+    assert p["tok_start"][d1].tolist() == [0, 3, 11] and p["tok_len"][d1].tolist() == [3, 8, 1]
+    assert p["offset"][d1].tolist() == [5, 0, 0]
+
+
+def test_draw_prefers_unused_then_repeats_whole_documents():
+    s = supply("d", [10] * 10)  # 100 tokens
+    usage = np.zeros(10, dtype=np.int64)
+    idx1, t1 = draw(s, usage, tokens=35, seed=1, component="a")
+    assert t1.tolist() == [10, 10, 10, 5] and sorted(usage.tolist()) == [0] * 6 + [1] * 4
+    idx2, t2 = draw(s, usage, tokens=80, seed=2, component="a")
+    # The 6 unused documents first, then a second round over all 10.
+    assert set(idx2[:6].tolist()) == set(range(10)) - set(idx1.tolist())
+    assert t2.sum() == 80 and usage.max() == 2 and usage.min() == 1
+
+
+def test_draw_is_deterministic_and_seeded():
+    s = supply("d", list(range(1, 50)))
+    a = draw(s, np.zeros(len(s), dtype=np.int64), tokens=300, seed=7, component="a")[0]
+    b = draw(s, np.zeros(len(s), dtype=np.int64), tokens=300, seed=7, component="a")[0]
+    c = draw(s, np.zeros(len(s), dtype=np.int64), tokens=300, seed=8, component="a")[0]
+    assert a.tolist() == b.tolist() and a.tolist() != c.tolist()
+    # Input order does not matter: the supply is sorted by doc_id.
+    r = Supply.of(s.doc_ids[::-1], s.n_tokens[::-1])
+    got = draw(r, np.zeros(len(r), dtype=np.int64), tokens=300, seed=7, component="a")[0]
+    assert r.doc_ids[got].tolist() == s.doc_ids[a].tolist()
+
+
+def test_interleave_windows_follow_shares():
+    pos = interleave({"a": 7000, "b": 2000, "c": 1000}, seed=3)
+    owner = np.empty(10_000, dtype=object)
+    for c, p in pos.items():
+        owner[p] = c
+    for start in range(0, 9000, 500):
+        window = owner[start : start + 1000]
+        assert abs((window == "a").sum() - 700) <= 2
+        assert abs((window == "c").sum() - 100) <= 2
+
+
+def test_realize_exact_shares_and_epochs_across_stages():
+    m = mixture(
+        [
+            {"name": "s1", "budget_tokens": 64 * 300, "seq_len": 64, "seed": 1, "weights": {"a": 2, "b": 1}},
+            {"name": "s2", "budget_tokens": 64 * 300 + 63, "seq_len": 64, "seed": 2, "weights": {"a": 1, "b": 1}},
+        ]
+    )
+    rng_lengths = [37, 400, 5, 90, 64, 1, 250, 128, 77, 3000] * 4
+    plans = realize(m, {"a": supply("a", rng_lengths), "b": supply("b", rng_lengths[::-1])})
+    for plan in plans:
+        t = plan.pieces.to_pydict()
+        assert plan.samples == 300
+        per_sample = np.bincount(t["sample"], weights=t["tok_len"], minlength=plan.samples)
+        assert (per_sample == 64).all()
+        for c, st in plan.components.items():
+            assert abs(st.realized_share - st.target_share) <= 0.005
+            got = sum(n for n, comp in zip(t["tok_len"], t["component"]) if comp == c)
+            assert got == st.tokens
+    a1, a2 = plans[0].components["a"], plans[1].components["a"]
+    assert a2.epochs_cumulative == pytest.approx(a1.epochs + a2.epochs)
+
+
+def test_component_smaller_than_one_sample_repeats_within_cap():
+    m = mixture(
+        [{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 9, "b": 1}}],
+        {"a": {"sources": ["a"]}, "b": {"sources": ["b"], "max_epochs": 5}},
+    )
+    (plan,) = realize(m, {"a": supply("a", [300] * 10), "b": supply("b", [30, 20])})  # b: 50 tokens < seq_len
+    st = plan.components["b"]
+    assert st.tokens == 100 and st.documents == 2 and st.draws >= 4 and st.epochs == 2.0
+
+
+def test_budget_beyond_epoch_cap_names_component_and_numbers():
+    m = mixture(
+        [{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1, "b": 1}}],
+        {"a": {"sources": ["a"]}, "b": {"sources": ["b"], "max_epochs": 2}},
+    )
+    with pytest.raises(ConfigError, match=r"component 'b': stages ask for 500 tokens \(s 500\) but 200 tokens exist and max_epochs 2 allows 400"):
+        realize(m, {"a": supply("a", [600]), "b": supply("b", [100, 100])})
+
+
+def test_empty_component():
+    m = mixture(
+        [{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1, "b": 1}}],
+    )
+    with pytest.raises(ConfigError, match=r"component 'b' matches no documents"):
+        realize(m, {"a": supply("a", [600] * 3), "b": supply("b", [])})
+    m0 = mixture([{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1, "b": 0}}])
+    (plan,) = realize(m0, {"a": supply("a", [600] * 3), "b": supply("b", [])})
+    assert plan.components["b"].tokens == 0 and plan.components["a"].tokens == 1000
+
+
+def test_document_longer_than_seq_len_spans_samples():
+    m = mixture([{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1}}])
+    (plan,) = realize(m, {"a": supply("a", [2500])})
+    t = plan.pieces.to_pydict()
+    assert set(t["doc_id"]) == {"a0000"} and plan.samples == 10
+    assert t["tok_start"] == list(range(0, 1000, 100))
