@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 import tiktoken
 
-from corpus import corpus
+from test_tokenize.corpus import corpus
 from curate.errors import DependencyError
 from curate.tokenize import encoder
 from curate.tokenize.encoder import (

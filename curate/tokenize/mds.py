@@ -1,0 +1,144 @@
+"""MDS shards: one writer per task, the merged index, and the shards' footprint.
+
+A task receives the pieces of a contiguous range of samples, sorted by (task, sample, offset),
+each with its token ids. Concatenated in that order they ARE the samples back to back, so the
+writer checks every piece lands where the plan put it, then cuts every `seq_len` ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+from curate.errors import DependencyError, StorageError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+log = logging.getLogger(__name__)
+
+# `tokens` is what llm-foundry's text loader reads; int32 because cl100k ids exceed 65 535. No
+# `text` column: that loader would re-tokenize it.
+MDS_COLUMNS = {"tokens": "ndarray:int32", "source": "str"}
+_INSTALL_HINT = "install it with `pip install 'mosaicml-streaming>=0.13,<0.14'`"
+
+
+def _mds_writer():
+    try:
+        from streaming import MDSWriter
+    except ImportError as err:
+        raise DependencyError(f"mosaicml-streaming cannot be imported ({err}); {_INSTALL_HINT}") from None
+    return MDSWriter
+
+
+def task_dir(out_dir: str, task: int) -> Path:
+    return Path(out_dir) / f"{task:05d}"
+
+
+def shard_footprint(index: Path) -> tuple[int, int, int]:
+    """(samples, shards, bytes on disk) of an MDS index."""
+    shards = json.loads(index.read_text())["shards"]
+    size = sum((s.get("zip_data") or s["raw_data"])["bytes"] for s in shards)
+    return sum(s["samples"] for s in shards), len(shards), size
+
+
+class _TaskWriter:
+    def __init__(self, *, out_dir: str, task: int, first_sample: int, seq_len: int, compression, size_limit):
+        self.dir = task_dir(out_dir, task)
+        shutil.rmtree(self.dir, ignore_errors=True)  # a failed earlier attempt of this task
+        self.task, self.seq_len = task, seq_len
+        self.first = first_sample
+        self.written_tokens = 0  # tokens received so far, as a position in the task's stream
+        self.buf = np.empty(0, dtype=np.int32)
+        self.sources: list[str] = []
+        self.samples = 0
+        self.writer = _mds_writer()(
+            out=str(self.dir), columns=MDS_COLUMNS, compression=compression, size_limit=size_limit
+        )
+
+    def add(self, seg: pa.RecordBatch) -> None:
+        tokens = seg.column("tokens")
+        lens = tokens.value_lengths().to_numpy(zero_copy_only=False).astype(np.int64)
+        pos = self.written_tokens + np.cumsum(lens) - lens
+        sample = seg.column("sample").to_numpy()
+        offset = seg.column("offset").to_numpy().astype(np.int64)
+        expected = (sample - self.first) * self.seq_len + offset
+        if not np.array_equal(pos, expected):
+            bad = int(np.flatnonzero(pos != expected)[0])
+            raise StorageError(
+                f"shard task {self.task}: sample {int(sample[bad])} offset {int(offset[bad])} arrived at stream "
+                f"position {int(pos[bad])}, expected {int(expected[bad])}; a document's tokens are missing or "
+                f"changed since the plan was made (docs_tokenized must not change during `curate mix`)"
+            )
+        starts = offset == 0
+        self.sources.extend(seg.column("component").filter(pa.array(starts)).to_pylist())
+        self.written_tokens += int(lens.sum())
+        values = tokens.flatten().to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+        self.buf = np.concatenate([self.buf, values]) if self.buf.size else values
+        full = self.buf.size // self.seq_len
+        for k in range(full):
+            sample_ids = self.buf[k * self.seq_len : (k + 1) * self.seq_len]
+            self.writer.write({"tokens": sample_ids, "source": self.sources[self.samples]})
+            self.samples += 1
+        self.buf = self.buf[full * self.seq_len :].copy()
+
+    def close(self) -> dict:
+        if self.buf.size:
+            raise StorageError(
+                f"shard task {self.task}: {self.buf.size} tokens left after the last full sample of "
+                f"{self.seq_len}; the plan's pieces do not add up to whole samples"
+            )
+        self.writer.finish()
+        samples, shards, size = shard_footprint(self.dir / "index.json")
+        return {"task": self.task, "samples": samples, "shards": shards, "bytes": size}
+
+
+def write_task_shards(
+    batches: Iterator[pa.RecordBatch],
+    *,
+    out_dir: str,
+    seq_len: int,
+    compression: str | None,
+    size_limit: int,
+    samples_per_task: int,
+) -> Iterator[pa.RecordBatch]:
+    """Write the shards of every task whose pieces arrive (columns task, sample, offset, tokens, component).
+
+    Task t holds samples [t x samples_per_task, (t + 1) x samples_per_task).
+    """
+    current: _TaskWriter | None = None
+    for batch in batches:
+        task = batch.column("task").to_numpy()
+        cuts = [0, *(np.flatnonzero(task[1:] != task[:-1]) + 1).tolist(), len(task)]
+        for lo, hi in zip(cuts[:-1], cuts[1:]):
+            seg = batch.slice(lo, hi - lo)
+            t = int(task[lo])
+            if current is None or current.task != t:
+                if current is not None:
+                    yield pa.RecordBatch.from_pylist([current.close()])
+                current = _TaskWriter(
+                    out_dir=out_dir, task=t, first_sample=t * samples_per_task, seq_len=seq_len,
+                    compression=compression, size_limit=size_limit,
+                )
+            current.add(seg)
+    if current is not None:
+        yield pa.RecordBatch.from_pylist([current.close()])
+
+
+def merge_task_indexes(out_dir: str, tasks: int) -> None:
+    """Write `out_dir/index.json` over the tasks' sub-directories, in task (= sample) order."""
+    try:
+        from streaming.base.util import merge_index
+    except ImportError as err:
+        raise DependencyError(f"mosaicml-streaming cannot be imported ({err}); {_INSTALL_HINT}") from None
+    indexes = [str(task_dir(out_dir, t) / "index.json") for t in range(tasks)]
+    missing = [p for p in indexes if not Path(p).is_file()]
+    if missing:
+        raise StorageError(f"shard tasks wrote no index at {missing[:3]}; rerun `curate mix`")
+    merge_index(indexes, out_dir, keep_local=True)

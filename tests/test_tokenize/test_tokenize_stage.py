@@ -1,0 +1,94 @@
+import hashlib
+import shutil
+
+import pytest
+import tiktoken
+from pyspark.sql import functions as F
+
+from curate.delta.store import DeltaStore
+from curate.jobs.common import StageContext
+from curate.jobs.tokenize import run_tokenize
+from curate.pipelines.tokenize import tokenize
+from curate.schemas.config import PipelineConfig
+from curate.tokenize.config import MixConfig, TokenizeConfig
+from curate.tokenize.encoder import EOS_ID, bpe_file
+from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
+from test_tokenize.corpus import corpus
+
+OFFICIAL_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
+
+
+class Cfg(PipelineConfig):
+    """PipelineConfig with this stage's sections (until the lead adds them to the real one)."""
+
+    tokenize: TokenizeConfig = TokenizeConfig()
+    mix: MixConfig = MixConfig()
+
+
+def curated_rows(docs):
+    return [
+        {
+            "doc_id": hashlib.sha1(d.uri.encode()).hexdigest(),
+            "source_id": d.uri,
+            "source": d.source,
+            "kind": d.kind,
+            "text": d.text,
+            "lang": None if d.kind == "code" else d.lang,
+            "lang_score": 0.9,
+            "quality_score": 0.5 + (i % 5) / 10,
+            "code_lang": "python" if d.kind == "code" else None,
+            "n_bytes": len(d.text.encode()),
+            "keep": True,
+        }
+        for i, d in enumerate(docs)
+    ]
+
+
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    cache = tmp_path_factory.mktemp("tiktoken_cache")
+    shutil.copy(bpe_file(), cache / hashlib.sha1(OFFICIAL_URL.encode()).hexdigest())
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    try:
+        yield tiktoken.get_encoding("cl100k_base")
+    finally:
+        mp.undo()
+
+
+def test_tokenize_under_spark_equals_official(spark, official):
+    docs = corpus(per_lang=2, n_docs=4, n_code=3)
+    docs_df = spark.createDataFrame(curated_rows(docs)).repartition(2)
+    out = tokenize(docs_df, TokenizeConfig()).collect()
+    assert len(out) == len(docs)
+    by_uri = {d.uri: d for d in docs}
+    for row in out:
+        text = by_uri[row["source_id"]].text
+        assert row["tokens"] == [*official.encode_ordinary(text), EOS_ID]
+        assert row["n_tokens"] == len(row["tokens"])
+    assert set(tokenize(docs_df, TokenizeConfig()).columns) == {f.name for f in DOCS_TOKENIZED_SCHEMA.fields}
+
+
+def test_tokenize_docs_raw_shape_fills_missing_columns(spark):
+    raw = spark.createDataFrame(
+        [("d1", "web", "text", "Grüße <|endoftext|> 🎉")], "doc_id string, source string, kind string, text string"
+    )
+    (row,) = tokenize(raw, TokenizeConfig()).collect()
+    assert row["lang"] is None and row["quality_score"] is None
+    assert row["tokens"][-1] == EOS_ID and EOS_ID not in row["tokens"][:-1]
+
+
+def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path):
+    store = DeltaStore(spark, str(tmp_path))
+    rows = curated_rows(corpus(per_lang=1, n_docs=2, n_code=2))
+    df = spark.createDataFrame(rows)
+    store.append(df, "docs_curated", schema=df.schema)
+    ctx = StageContext(spark=spark, cfg=Cfg(root=str(tmp_path)), store=store, run_id="t1")
+    first = run_tokenize(ctx)
+    assert first.rows_in == first.rows_out == len(rows)
+    second = run_tokenize(ctx)
+    assert second.rows_out == len(rows) and second.counts == first.counts
+    table = store.read("docs_tokenized")
+    assert table.count() == len(rows)
+    assert table.filter(F.element_at("tokens", -1) != EOS_ID).count() == 0
+    assert first.counts["tokens"] == table.agg(F.sum("n_tokens")).first()[0]
