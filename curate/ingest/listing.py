@@ -1,0 +1,136 @@
+"""Turning configured inputs into FileTasks (driver side: file metadata only, no content)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import posixpath
+from typing import Iterator
+
+from curate.errors import InputError
+from curate.ingest.opening import compression_of, file_size
+from curate.ingest.records import FileTask
+from curate.schemas.config import IngestConfig, InputConfig
+
+_TEXT_EXTENSIONS = (".txt", ".text", ".md", ".rst")
+_JSONL_EXTENSIONS = (".jsonl", ".json", ".ndjson")
+
+
+def detect_format(path: str) -> str | None:
+    name = path.lower()
+    comp = compression_of(name)
+    if comp:
+        name = name[: -len(comp)]
+    if name.endswith(".wet") or name.endswith(".warc.wet"):
+        return "wet"
+    if name.endswith(".warc"):
+        return "warc"
+    if name.endswith(_JSONL_EXTENSIONS):
+        return "jsonl"
+    if name.endswith(".parquet") and not comp:
+        return "parquet"
+    if name.endswith(_TEXT_EXTENSIONS):
+        return "text"
+    return None
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path and not path.startswith("file://")
+
+
+def _base_and_files(path: str) -> tuple[str, list[str]]:
+    """The folder uris are relative to, and the files a path/dir/glob names (sorted)."""
+    if _is_remote(path):
+        from pyarrow import fs
+
+        filesystem, inner = fs.FileSystem.from_uri(path)
+        info = filesystem.get_file_info(inner)
+        scheme = path.split("://", 1)[0]
+        if info.type == fs.FileType.Directory:
+            infos = filesystem.get_file_info(fs.FileSelector(inner, recursive=True))
+            files = sorted(f"{scheme}://{i.path}" for i in infos if i.type == fs.FileType.File)
+            return path.rstrip("/"), files
+        if info.type == fs.FileType.File:
+            return posixpath.dirname(path), [path]
+        raise InputError(f"input path {path!r} does not exist")
+    path = path.removeprefix("file://")
+    if any(ch in path for ch in "*?["):
+        base = path.split("*")[0].split("?")[0].split("[")[0]
+        base = base if base.endswith(os.sep) else os.path.dirname(base)
+        files = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+        if not files:
+            raise InputError(f"input glob {path!r} matches no file; check the input's path")
+        return base.rstrip(os.sep) or ".", files
+    if os.path.isdir(path):
+        files = []
+        for d, dirs, names in os.walk(path):
+            dirs.sort()
+            files.extend(os.path.join(d, n) for n in sorted(names))
+        return path.rstrip(os.sep), files
+    if os.path.isfile(path):
+        return os.path.dirname(path), [path]
+    raise InputError(f"input path {path!r} does not exist; check the input's path")
+
+
+def _rel(path: str, base: str) -> str:
+    return posixpath.relpath(path.replace(os.sep, "/"), base.replace(os.sep, "/")) if base else path
+
+
+def list_tasks(inputs: list[InputConfig], cfg: IngestConfig) -> list[FileTask]:
+    tasks: list[FileTask] = []
+    for inp in inputs:
+        if inp.kind == "code" and inp.format in ("auto", "code") and not _is_remote(inp.path) \
+                and os.path.isdir(inp.path):
+            tasks.extend(_code_tree(inp, cfg))
+            continue
+        base, files = _base_and_files(inp.path)
+        for f in files:
+            fmt = inp.format if inp.format != "auto" else ("code" if inp.kind == "code" else detect_format(f))
+            tasks.extend(_split(FileTask(f, _rel(f, base), fmt or "unknown", inp.source, inp.kind,
+                                         inp.text_field, inp.id_field), cfg))
+    return tasks
+
+
+def _split(task: FileTask, cfg: IngestConfig) -> Iterator[FileTask]:
+    """Large uncompressed JSONL files become byte ranges read by several tasks."""
+    if task.format != "jsonl" or compression_of(task.input_file):
+        yield task
+        return
+    size = file_size(task.input_file)
+    if size <= cfg.split_bytes:
+        yield task
+        return
+    for start in range(0, size, cfg.split_bytes):
+        yield FileTask(**{**task.__dict__, "start": start, "end": min(start + cfg.split_bytes, size)})
+
+
+def _code_tree(inp: InputConfig, cfg: IngestConfig) -> Iterator[FileTask]:
+    """Walk a source tree without following symlinks; policy skips are decided here and recorded."""
+    root = os.path.realpath(inp.path)
+    vendored, locks = set(cfg.vendored_dirs), set(cfg.lock_files)
+
+    def task(path: str, skip: str | None = None, why: str | None = None) -> FileTask:
+        return FileTask(path, _rel(path, inp.path), "code", inp.source, inp.kind, skip_code=skip, skip_reason=why)
+
+    for d, dirs, names in os.walk(inp.path, followlinks=False):
+        dirs.sort()
+        for name in list(dirs):
+            full = os.path.join(d, name)
+            if os.path.islink(full):
+                dirs.remove(name)
+                yield task(full, "symlink", "symbolic link to a directory: not followed (loops, escapes)")
+            elif name in vendored:
+                dirs.remove(name)
+                yield task(full, "vendored", f"vendored or tool directory {name!r} (ingest.vendored_dirs)")
+        for name in sorted(names):
+            full = os.path.join(d, name)
+            if os.path.islink(full):
+                target = os.path.realpath(full)
+                if os.path.commonpath([root, target]) != root:
+                    yield task(full, "path_escapes_root", f"symbolic link pointing outside the input root: {target}")
+                else:
+                    yield task(full, "symlink", "symbolic link: its target is ingested at its own path")
+            elif name in locks:
+                yield task(full, "lock_file", f"generated lock file {name!r} (ingest.lock_files)")
+            else:
+                yield task(full)

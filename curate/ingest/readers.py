@@ -1,0 +1,231 @@
+"""Per-format readers: a FileTask in, one Record per input record out. Plain Python, no Spark.
+
+A reader never raises for bad content: a bad record becomes a quarantine Record, a file that cannot
+be read at all (or stops being readable half way, e.g. a truncated .gz) yields one quarantine Record
+at the offset where reading failed, after the documents read before it.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from typing import Iterator
+
+from curate.ingest.opening import DecompressionLimit, file_size, open_decompressed, open_raw
+from curate.ingest.records import FileTask, Record, check_text, doc, metadata_value, refuse
+from curate.schemas.config import IngestConfig
+
+_BINARY_SNIFF = 8192
+
+
+def read_task(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    if task.skip_code:
+        yield refuse(task.skip_code, task.skip_reason or task.skip_code, -1, skipped=True)
+        return
+    reader = _READERS.get(task.format)
+    if reader is None:
+        yield refuse("unknown_format", f"no reader for file {task.uri!r}: unknown extension; set the input's "
+                     "`format` (jsonl, parquet, text, code, warc, wet)", -1)
+        return
+    offset = task.start
+    try:
+        for rec in reader(task, cfg):
+            offset = rec.offset
+            yield rec
+    except DecompressionLimit as err:
+        yield refuse("decompression_limit", str(err), offset)
+    except (EOFError, zlib.error) as err:
+        yield refuse("truncated_file", f"compressed stream ended early or is corrupt after offset {offset}: {err}",
+                     offset)
+    except Exception as err:  # noqa: BLE001 — any other failure of one file must not stop the job
+        yield refuse("unreadable_file", f"{type(err).__name__}: {err}", offset)
+
+
+# ---- JSONL --------------------------------------------------------------------------------------
+def read_jsonl(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    # A line longer than this cannot hold a document within max_doc_bytes, even JSON-escaped.
+    max_line = cfg.max_doc_bytes * 6 + 1024
+    with open_decompressed(task.input_file, max_bytes=cfg.max_decompressed_bytes) as f:
+        pos = task.start
+        if pos > 0:  # a line belongs to the split in which it starts
+            f.seek(pos - 1)
+            pos += len(f.readline()) - 1
+        while task.end < 0 or pos < task.end:
+            line = f.readline()
+            if not line:
+                break
+            offset, pos = pos, pos + len(line)
+            yield _jsonl_record(line.rstrip(b"\r\n"), offset, task, cfg, max_line)
+
+
+def _jsonl_record(line: bytes, offset: int, task: FileTask, cfg: IngestConfig, max_line: int) -> Record:
+    if not line.strip():
+        return refuse("blank_line", "blank line", offset, skipped=True)
+    if len(line) > max_line:
+        return refuse("too_large", f"line is {len(line)} bytes, above what ingest.max_doc_bytes="
+                      f"{cfg.max_doc_bytes} allows", offset, excerpt=line)
+    try:
+        s = line.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return refuse("invalid_utf8", f"line is not UTF-8 ({err.reason} at byte {err.start})", offset, excerpt=line)
+    try:
+        obj = json.loads(s)
+    except RecursionError:
+        return refuse("malformed_json", "JSON nested too deeply to parse", offset, excerpt=s)
+    except ValueError as err:
+        return refuse("malformed_json", f"not valid JSON: {err}", offset, excerpt=s)
+    if not isinstance(obj, dict):
+        return refuse("malformed_json", f"a JSON {type(obj).__name__}, not an object", offset, excerpt=s)
+    if task.text_field not in obj:
+        return refuse("missing_text", f"no field {task.text_field!r} (fields: {sorted(obj)[:10]}); set the "
+                      "input's text_field", offset, excerpt=s)
+    text = obj[task.text_field]
+    bad = check_text(text, offset, max_bytes=cfg.max_doc_bytes, field_name=task.text_field, excerpt=s)
+    if bad:
+        return bad
+    source_id = obj.get(task.id_field) if task.id_field else None
+    meta = {k: metadata_value(v) for k, v in obj.items() if k not in (task.text_field, task.id_field)}
+    return doc(text, offset, source_id=None if source_id is None else metadata_value(source_id), metadata=meta)
+
+
+# ---- Parquet ------------------------------------------------------------------------------------
+def read_parquet(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+    import pyarrow as pa
+
+    with open_raw(task.input_file) as raw:
+        pf = pq.ParquetFile(raw)
+        names = pf.schema_arrow.names
+        if task.text_field not in names:
+            yield refuse("missing_text", f"no column {task.text_field!r} (columns: {names[:10]}); set the "
+                         "input's text_field", -1)
+            return
+        if not pa.types.is_string(pf.schema_arrow.field(task.text_field).type) and not pa.types.is_large_string(
+                pf.schema_arrow.field(task.text_field).type):
+            yield refuse("non_string_text", f"column {task.text_field!r} has type "
+                         f"{pf.schema_arrow.field(task.text_field).type}, not string", -1)
+            return
+        row = 0
+        for batch in pf.iter_batches(batch_size=1024):
+            for rec in batch.to_pylist():
+                text = rec.get(task.text_field)
+                bad = check_text(text, row, max_bytes=cfg.max_doc_bytes, field_name=task.text_field,
+                                 excerpt=None if text is None else str(text))
+                if bad:
+                    yield bad
+                else:
+                    sid = rec.get(task.id_field) if task.id_field else None
+                    meta = {k: metadata_value(v) for k, v in rec.items()
+                            if k not in (task.text_field, task.id_field) and v is not None}
+                    yield doc(text, row, source_id=None if sid is None else metadata_value(sid), metadata=meta)
+                row += 1
+
+
+# ---- whole files: plain text and source code ---------------------------------------------------------
+def _read_whole(task: FileTask, limit: int, code: str) -> bytes | Record:
+    size = file_size(task.input_file)
+    if size > limit:
+        return refuse(code, f"file is {size} bytes, above the limit of {limit}", 0,
+                      skipped=task.kind == "code")
+    with open_decompressed(task.input_file, max_bytes=limit) as f:
+        return f.read()
+
+
+def read_text_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    data = _read_whole(task, cfg.max_doc_bytes, "too_large")
+    if isinstance(data, Record):
+        yield data
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        yield refuse("invalid_utf8", f"file is not UTF-8 ({err.reason} at byte {err.start})", 0, excerpt=data)
+        return
+    text = text.removeprefix("\ufeff")
+    bad = check_text(text, 0, max_bytes=cfg.max_doc_bytes, field_name="file content", excerpt=text)
+    yield bad or doc(text, 0, source_id=task.uri)
+
+
+def read_code_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    from curate.quality.codelang import detect_code_lang
+
+    data = _read_whole(task, cfg.max_code_file_bytes, "oversized")
+    if isinstance(data, Record):
+        yield data
+        return
+    if b"\0" in data[:_BINARY_SNIFF]:
+        yield refuse("binary", "file holds NUL bytes: binary, not source code", 0, skipped=True)
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        yield refuse("binary", f"file is not UTF-8 text ({err.reason} at byte {err.start})", 0, skipped=True)
+        return
+    if not text.strip():
+        yield refuse("empty_text", "file is empty or whitespace only", 0, skipped=True)
+        return
+    lang = detect_code_lang(task.uri, text)
+    yield doc(text, 0, source_id=task.uri, metadata={"language": lang} if lang else {})
+
+
+# ---- web archives ------------------------------------------------------------------------------
+def _html_text(payload: bytes, content_type: str) -> str:
+    from resiliparse.extract.html2text import extract_plain_text
+    from resiliparse.parse.encoding import bytes_to_str, detect_encoding
+    from resiliparse.parse.html import HTMLTree
+
+    charset = None
+    if "charset=" in content_type:
+        charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip("\"'") or None
+    html = bytes_to_str(payload, charset or detect_encoding(payload))
+    return extract_plain_text(HTMLTree.parse(html), main_content=True)
+
+
+def read_warc(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    """WARC: HTTP responses with HTML become documents (main text); WET: conversion records as is."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    wanted = "conversion" if task.format == "wet" else "response"
+    with open_raw(task.input_file) as raw:
+        records = ArchiveIterator(raw)
+        for rec in records:
+            if rec.rec_type != wanted:
+                continue  # warcinfo, request, metadata records describe the crawl, not documents
+            offset = records.get_record_offset()
+            url = rec.rec_headers.get_header("WARC-Target-URI") or task.uri
+            rid = rec.rec_headers.get_header("WARC-Record-ID")
+            payload = rec.content_stream().read(cfg.max_doc_bytes * 4 + 1)
+            if len(payload) > cfg.max_doc_bytes * 4:
+                yield refuse("too_large", "record payload above 4 x ingest.max_doc_bytes", offset, uri=url)
+                continue
+            meta = {"warc_record_id": rid or ""}
+            if wanted == "conversion":
+                text = payload.decode("utf-8", errors="replace")
+            else:
+                ctype = (rec.http_headers.get_header("Content-Type") or "") if rec.http_headers else ""
+                status = rec.http_headers.get_statuscode() if rec.http_headers else None
+                if "html" not in ctype.lower():
+                    yield refuse("non_html_response", f"response is {ctype or 'untyped'}, not HTML", offset,
+                                 uri=url, skipped=True)
+                    continue
+                if status and not str(status).startswith("2"):
+                    yield refuse("http_status", f"HTTP status {status}", offset, uri=url, skipped=True)
+                    continue
+                text = _html_text(payload, ctype)
+                meta["content_type"] = ctype
+            bad = check_text(text, offset, max_bytes=cfg.max_doc_bytes, field_name="main text", excerpt=text)
+            if bad:
+                bad.uri = url
+                yield bad
+            else:
+                yield doc(text, offset, source_id=rid, uri=url, metadata=meta)
+
+
+_READERS = {
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+    "text": read_text_file,
+    "code": read_code_file,
+    "warc": read_warc,
+    "wet": read_warc,
+}

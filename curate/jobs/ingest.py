@@ -1,0 +1,87 @@
+"""Job: raw files -> docs_raw + quarantine. `spark-submit curate/jobs/ingest.py --config X` works too."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pyspark import StorageLevel
+
+from curate.errors import ConfigError
+from curate.ingest.listing import list_tasks
+from curate.ingest.spark import tasks_frame
+from curate.jobs.common import StageContext, StageResult
+from curate.pipelines.ingest import documents, ingest, refusals
+from curate.schemas.config import InputConfig
+from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
+
+log = logging.getLogger(__name__)
+
+
+def run_ingest(ctx: StageContext) -> StageResult:
+    inputs = ctx.options.get("inputs") or ctx.cfg.inputs
+    if not inputs:
+        raise ConfigError("nothing to ingest: the config has no `inputs` and no --input was given")
+    tasks = list_tasks(inputs, ctx.cfg.ingest)
+    log.info("ingest: %d file tasks from %d inputs", len(tasks), len(inputs))
+    records = ingest(tasks_frame(ctx.spark, tasks), ctx.cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        by_reason = records.groupBy("fate", "reason_code").count().collect()
+        counts: dict[str, int] = {}
+        for row in by_reason:
+            counts[row["fate"]] = counts.get(row["fate"], 0) + row["count"]
+            if row["reason_code"]:
+                counts[f"{row['fate']}:{row['reason_code']}"] = row["count"]
+        before = ctx.store.read(DOCS_RAW, schema=DOCS_RAW_SCHEMA).count()
+        docs_version = ctx.store.merge_insert(documents(records, run_id=ctx.run_id), DOCS_RAW,
+                                              schema=DOCS_RAW_SCHEMA, keys=["doc_id"])
+        q_version = ctx.store.merge_insert(refusals(records, run_id=ctx.run_id), QUARANTINE,
+                                           schema=QUARANTINE_SCHEMA, keys=["record_id"])
+        added = ctx.store.read(DOCS_RAW).count() - before
+    finally:
+        records.unpersist()
+    counts["docs_new"] = added
+    counts["docs_already_ingested"] = counts.get("doc", 0) - added
+    counts["files"] = len({t.input_file for t in tasks})
+    return StageResult(
+        output_versions={DOCS_RAW: docs_version, QUARANTINE: q_version},
+        rows_in=sum(n for k, n in counts.items() if k in ("doc", "quarantined", "skipped")),
+        rows_out=added,
+        counts=counts,
+    )
+
+
+def adhoc_inputs(args: argparse.Namespace) -> list[InputConfig]:
+    if not args.input:
+        return []
+    if not (args.source and args.kind):
+        raise ConfigError("--input needs --source NAME and --kind text|code")
+    from curate.schemas.config import parse_model
+
+    return [parse_model(InputConfig, {"source": args.source, "kind": args.kind, "path": p,
+                                      "text_field": args.text_field, "id_field": args.id_field},
+                        origin="from the command line") for p in args.input]
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", action="append", help="ad-hoc input path, dir or glob (repeatable); "
+                        "replaces the config's inputs")
+    parser.add_argument("--source", help="source name for --input")
+    parser.add_argument("--kind", choices=["text", "code"], help="kind of --input")
+    parser.add_argument("--text-field", default="text", help="JSONL/Parquet text field (default: text)")
+    parser.add_argument("--id-field", default=None, help="JSONL/Parquet field holding the record's own id")
+
+
+def options_from_args(args: argparse.Namespace) -> dict:
+    return {"inputs": adhoc_inputs(args)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from curate.cli import main as cli_main
+
+    return cli_main(["ingest", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
