@@ -1,0 +1,56 @@
+import pytest
+
+from curate.quality.pii import PiiOptions, redact
+
+OPTS = PiiOptions()
+
+
+@pytest.mark.parametrize(("text", "expected", "kind"), [
+    ("Mail jane.doe@gmail.com today.", "Mail <EMAIL> today.", "EMAIL"),
+    ("server at 8.8.4.4:53", "server at <IPV4>:53", "IPV4"),
+    ("ping 2001:4860:4860::8888 now", "ping <IPV6> now", "IPV6"),
+    ('AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLQ"', 'AWS_ACCESS_KEY_ID = "<SECRET_AWS_KEY>"', "SECRET_AWS_KEY"),
+    ('key = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"', 'key = "<SECRET_GCP_KEY>"', "SECRET_GCP_KEY"),
+    ("token ghp_abcdefghijklmnopqrstuvwxyz0123456789", "token <SECRET_GITHUB_TOKEN>", "SECRET_GITHUB_TOKEN"),
+    ('api_key = "q8Z3kLmN0pR7sT2vW9xY4"', 'api_key = "<SECRET_TOKEN>"', "SECRET_TOKEN"),
+    ('"client_secret": "9fQ2xLw7Kp3Rt8Zb1Vn"', '"client_secret": "<SECRET_TOKEN>"', "SECRET_TOKEN"),
+    ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\nrest",
+     "<SECRET_PRIVATE_KEY>\nrest", "SECRET_PRIVATE_KEY"),
+])
+def test_planted_items_are_redacted_with_typed_placeholders(text, expected, kind):
+    assert redact(text, OPTS) == (expected, {kind: 1})
+
+
+@pytest.mark.parametrize("text", [
+    "Requires version 1.2.3.4 or later; v1.2.3.4; pkg==1.2.3.4; build 1.2.3.4.5",
+    "See the docs at admin@example.com or user@mail.example.org",
+    "local 127.0.0.1, private 192.168.1.1 and 10.0.0.1, docs range 192.0.2.1",
+    "C++ std::vector and a time 12:30:45 and a MAC-ish dead:beef",
+    'sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"',
+    '"integrity": "sha512-abc123DEF456ghi789JKL012mno345PQR678stu901VWX234yz=="',
+    'commit = "3f786850e387550fdab836ed7e6dc881de23001b"',
+    'password = "changeme"',
+    'api_key = "${API_KEY}"',
+    "python3 -m pip install requests==2.31.0",
+])
+def test_traps_are_left_alone(text):
+    assert redact(text, OPTS) == (text, {})
+
+
+def test_lock_file_hashes_are_left_alone():
+    lock = ('[[package]]\nname = "requests"\nversion = "2.31.0"\n'
+            'files = [{file = "requests-2.31.0.tar.gz", hash = '
+            '"sha256:942c5a758f98d790eaed1a29cb6eefc7ffb0d1cf7af05c3d2791656dbd6ad1e1"}]\n')
+    assert redact(lock, OPTS) == (lock, {})
+
+
+def test_options_switch_families():
+    text = "a@gmail.com 8.8.8.8 10.0.0.1 x@example.com"
+    assert redact(text, PiiOptions(emails=False, ips=False)) == (text, {})
+    red, counts = redact(text, PiiOptions(redact_private_ips=True, keep_example_domains=False))
+    assert counts == {"EMAIL": 2, "IPV4": 2}
+
+
+def test_counts_per_document():
+    text = "a@gmail.com b@gmail.com 8.8.8.8"
+    assert redact(text, OPTS)[1] == {"EMAIL": 2, "IPV4": 1}
