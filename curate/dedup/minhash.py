@@ -31,10 +31,9 @@ MAX_HASH = (1 << 32) - 1  # datasketch's empty value in both schemes
 _BYTE_BASE = 0x100000001B3  # odd, so invertible mod 2^64
 _BYTE_BASE_INV = pow(_BYTE_BASE, -1, 1 << 64)
 _MAX_NGRAM = 64
-# Shingle rows per numpy block: 16k x 112 permutations x 4 bytes = 7 MB, cache-friendly.
-_BLOCK_ROWS = 16_384
-_ASCII_SPACE = b" \t\n\r\x0b\x0c"
-_SPLIT = re.compile(r"[ \t\n\r\x0b\x0c]+")
+# Shingles per numpy block: 32k x 112 permutations x 4 bytes = 14 MB of temporaries.
+_BLOCK_ROWS = 32_768
+_SPLIT = re.compile(r"[\x00-\x20]+")  # space and ASCII controls separate words
 
 
 def _fmix64_int(x: int) -> int:
@@ -139,8 +138,6 @@ def _cumpow(base: int, size: int) -> np.ndarray:
 
 
 _POWERS = _Powers()
-_IS_SPACE = np.zeros(256, bool)
-_IS_SPACE[list(_ASCII_SPACE)] = True
 
 
 def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
@@ -154,29 +151,38 @@ def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _token_spans(data: np.ndarray, offsets: np.ndarray, mode: ShingleMode) -> tuple[np.ndarray, np.ndarray]:
-    doc_starts = offsets[:-1][offsets[:-1] < offsets[1:]]  # first byte of each non-empty doc
-    doc_lasts = offsets[1:][offsets[:-1] < offsets[1:]] - 1
+    """(start, end) byte offsets of every token, in order; no token crosses a document boundary."""
     if mode == "char":
         starts = np.flatnonzero((data & 0xC0) != 0x80)  # UTF-8 lead bytes
         ends = np.empty_like(starts)
         ends[:-1] = starts[1:]
         ends[-1:] = len(data)
         return starts, ends
-    space = _IS_SPACE[data]
-    word = ~space
-    before = np.ones(len(data), bool)
-    before[1:] = space[:-1]
-    before[doc_starts] = True
-    after = np.ones(len(data), bool)
-    after[:-1] = space[1:]
-    after[doc_lasts] = True
-    return np.flatnonzero(word & before), np.flatnonzero(word & after) + 1
+    word = data > 32  # bytes <= 0x20 (space and ASCII controls) separate words
+    change = np.flatnonzero(word[1:] != word[:-1]) + 1
+    into = word[change]
+    starts, ends = change[into], change[~into]
+    if len(data) and word[0]:
+        starts = np.concatenate(([0], starts))
+    if len(data) and word[-1]:
+        ends = np.concatenate((ends, [len(data)]))
+    # Documents are concatenated: split runs of word bytes at the boundaries between documents.
+    inner = offsets[1:-1]
+    inner = inner[(inner > 0) & (inner < len(data))]
+    glued = np.unique(inner[word[inner] & word[inner - 1]])  # empty docs repeat an offset
+    if len(glued):
+        starts = np.insert(starts, np.searchsorted(starts, glued), glued)
+        ends = np.insert(ends, np.searchsorted(ends, glued), glued)
+    return starts, ends
 
 
 def _token_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     fwd, inv = _POWERS.get(len(data) + 1)
     prefix = np.zeros(len(data) + 1, np.uint64)
-    np.cumsum((data.astype(np.uint64) + np.uint64(1)) * fwd[: len(data)], out=prefix[1:])
+    body = data.astype(np.uint64)
+    body += np.uint64(1)  # a zero byte still counts
+    body *= fwd[: len(data)]
+    np.cumsum(body, out=prefix[1:])
     return _fmix64((prefix[ends] - prefix[starts]) * inv[starts])
 
 
@@ -190,10 +196,11 @@ def shingle_hashes(
     starts, ends = _token_spans(data, offsets, mode)
     if len(starts) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.uint32)
-    token_doc = np.searchsorted(offsets, starts, side="right") - 1
+    first_token = np.searchsorted(starts, offsets)  # tokens of doc d: first_token[d] .. first_token[d+1]
+    per_doc = np.diff(first_token)
+    first_token = first_token[:-1]
+    token_doc = np.repeat(np.arange(len(per_doc)), per_doc)
     th = _token_hashes(data, starts, ends)
-    per_doc = np.bincount(token_doc, minlength=len(offsets) - 1)
-    first_token = np.concatenate(([0], np.cumsum(per_doc)[:-1]))
 
     # Full n-grams: windows that start and end in the same document.
     n_windows = len(th) - n + 1
@@ -232,10 +239,12 @@ class MinHasher:
         self.a, self.b = permutations(num_perm, seed, scheme)
 
     def _permute(self, hv: np.ndarray) -> np.ndarray:
-        """(len(hv), num_perm) permuted values, as uint32."""
+        """(num_perm, len(hv)) permuted values as uint32: permutations on rows, so the per-document
+        min below reduces contiguous memory."""
         if self.scheme == "affine32":
-            return _fmix32(hv)[:, None] * self.a + self.b
-        y = hv.astype(np.uint64)[:, None] * self.a + self.b  # wraps mod 2^64, as datasketch's does
+            out = np.multiply(self.a[:, None], _fmix32(hv)[None, :])
+            return np.add(out, self.b[:, None], out=out)
+        y = self.a[:, None] * hv.astype(np.uint64)[None, :] + self.b[:, None]  # wraps mod 2^64, as datasketch's
         p = np.uint64(_MERSENNE)
         r = (y & p) + (y >> np.uint64(61))  # y mod (2^61 - 1) without a division
         r = np.where(r >= p, r - p, r)
@@ -262,9 +271,9 @@ class MinHasher:
         for lo in range(0, len(hv), _BLOCK_ROWS):
             d = doc[lo : lo + _BLOCK_ROWS]
             seg = np.flatnonzero(np.concatenate(([True], d[1:] != d[:-1])))
-            mins = np.minimum.reduceat(self._permute(hv[lo : lo + _BLOCK_ROWS]), seg, axis=0)
+            mins = np.minimum.reduceat(self._permute(hv[lo : lo + _BLOCK_ROWS]), seg, axis=1)
             rows = d[seg]
-            sig[rows] = np.minimum(sig[rows], mins)
+            sig[rows] = np.minimum(sig[rows], mins.T)
 
 
 def band_hashes(sig: np.ndarray, *, bands: int, rows: int) -> np.ndarray:

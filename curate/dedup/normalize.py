@@ -19,10 +19,13 @@ def normalize(texts: pa.Array, cfg: NormalizeConfig) -> pa.LargeStringArray:
         out = pc.utf8_normalize(out, form="NFC")
     if cfg.lowercase:
         out = pc.utf8_lower(out)
-    if cfg.strip_punctuation:
-        out = pc.replace_substring_regex(out, r"\p{P}+", " ")
+    # One regex pass for both (regexes are the costly part of normalization).
+    separators = {(True, True): r"[\p{P}\s\p{Z}]+", (True, False): r"\p{P}+", (False, True): r"[\s\p{Z}]+"}
+    pattern = separators.get((cfg.strip_punctuation, cfg.collapse_whitespace))
+    if pattern is not None:
+        out = pc.replace_substring_regex(out, pattern, " ")
     if cfg.collapse_whitespace:
-        out = pc.utf8_trim(pc.replace_substring_regex(out, r"[\s\p{Z}]+", " "), " ")
+        out = pc.utf8_trim(out, " ")
     return out
 
 
