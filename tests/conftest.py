@@ -1,0 +1,23 @@
+"""One local[2] SparkSession for the whole test run (starting Spark costs ~20 s)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from curate.schemas.config import SparkConfig
+    from curate.session import get_spark
+
+    session = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="4g"),
+                        app_name="curate-tests")
+    yield session
+    session.stop()
+
+
+@pytest.fixture()
+def store(spark, tmp_path):
+    from curate.delta.store import DeltaStore
+
+    return DeltaStore(spark, str(tmp_path / "root"))

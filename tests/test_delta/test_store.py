@@ -1,0 +1,125 @@
+"""The delta-rs path of DeltaStore, checked with delta-rs itself as the independent reader."""
+
+import datetime as dt
+
+import pytest
+from deltalake import DeltaTable
+from pyspark.sql import functions as F
+from pyspark.sql.types import LongType, MapType, StringType, StructField, StructType, TimestampType
+
+from curate.errors import StorageError
+
+SCHEMA = StructType([
+    StructField("k", StringType(), False),
+    StructField("v", LongType()),
+    StructField("p", StringType()),
+    StructField("m", MapType(StringType(), StringType())),
+    StructField("ts", TimestampType()),
+])
+TS = dt.datetime(2024, 5, 6, 7, 8, 9, tzinfo=dt.timezone.utc)
+
+
+def frame(spark, n, *, start=0, p=None):
+    rows = [(f"k{i}", i, p or ("a" if i % 2 else "b"), {"i": str(i)}, TS) for i in range(start, start + n)]
+    return spark.createDataFrame(rows, SCHEMA)
+
+
+def delta_rows(store, name):
+    return sorted(DeltaTable(store.path(name)).to_pyarrow_table().to_pylist(), key=lambda r: r["k"])
+
+
+def test_without_jar_the_delta_rs_path_is_used(store):
+    assert store.native is False
+
+
+def test_written_table_reads_back_in_delta_rs_with_types(spark, store):
+    store.append(frame(spark, 50), "t", schema=SCHEMA)
+    rows = delta_rows(store, "t")
+    assert len(rows) == 50
+    first = next(r for r in rows if r["k"] == "k3")
+    assert first["v"] == 3 and first["p"] == "a" and dict(first["m"]) == {"i": "3"}
+    assert first["ts"] == TS
+    # and Spark reads what delta-rs reads
+    assert sorted(r.k for r in store.read("t").collect()) == [r["k"] for r in rows]
+
+
+def test_one_version_per_job_write(spark, store):
+    for i in range(3):
+        store.append(frame(spark, 10, start=10 * i), "t", schema=SCHEMA)
+    history = DeltaTable(store.path("t")).history()
+    assert len(history) == 3 and store.version("t") == 2
+    # a multi-partition frame still commits once
+    store.append(frame(spark, 40).repartition(4), "t", schema=SCHEMA)
+    assert len(DeltaTable(store.path("t")).history()) == 4
+
+
+def test_failed_write_leaves_previous_version_intact(spark, store):
+    store.append(frame(spark, 10), "t", schema=SCHEMA)
+    before = delta_rows(store, "t")
+
+    @F.udf("long")
+    def explode(v):
+        if v == 7:
+            raise ValueError("boom")
+        return v
+
+    bad = frame(spark, 10, start=100).withColumn("v", explode(F.col("v") - 100)).repartition(3)
+    with pytest.raises(StorageError, match="boom"):
+        store.append(bad, "t", schema=SCHEMA)
+    assert store.version("t") == 0
+    assert delta_rows(store, "t") == before
+
+
+def test_transaction_id_makes_rewrite_idempotent(spark, store):
+    store.append(frame(spark, 5), "t", schema=SCHEMA, txn=("curate-test", 1))
+    store.append(frame(spark, 5), "t", schema=SCHEMA, txn=("curate-test", 1))
+    assert len(delta_rows(store, "t")) == 5
+    assert DeltaTable(store.path("t")).transaction_version("curate-test") == 1
+    store.append(frame(spark, 5, start=5), "t", schema=SCHEMA, txn=("curate-test", 2))
+    assert len(delta_rows(store, "t")) == 10
+
+
+def test_merge_insert_adds_only_absent_keys(spark, store):
+    store.append(frame(spark, 10), "t", schema=SCHEMA)
+    store.merge_insert(frame(spark, 10, start=5), "t", schema=SCHEMA, keys=["k"])
+    assert [r["k"] for r in delta_rows(store, "t")] == sorted(f"k{i}" for i in range(15))
+
+
+def test_upsert_replaces_matching_keys(spark, store):
+    store.append(frame(spark, 4), "t", schema=SCHEMA)
+    changed = spark.createDataFrame([("k1", 100, "z", {}, None), ("k9", 9, "z", {}, None)], SCHEMA)
+    store.upsert(changed, "t", schema=SCHEMA, keys=["k"])
+    rows = {r["k"]: r for r in delta_rows(store, "t")}
+    assert set(rows) == {"k0", "k1", "k2", "k3", "k9"} and rows["k1"]["v"] == 100
+
+
+def test_overwrite_whole_and_by_predicate(spark, store):
+    store.append(frame(spark, 10), "t", schema=SCHEMA)
+    store.overwrite(frame(spark, 2, start=50, p="c"), "t", schema=SCHEMA, where="p = 'a'")
+    assert [r["k"] for r in delta_rows(store, "t")] == sorted(["k0", "k2", "k4", "k6", "k8", "k50", "k51"])
+    store.overwrite(frame(spark, 1, start=70), "t", schema=SCHEMA)
+    assert [r["k"] for r in delta_rows(store, "t")] == ["k70"]
+
+
+def test_partitioned_table_and_partition_overwrite(spark, store):
+    store.append(frame(spark, 10), "t", schema=SCHEMA, partition_by=["p"])
+    dtable = DeltaTable(store.path("t"))
+    assert dtable.metadata().partition_columns == ["p"]
+    assert all("p=" in uri for uri in dtable.file_uris())
+    store.overwrite(frame(spark, 1, start=40, p="a"), "t", schema=SCHEMA, partitions={"p": "a"},
+                    partition_by=["p"])
+    got = {(r["k"], r["p"]) for r in delta_rows(store, "t")}
+    assert got == {("k0", "b"), ("k2", "b"), ("k4", "b"), ("k6", "b"), ("k8", "b"), ("k40", "a")}
+    assert {(r.k, r.p) for r in store.read("t").collect()} == got
+
+
+def test_missing_column_is_refused(spark, store):
+    with pytest.raises(StorageError, match=r"columns \['ts'\] are missing"):
+        store.append(frame(spark, 1).drop("ts"), "t", schema=SCHEMA)
+
+
+def test_absent_table(store, spark):
+    assert store.version("nope") is None and not store.exists("nope")
+    assert store.read("nope", schema=SCHEMA).count() == 0
+    with pytest.raises(StorageError, match="run the stage that writes it"):
+        store.read("nope")
