@@ -8,6 +8,7 @@ OPTS = PiiOptions()
 @pytest.mark.parametrize(("text", "expected", "kind"), [
     ("Mail jane.doe@gmail.com today.", "Mail <EMAIL> today.", "EMAIL"),
     ("server at 8.8.4.4:53", "server at <IPV4>:53", "IPV4"),
+    ("reply from 8.8.4.4.", "reply from <IPV4>.", "IPV4"),
     ("ping 2001:4860:4860::8888 now", "ping <IPV6> now", "IPV6"),
     ('AWS_ACCESS_KEY_ID = "AKIAIOSFODNN7EXAMPLQ"', 'AWS_ACCESS_KEY_ID = "<SECRET_AWS_KEY>"', "SECRET_AWS_KEY"),
     ('key = "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"', 'key = "<SECRET_GCP_KEY>"', "SECRET_GCP_KEY"),

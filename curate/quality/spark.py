@@ -1,0 +1,58 @@
+"""The one place the quality subpackage meets Spark: annotate and re-decide as mapInArrow.
+
+Python workers are reused across tasks, so the `Annotator` (fastText models, regexes, evaluation
+n-grams) is built once per worker process and kept in `_ANNOTATORS`.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from typing import TYPE_CHECKING
+
+from pyspark.sql.types import StructType
+
+from curate.quality.annotator import Annotator, RuleBook, redecide_batch
+from curate.quality.config import AnnotateConfig
+from curate.quality.rules import RulesConfig
+from curate.quality.schema import ANNOTATION_SCHEMA
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    import numpy as np
+    import pyarrow as pa
+    from pyspark.sql import DataFrame
+
+_ANNOTATORS: dict[str, Annotator] = {}
+
+
+def _annotate_batches(batches: Iterator[pa.RecordBatch], *, cfg_json: str, eval_ngrams: np.ndarray | None,
+                      key: str) -> Iterator[pa.RecordBatch]:
+    annotator = _ANNOTATORS.get(key)
+    if annotator is None:
+        annotator = _ANNOTATORS[key] = Annotator(AnnotateConfig.model_validate_json(cfg_json), eval_ngrams=eval_ngrams)
+    for batch in batches:
+        yield annotator.annotate_batch(batch)
+
+
+def _redecide_batches(batches: Iterator[pa.RecordBatch], *, rules_json: str) -> Iterator[pa.RecordBatch]:
+    rulebook = RuleBook(RulesConfig.model_validate_json(rules_json))
+    for batch in batches:
+        yield redecide_batch(batch, rulebook)
+
+
+def annotate_frame(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None) -> DataFrame:
+    """docs_raw rows -> the same rows (text redacted) plus the annotation columns."""
+    cfg_json = cfg.model_dump_json()
+    digest = hashlib.sha256(cfg_json.encode())
+    if eval_ngrams is not None:
+        digest.update(eval_ngrams.tobytes())
+    fn = functools.partial(_annotate_batches, cfg_json=cfg_json, eval_ngrams=eval_ngrams, key=digest.hexdigest())
+    return docs.mapInArrow(fn, StructType([*docs.schema.fields, *ANNOTATION_SCHEMA.fields]))
+
+
+def redecide_frame(annotated: DataFrame, rules: RulesConfig) -> DataFrame:
+    """docs_annotated rows with keep / drop_reasons recomputed from stored signals (no text work)."""
+    fn = functools.partial(_redecide_batches, rules_json=rules.model_dump_json())
+    return annotated.mapInArrow(fn, annotated.schema)
