@@ -191,10 +191,11 @@ def read_warc(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         for rec in records:
             if rec.rec_type != wanted:
                 continue  # warcinfo, request, metadata records describe the crawl, not documents
+            payload = rec.content_stream().read(cfg.max_doc_bytes * 4 + 1)
+            # Only after reading: asking for the offset first empties the content stream.
             offset = records.get_record_offset()
             url = rec.rec_headers.get_header("WARC-Target-URI") or task.uri
             rid = rec.rec_headers.get_header("WARC-Record-ID")
-            payload = rec.content_stream().read(cfg.max_doc_bytes * 4 + 1)
             if len(payload) > cfg.max_doc_bytes * 4:
                 yield refuse("too_large", "record payload above 4 x ingest.max_doc_bytes", offset, uri=url)
                 continue

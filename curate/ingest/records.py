@@ -89,8 +89,8 @@ def check_text(value, offset: int, *, max_bytes: int, field_name: str, excerpt) 
         n = len(value.encode("utf-8"))
     except UnicodeEncodeError as err:
         return refuse("invalid_unicode", f"text is not valid Unicode ({err.reason} at {err.start})",
-                      offset, excerpt=value)
+                      offset, excerpt=excerpt)
     if n > max_bytes:
         return refuse("too_large", f"text is {n} bytes, above ingest.max_doc_bytes={max_bytes}",
-                      offset, excerpt=value)
+                      offset, excerpt=excerpt)
     return None

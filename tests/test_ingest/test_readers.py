@@ -1,0 +1,138 @@
+"""Readers without Spark: every record becomes exactly one Record with the right fate."""
+
+from collections import Counter
+
+from curate.ingest.listing import list_tasks
+from curate.ingest.readers import read_task
+from curate.schemas.config import IngestConfig, InputConfig
+
+CFG = IngestConfig(max_doc_bytes=1_000_000)
+
+
+def read_all(path, **kw):
+    inp = InputConfig(source="t", kind=kw.pop("kind", "text"), path=str(path), id_field="id", **kw)
+    return {t.uri: list(read_task(t, CFG)) for t in list_tasks([inp], CFG)}
+
+
+def test_each_bad_line_gets_its_reason(bad_inputs):
+    d, _ = bad_inputs
+    recs = read_all(d)["mixed.jsonl"]
+    assert [r.fate for r in recs].count("doc") == 2
+    codes = [r.reason_code for r in recs if r.fate != "doc"]
+    assert codes == ["malformed_json", "invalid_utf8", "null_text", "non_string_text", "missing_text",
+                     "empty_text", "invalid_unicode", "malformed_json", "blank_line", "malformed_json"]
+    by_code = {r.reason_code: r for r in recs if r.fate != "doc"}
+    assert by_code["blank_line"].fate == "skipped"
+    assert "'text'" in by_code["missing_text"].reason and "text_field" in by_code["missing_text"].reason
+    assert by_code["invalid_unicode"].excerpt == '{"id": 95, "text": "lone \\ud800 surrogate"}'
+    assert all(len(r.excerpt or "") <= 256 for r in recs)
+
+
+def test_records_read_reconcile_per_file(bad_inputs):
+    d, expected = bad_inputs
+    recs = read_all(d)
+    for uri, n in expected.items():
+        assert len(recs[uri]) == n, uri
+
+
+def test_offsets_are_byte_offsets_of_lines(bad_inputs):
+    d, _ = bad_inputs
+    data = (d / "mixed.jsonl").read_bytes()
+    starts = [0] + [i + 1 for i, b in enumerate(data) if b == ord("\n")][:-1]
+    assert [r.offset for r in read_all(d)["mixed.jsonl"]] == starts
+
+
+def test_oversized_document_is_quarantined_not_loaded(bad_inputs):
+    d, _ = bad_inputs
+    recs = read_all(d)["big.jsonl"]
+    assert [r.reason_code for r in recs] == ["too_large", None]
+    assert "max_doc_bytes=1000000" in recs[0].reason
+
+
+def test_truncated_gzip_keeps_what_was_read_then_quarantines(bad_inputs):
+    d, _ = bad_inputs
+    recs = read_all(d)["cut.jsonl.gz"]
+    assert recs[-1].reason_code == "truncated_file"
+    assert all(r.fate == "doc" for r in recs[:-1])
+    assert read_all(d)["whole.jsonl.gz"][-1].fate == "doc"
+
+
+def test_unknown_extension_and_plain_text(bad_inputs):
+    d, _ = bad_inputs
+    recs = read_all(d)
+    assert recs["notes.xyz"][0].reason_code == "unknown_format"
+    assert recs["readme.txt"][0].fate == "doc" and recs["readme.txt"][0].source_id == "readme.txt"
+    assert recs["latin1.txt"][0].reason_code == "invalid_utf8"
+
+
+def test_zip_bomb_is_bounded(tmp_path, paragraphs):
+    import gzip, json
+
+    line = json.dumps({"text": paragraphs[0]}) + "\n"
+    (tmp_path / "bomb.jsonl.gz").write_bytes(gzip.compress((line * 20_000).encode()))
+    cfg = IngestConfig(max_decompressed_bytes=100_000)
+    task = list_tasks([InputConfig(source="t", kind="text", path=str(tmp_path))], cfg)[0]
+    recs = list(read_task(task, cfg))
+    assert recs[-1].reason_code == "decompression_limit"
+    assert sum(len(line) for _ in recs[:-1]) <= 100_000
+
+
+def test_zstd_jsonl(tmp_path, paragraphs):
+    import json, zstandard
+
+    text = "".join(json.dumps({"id": i, "text": p}) + "\n" for i, p in enumerate(paragraphs[:7]))
+    (tmp_path / "a.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(text.encode()))
+    recs = read_all(tmp_path)["a.jsonl.zst"]
+    assert [r.text for r in recs] == paragraphs[:7] and recs[3].source_id == "3"
+
+
+def test_split_jsonl_ranges_read_each_line_once(tmp_path, paragraphs):
+    import json
+
+    lines = [json.dumps({"id": i, "text": paragraphs[i % len(paragraphs)]}) for i in range(3000)]
+    (tmp_path / "big.jsonl").write_text("\n".join(lines) + "\n")
+    cfg = IngestConfig(split_bytes=1_000_000)
+    tasks = list_tasks([InputConfig(source="t", kind="text", path=str(tmp_path), id_field="id")], cfg)
+    assert len(tasks) > 1
+    ids = [r.source_id for t in tasks for r in read_task(t, cfg)]
+    assert ids == [str(i) for i in range(3000)]
+
+
+def test_parquet_rows_and_bad_column(tmp_path, paragraphs):
+    import pyarrow as pa, pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"id": list(range(4)), "text": paragraphs[:3] + [None], "title": ["a"] * 4}),
+                   tmp_path / "ok.parquet")
+    pq.write_table(pa.table({"id": [1], "text": [5]}), tmp_path / "ints.parquet")
+    recs = read_all(tmp_path)
+    assert [r.fate for r in recs["ok.parquet"]] == ["doc", "doc", "doc", "quarantined"]
+    assert recs["ok.parquet"][1].metadata == {"title": "a"} and recs["ok.parquet"][1].source_id == "1"
+    assert recs["ints.parquet"][0].reason_code == "non_string_text"
+
+
+def test_code_tree_policy_skips(tmp_path):
+    import json as json_mod, os, shutil
+
+    root = tmp_path / "tree"
+    (root / "pkg").mkdir(parents=True)
+    (root / "node_modules" / "dep").mkdir(parents=True)
+    src = json_mod.__file__
+    shutil.copy(src, root / "pkg" / "a.py")
+    shutil.copy(src, root / "node_modules" / "dep" / "index.py")
+    (root / "poetry.lock").write_text((root / "pkg" / "a.py").read_text())
+    (root / "blob.py").write_bytes(open(os.__file__.replace(".py", ".py"), "rb").read()[:100] + b"\0\1\2")
+    os.symlink("/etc/hostname", root / "escape.py")
+    os.symlink("..", root / "pkg" / "loop")
+    os.symlink("a.py", root / "pkg" / "alias.py")
+    recs = read_all(root, kind="code")
+    fates = {uri: (r[0].fate, r[0].reason_code) for uri, r in recs.items()}
+    assert fates == {
+        "pkg/a.py": ("doc", None),
+        "node_modules": ("skipped", "vendored"),
+        "poetry.lock": ("skipped", "lock_file"),
+        "blob.py": ("skipped", "binary"),
+        "escape.py": ("skipped", "path_escapes_root"),
+        "pkg/loop": ("skipped", "symlink"),
+        "pkg/alias.py": ("skipped", "symlink"),
+    }
+    assert recs["pkg/a.py"][0].metadata == {"language": "python"}
