@@ -1,7 +1,7 @@
 """Build the bundled sample corpus `examples/sample/` from real text and code on this machine.
 
 Nothing here is written by hand or generated: every document is a real man page (rendered with
-`man -l`), a real page of the Python or Debian Reference HTML documentation (main text extracted
+groff as `man` does), a real page of the Python or Debian Reference HTML documentation (main text extracted
 with resiliparse), a real README/copyright/log file from /usr/share/doc, or a real source file
 from the Python install, /usr/share/doc examples or npm's node_modules. The only changes made are
 the ones the sample needs and that SOURCES.md names: small edits to make near duplicates
@@ -98,17 +98,22 @@ def _dpkg_installed(package: str) -> bool:
     return res.returncode == 0 and res.stdout.endswith("installed")
 
 
-_MAN_ENV = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8", MANWIDTH="80",
-                MAN_KEEP_FORMATTING="", MANPAGER="cat", PAGER="cat")
+_MAN_ENV = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
+# What `man --no-justification --no-hyphenation` does: left-adjust and make .ad/.hy no-ops.
+_MAN_PRELUDE = b".ad l\n.de ad\n..\n.nh\n.de hy\n..\n"
 
 
 def render_man(path: Path) -> str:
-    """A man page as plain UTF-8 text, as `man` shows it in an 80-column terminal."""
-    man = subprocess.run(["man", "--no-hyphenation", "--no-justification", "-l", str(path)],
-                         capture_output=True, env=_MAN_ENV, timeout=60)
-    plain = subprocess.run(["col", "-bx"], input=man.stdout, capture_output=True,
-                           env=_MAN_ENV, timeout=60)
-    return tidy(plain.stdout.decode("utf-8", errors="replace"))
+    """A man page as plain UTF-8 text, laid out for an 80-column terminal as `man` shows it.
+
+    groff directly (with preconv and tbl) is 2.5x faster than `man -l`; line breaks may differ.
+    `.so` includes resolve against the page's man root.
+    """
+    src = read_maybe_gz(path)
+    res = subprocess.run(
+        ["groff", "-k", "-t", "-man", "-Tutf8", "-rLL=78n", "-rLT=78n", "-P-cbou"],
+        input=_MAN_PRELUDE + src, capture_output=True, env=_MAN_ENV, cwd=path.parents[1], timeout=120)
+    return tidy(res.stdout.decode("utf-8", errors="replace"))
 
 
 def tidy(text: str) -> str:
@@ -409,7 +414,7 @@ def build_web(s: Sample) -> dict[str, list[dict]]:
         "junk": [{"id": a, "why": w} for a, w in junk],
     }
     s.notes.update({
-        "web/manpages-00.jsonl.gz": "man pages in 13 languages rendered with `man -l`, one per line",
+        "web/manpages-00.jsonl.gz": "man pages in 13 languages rendered with groff, one per line",
         "web/debian-reference-00.jsonl.zst": "sections of the Debian Reference HTML (7 languages)",
         "web/python-docs-00.jsonl.gz": "Python 3.11 library reference pages (main text)",
         "web/recrawl-00.jsonl.zst": "exact duplicates, near duplicates and junk pages",
@@ -582,8 +587,8 @@ def build_bad(s: Sample, web: dict[str, list[dict]]) -> None:
     for kind, src in zip(kinds, pool):
         d = {"id": src["id"] + "-b", "text": src["text"], "url": src["url"], "lang_hint": src["lang_hint"]}
         line = json.dumps(d, ensure_ascii=False).encode()
-        if kind == "truncated_json":  # a writer killed mid-line
-            line = line[: len(line) // 2]
+        if kind == "truncated_json":  # a writer killed mid-line (at a character boundary)
+            line = line.decode()[: len(line) // 3].encode()
         elif kind == "invalid_utf8":
             # The first multi-byte character loses a continuation byte, as when a byte-oriented
             # tool cuts a buffer in the middle of a character.
