@@ -1,0 +1,51 @@
+"""Tables the dedup stage writes: dup_clusters and its persisted signature (band-hash) table.
+
+docs_curated has the schema of docs_annotated (curate.quality.schema.DOCS_ANNOTATED_SCHEMA).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql.types import (
+    ArrayType,
+    BooleanType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+)
+
+# One row per document that entered near/exact dedup (keep = true), so a later batch is compared
+# with them without re-reading or re-shingling their text.
+DEDUP_SIGNATURES = "dedup_signatures"
+
+DUP_CLUSTERS_SCHEMA = StructType(
+    [
+        StructField("doc_id", StringType(), False),
+        StructField("cluster_id", StringType(), False),  # the smallest doc_id of the cluster
+        StructField("cluster_size", LongType(), False),
+        # exact: same normalized text as the kept document; near: MinHash-similar. On the kept row:
+        # exact when every member has the kept text, near otherwise.
+        StructField("kind", StringType(), False),
+        StructField("similarity", DoubleType(), False),  # estimated Jaccard to the kept document
+        StructField("is_kept", BooleanType(), False),
+        StructField("duplicate_of", StringType(), True),  # the kept doc_id; null on the kept row
+        StructField("dedup_run_id", StringType(), False),
+    ]
+)
+
+DEDUP_SIGNATURES_SCHEMA = StructType(
+    [
+        StructField("doc_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("lang", StringType(), True),
+        StructField("quality_score", DoubleType(), True),
+        StructField("length", LongType(), False),  # UTF-8 bytes of the text
+        StructField("norm_hash", StringType(), False),
+        StructField("signature", ArrayType(IntegerType(), False), True),
+        StructField("bands", ArrayType(LongType(), False), True),
+        StructField("params", StringType(), False),  # hash of the settings the signature depends on
+        StructField("dedup_run_id", StringType(), False),
+    ]
+)

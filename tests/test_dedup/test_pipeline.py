@@ -1,0 +1,181 @@
+"""The dedup stage in Spark: exact groups, LSH + verification, components, keep rule, removal."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from curate.dedup.config import DedupConfig, ExactConfig, MinHashConfig
+from curate.pipelines.dedup import find_duplicates, remove_duplicates, signatures
+
+from .texts import cjk_text, paragraphs, stdlib_docstrings, stdlib_source
+
+SCHEMA = "doc_id string, source string, kind string, text string, n_bytes long, lang string, keep boolean, quality_score double"
+
+
+def make_docs(spark, rows):
+    """docs_annotated-shaped rows: (doc_id, text) or (doc_id, text, overrides...)."""
+    out = []
+    for r in rows:
+        doc_id, text, extra = r[0], r[1], (r[2] if len(r) > 2 else {})
+        out.append((
+            doc_id, extra.get("source", "web"), extra.get("kind", "text"), text, len(text.encode()),
+            extra.get("lang", "en"), extra.get("keep", True), extra.get("quality_score"),
+        ))
+    return spark.createDataFrame(out, SCHEMA)
+
+
+def _one_word_changed(text: str, index: int, word: str) -> str:
+    words = text.split(" ")
+    words[index] = word
+    return " ".join(words)
+
+
+def _corpus():
+    gpl = paragraphs("GPL-3")
+    docs_ = stdlib_docstrings()
+    boiler = gpl[6]  # a 112-word paragraph appended to unrelated pages, like a site footer
+    ja = cjk_text("euc_jp-utf8.txt")
+    code = stdlib_source("textwrap")
+    long_para = " ".join(gpl[13:16])  # ~350 words
+    return [
+        # identical up to case and whitespace
+        ("a-ident-1", gpl[0]),
+        ("a-ident-2", gpl[0].upper().replace(" ", "  ")),
+        # one word different, the second has a higher quality score
+        ("b-word-1", long_para, {"quality_score": 0.2}),
+        ("b-word-2", _one_word_changed(long_para, 40, "Elephant"), {"quality_score": 0.9}),
+        # unrelated documents sharing boilerplate
+        ("c-boiler-1", docs_[0] + "\n\n" + boiler),
+        ("c-boiler-2", docs_[2] + "\n\n" + boiler),
+        ("c-boiler-3", docs_[4] + "\n\n" + boiler),
+        # empty and tiny documents
+        ("d-empty-1", ""),
+        ("d-empty-2", "  \n "),
+        ("d-tiny-1", "hello world"),
+        ("d-tiny-2", "Hello, world!"),
+        ("d-tiny-3", "hello there"),
+        # CJK (char shingles): a copy with one sentence dropped, and an unrelated Chinese text
+        ("e-ja-1", ja, {"lang": "ja"}),
+        ("e-ja-2", ja.replace("このような背景から生まれた", ""), {"lang": "ja"}),
+        ("e-zh-1", cjk_text("gb2312-utf8.txt"), {"lang": "zh"}),
+        # code: a copy with one identifier renamed, and a different module
+        ("f-code-1", code, {"kind": "code", "lang": None}),
+        ("f-code-2", code.replace("def dedent(", "def undent("), {"kind": "code", "lang": None}),
+        ("f-code-3", stdlib_source("shlex"), {"kind": "code", "lang": None}),
+        # filtered out by annotate: never a duplicate candidate, never curated
+        ("g-dropped", gpl[0], {"keep": False}),
+    ]
+
+
+@pytest.fixture(scope="module")
+def result(spark):
+    docs = make_docs(spark, _corpus())
+    cfg = DedupConfig()
+    sigs = signatures(docs, cfg).localCheckpoint()
+    clusters = find_duplicates(sigs, cfg).localCheckpoint()
+    by_doc = {r["doc_id"]: r.asDict() for r in clusters.collect()}
+    curated = {r["doc_id"] for r in remove_duplicates(docs, clusters).select("doc_id").collect()}
+    return by_doc, curated
+
+
+def test_identical_documents_are_an_exact_cluster(result):
+    by_doc, curated = result
+    a1, a2 = by_doc["a-ident-1"], by_doc["a-ident-2"]
+    assert a1["cluster_id"] == a2["cluster_id"] == "a-ident-1"
+    assert a1["cluster_size"] == 2 and a1["kind"] == a2["kind"] == "exact"
+    # Same quality (null) and the upper-cased copy is longer: length decides.
+    assert a2["is_kept"] and not a1["is_kept"] and a1["duplicate_of"] == "a-ident-2"
+    assert a1["similarity"] == 1.0
+    assert "a-ident-2" in curated and "a-ident-1" not in curated
+
+
+def test_one_word_difference_is_near_duplicate_and_quality_decides(result):
+    by_doc, curated = result
+    b1, b2 = by_doc["b-word-1"], by_doc["b-word-2"]
+    assert b1["cluster_id"] == b2["cluster_id"]
+    assert b2["is_kept"] and b1["duplicate_of"] == "b-word-2"
+    assert b1["kind"] == "near" and 0.8 < b1["similarity"] < 1.0
+    assert curated >= {"b-word-2"} and "b-word-1" not in curated
+
+
+def test_shared_boilerplate_does_not_make_duplicates(result):
+    by_doc, curated = result
+    assert not {"c-boiler-1", "c-boiler-2", "c-boiler-3"} & by_doc.keys()
+    assert {"c-boiler-1", "c-boiler-2", "c-boiler-3"} <= curated
+
+
+def test_empty_and_tiny_documents(result):
+    by_doc, curated = result
+    assert by_doc["d-empty-1"]["cluster_id"] == by_doc["d-empty-2"]["cluster_id"]  # same normalized text ""
+    assert by_doc["d-tiny-1"]["cluster_id"] == by_doc["d-tiny-2"]["cluster_id"]
+    assert by_doc["d-tiny-1"]["kind"] == "exact"
+    assert "d-tiny-3" not in by_doc and "d-tiny-3" in curated
+
+
+def test_cjk_near_duplicate_with_character_shingles(result):
+    by_doc, curated = result
+    assert by_doc["e-ja-1"]["cluster_id"] == by_doc["e-ja-2"]["cluster_id"]
+    assert by_doc["e-ja-2"]["kind"] == "near" or by_doc["e-ja-1"]["kind"] == "near"
+    assert "e-zh-1" not in by_doc
+
+
+def test_code_near_duplicate(result):
+    by_doc, curated = result
+    assert by_doc["f-code-1"]["cluster_id"] == by_doc["f-code-2"]["cluster_id"]
+    assert "f-code-3" not in by_doc
+
+
+def test_fates_reconcile(result):
+    by_doc, curated = result
+    kept_input = {r[0] for r in _corpus() if (r[2] if len(r) > 2 else {}).get("keep", True)}
+    removed = {d for d, r in by_doc.items() if not r["is_kept"]}
+    assert "g-dropped" not in by_doc and "g-dropped" not in curated
+    assert curated == kept_input - removed
+    for d in removed:  # every removed document names a kept document of its cluster
+        kept = by_doc[by_doc[d]["duplicate_of"]]
+        assert kept["is_kept"] and kept["cluster_id"] == by_doc[d]["cluster_id"]
+    sizes = {}
+    for r in by_doc.values():
+        sizes[r["cluster_id"]] = sizes.get(r["cluster_id"], 0) + 1
+    assert all(r["cluster_size"] == sizes[r["cluster_id"]] for r in by_doc.values())
+    assert sum(r["is_kept"] for r in by_doc.values()) == len(sizes)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+def test_bucket_of_ten_thousand_identical_documents(spark, exact):
+    text = paragraphs("GPL-2")[3]
+    docs = make_docs(spark, [(f"copy-{i:05d}", text) for i in range(10_000)] + [("other", paragraphs("GPL-2")[8])])
+    cfg = DedupConfig(exact=ExactConfig(enabled=exact))
+    sigs = signatures(docs, cfg).localCheckpoint()
+    clusters = find_duplicates(sigs, cfg)
+    summary = clusters.groupBy("cluster_id", "cluster_size").agg(
+        F.sum(F.col("is_kept").cast("int")).alias("kept"), F.count("*").alias("n"),
+        F.min("kind").alias("kind_min"), F.max("kind").alias("kind_max"),
+    ).collect()
+    assert len(summary) == 1
+    row = summary[0]
+    assert (row["cluster_id"], row["cluster_size"], row["n"], row["kept"]) == ("copy-00000", 10_000, 10_000, 1)
+    assert row["kind_min"] == row["kind_max"] == "exact"  # identical text, found via the near path too
+
+
+@pytest.mark.parametrize("scope,expect_cluster", [("global", True), ("source", False)])
+def test_scope(spark, scope, expect_cluster):
+    text = paragraphs("GPL-3")[1]
+    docs = make_docs(spark, [("s1", text, {"source": "crawl-a"}), ("s2", text, {"source": "crawl-b"})])
+    cfg = DedupConfig(scope=scope)
+    clusters = find_duplicates(signatures(docs, cfg), cfg)
+    assert (clusters.count() == 2) is expect_cluster
+
+
+def test_keep_rule_order_is_configurable(spark):
+    base = " ".join(paragraphs("GPL-3")[13:16])
+    docs = make_docs(spark, [
+        ("k1", base + " and more words at the end of it", {"quality_score": 0.1}),
+        ("k2", base, {"quality_score": 0.8}),
+        ("k3", base, {"quality_score": None}),
+    ])
+    for keep_by, expected in [(["quality_score", "length"], "k2"), (["length"], "k1"), ([], "k1")]:
+        cfg = DedupConfig(keep_by=keep_by, minhash=MinHashConfig(verify="none"))
+        kept = find_duplicates(signatures(docs, cfg), cfg).where("is_kept").collect()
+        assert [r["doc_id"] for r in kept] == [expected], keep_by
