@@ -1,0 +1,117 @@
+"""`curate dedup [--mode incremental|full]`: docs_annotated -> dup_clusters + docs_curated.
+
+Also `spark-submit curate/jobs/dedup.py`. Steps, each materialized in a Delta table:
+
+1. signatures of the kept documents -> dedup_signatures. Incremental (the default): only documents
+   not in the table yet are shingled and hashed; the others' stored signatures and band hashes are
+   reused. The table is rebuilt when the settings a signature depends on change, or with --mode full.
+2. clusters over all current signatures -> dup_clusters (replaced: a new document can join or merge
+   old clusters and win the keep rule, so the result equals a from-scratch run on the union).
+3. docs_annotated rows with keep = true, minus removed duplicates -> docs_curated (replaced).
+
+A rerun after a crash reuses the signatures already appended and rewrites steps 2 and 3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pyspark.sql import functions as F
+
+from curate.dedup.config import DedupConfig
+from curate.dedup.schema import DEDUP_SIGNATURES, DEDUP_SIGNATURES_SCHEMA, DUP_CLUSTERS_SCHEMA
+from curate.errors import StorageError
+from curate.jobs.common import StageContext, StageResult, add_common_args, make_context, run_stage
+from curate.pipelines.dedup import find_duplicates, remove_duplicates, signature_params, signatures
+from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
+from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
+
+log = logging.getLogger(__name__)
+
+
+def dedup_config(ctx: StageContext) -> DedupConfig:
+    # PipelineConfig gains a `dedup` section; until then the defaults apply.
+    return getattr(ctx.cfg, "dedup", None) or DedupConfig()
+
+
+def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: str) -> tuple[int, int]:
+    """(table version, documents signed in this run)."""
+    store, params = ctx.store, signature_params(cfg)
+    stored_version = store.version(DEDUP_SIGNATURES) if mode == "incremental" else None
+    if stored_version is not None:
+        stored = store.read(DEDUP_SIGNATURES, version=stored_version)
+        if stored.where(F.col("params") != params).limit(1).count():
+            log.info("[%s] signature settings changed: recomputing every signature", ctx.run_id)
+            stored_version = None
+    todo = candidates if stored_version is None else candidates.join(stored.select("doc_id"), "doc_id", "left_anti")
+    new = signatures(todo, cfg).withColumn("dedup_run_id", F.lit(ctx.run_id))
+    if stored_version is None:
+        version = store.overwrite(new, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA)
+    else:
+        version = store.append(new, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA)
+    signed = store.read(DEDUP_SIGNATURES, version=version).where(F.col("dedup_run_id") == ctx.run_id).count()
+    return version, signed
+
+
+def run_dedup(ctx: StageContext) -> StageResult:
+    cfg = dedup_config(ctx)
+    mode = ctx.options.get("mode") or cfg.mode
+    version = ctx.store.version(DOCS_ANNOTATED)
+    if version is None:
+        raise StorageError("docs_annotated does not exist yet: run `curate annotate` first")
+    docs = ctx.store.read(DOCS_ANNOTATED, version=version)
+    candidates = docs.where(F.col("keep"))
+
+    sig_version, signed = _write_signatures(ctx, cfg, candidates, mode=mode)
+    # Stored rows of documents that are no longer kept drop out; quality and length come from the
+    # current docs_annotated (a re-annotation may have rescored a document).
+    current = candidates.select(
+        "doc_id", F.col("quality_score").cast("double").alias("quality_score"), F.col("n_bytes").alias("length")
+    )
+    sigs = ctx.store.read(DEDUP_SIGNATURES, version=sig_version).drop("quality_score", "length").join(current, "doc_id")
+
+    clusters = find_duplicates(sigs, cfg).withColumn("dedup_run_id", F.lit(ctx.run_id))
+    clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
+    clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
+    curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA)
+
+    counts = {"signed": signed, "candidates": candidates.count()}
+    for r in clusters.groupBy("kind", "is_kept").count().collect():
+        counts[f"{'kept' if r['is_kept'] else 'removed'}_{r['kind']}"] = int(r["count"])
+    rows_out = ctx.store.read(DOCS_CURATED, version=curated_version).count()
+    removed = counts.get("removed_exact", 0) + counts.get("removed_near", 0)
+    if rows_out != counts["candidates"] - removed:
+        log.warning("[%s] dedup counts do not reconcile: %d kept documents, %d removed, %d curated",
+                    ctx.run_id, counts["candidates"], removed, rows_out)
+    return StageResult(
+        input_versions={DOCS_ANNOTATED: version},
+        output_versions={DEDUP_SIGNATURES: sig_version, DUP_CLUSTERS: clusters_version, DOCS_CURATED: curated_version},
+        rows_in=docs.count(),
+        rows_out=rows_out,
+        counts=counts,
+        message=f"mode={mode}",
+    )
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mode", choices=["incremental", "full"],
+        help="incremental: reuse stored signatures, sign only new documents; full: recompute all "
+             "(default: dedup.mode of the config, incremental)",
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curate dedup", description=__doc__)
+    add_common_args(parser)
+    add_args(parser)
+    args = parser.parse_args(argv)
+    ctx = make_context(args, app_name="curate-dedup", options={"mode": args.mode})
+    run_stage(ctx, "dedup", run_dedup)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
