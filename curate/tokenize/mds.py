@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # `tokens` is what llm-foundry's text loader reads; int32 because cl100k ids exceed 65 535. No
 # `text` column: that loader would re-tokenize it.
 MDS_COLUMNS = {"tokens": "ndarray:int32", "source": "str"}
+# One row per writer task (TASK_STATS_SCHEMA in spark.py is its Spark twin).
+TASK_STATS = pa.schema([("task", pa.int32()), ("samples", pa.int64()), ("shards", pa.int32()), ("bytes", pa.int64())])
 _INSTALL_HINT = "install it with `pip install 'mosaicml-streaming>=0.13,<0.14'`"
 
 
@@ -121,14 +123,14 @@ def write_task_shards(
             t = int(task[lo])
             if current is None or current.task != t:
                 if current is not None:
-                    yield pa.RecordBatch.from_pylist([current.close()])
+                    yield pa.RecordBatch.from_pylist([current.close()], schema=TASK_STATS)
                 current = _TaskWriter(
                     out_dir=out_dir, task=t, first_sample=t * samples_per_task, seq_len=seq_len,
                     compression=compression, size_limit=size_limit,
                 )
             current.add(seg)
     if current is not None:
-        yield pa.RecordBatch.from_pylist([current.close()])
+        yield pa.RecordBatch.from_pylist([current.close()], schema=TASK_STATS)
 
 
 def merge_task_indexes(out_dir: str, tasks: int) -> None:

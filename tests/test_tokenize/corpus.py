@@ -53,3 +53,37 @@ def stdlib_code(n: int, *, package: str = "json") -> list[Doc]:
 def corpus(per_lang: int = 3, n_docs: int = 10, n_code: int = 6) -> list[Doc]:
     docs = [d for lang in MAN_LANGS for d in manpages(lang, per_lang)]
     return docs + python_docs(n_docs) + stdlib_code(n_code)
+
+
+# Short documents the edge cases need: non-ASCII, emoji only, and special-token text.
+SPECIAL_TEXTS = [
+    "🎉🚀👩‍👩‍👧‍👦🇩🇪",
+    "Le texte contient <|endoftext|> au milieu, et <|fim_prefix|> aussi.",
+    "Ünïcödé — 東京 — Ελληνικά",
+]
+
+
+def curated_rows(docs: list[Doc]) -> list[dict]:
+    """docs_curated-shaped rows (the contract's columns) for `docs`."""
+    import hashlib
+
+    return [
+        {
+            "doc_id": hashlib.sha1(f"{d.source}\x00{d.uri}\x00{d.text}".encode()).hexdigest(),
+            "source_id": d.uri,
+            "source": d.source,
+            "kind": d.kind,
+            "text": d.text,
+            "lang": None if d.kind == "code" else d.lang,
+            "lang_score": 0.9,
+            "quality_score": 0.5 + (i % 5) / 10,
+            "code_lang": "python" if d.kind == "code" else None,
+            "n_bytes": len(d.text.encode()),
+            "keep": True,
+        }
+        for i, d in enumerate(docs)
+    ]
+
+
+def special_docs() -> list[Doc]:
+    return [Doc("special", "text", "xx", f"special/{i}", t) for i, t in enumerate(SPECIAL_TEXTS)]

@@ -9,39 +9,13 @@ from curate.delta.store import DeltaStore
 from curate.jobs.common import StageContext
 from curate.jobs.tokenize import run_tokenize
 from curate.pipelines.tokenize import tokenize
-from curate.schemas.config import PipelineConfig
-from curate.tokenize.config import MixConfig, TokenizeConfig
+from curate.tokenize.config import TokenizeConfig
 from curate.tokenize.encoder import EOS_ID, bpe_file
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
-from test_tokenize.corpus import corpus
+from test_tokenize.config import Cfg
+from test_tokenize.corpus import corpus, curated_rows
 
 OFFICIAL_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
-
-
-class Cfg(PipelineConfig):
-    """PipelineConfig with this stage's sections (until the lead adds them to the real one)."""
-
-    tokenize: TokenizeConfig = TokenizeConfig()
-    mix: MixConfig = MixConfig()
-
-
-def curated_rows(docs):
-    return [
-        {
-            "doc_id": hashlib.sha1(d.uri.encode()).hexdigest(),
-            "source_id": d.uri,
-            "source": d.source,
-            "kind": d.kind,
-            "text": d.text,
-            "lang": None if d.kind == "code" else d.lang,
-            "lang_score": 0.9,
-            "quality_score": 0.5 + (i % 5) / 10,
-            "code_lang": "python" if d.kind == "code" else None,
-            "n_bytes": len(d.text.encode()),
-            "keep": True,
-        }
-        for i, d in enumerate(docs)
-    ]
 
 
 @pytest.fixture(scope="module")

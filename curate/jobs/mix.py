@@ -1,0 +1,126 @@
+"""`curate mix`: docs_tokenized + a mixture -> MDS shards per curriculum stage, published atomically.
+
+Also `spark-submit curate/jobs/mix.py [--mixture FILE]`. Only docs_tokenized is read, so editing
+weights or budgets and rerunning reuses all earlier stages' work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import shutil
+import sys
+
+from curate.errors import StorageError
+from curate.jobs.common import StageContext, StageResult, add_common_args, make_context, run_stage
+from curate.pipelines.mix import check_sources, components, shard_pieces, supplies
+from curate.schemas.mixture import load_mixture
+from curate.schemas.tables import DOCS_TOKENIZED
+from curate.tokenize.mds import merge_task_indexes
+from curate.tokenize.publish import (
+    mixture_dir,
+    publish,
+    published_versions,
+    staging_dir,
+    version_of,
+    write_manifest,
+)
+from curate.tokenize.realize import StagePlan, realize
+from curate.tokenize.spark import write_shards_frame
+
+log = logging.getLogger(__name__)
+
+
+def _write_stage(ctx: StageContext, plan: StagePlan, tokenized, out_dir: str, *, mixture) -> dict[str, int]:
+    spt = ctx.cfg.mix.samples_per_task
+    tasks = math.ceil(plan.samples / spt)
+    pieces = shard_pieces(ctx.spark.createDataFrame(plan.pieces), tokenized, samples_per_task=spt, tasks=tasks)
+    stats = write_shards_frame(
+        pieces,
+        out_dir=out_dir,
+        seq_len=plan.stage.seq_len,
+        compression=mixture.shards.compression,
+        size_limit=mixture.shards.size_limit_bytes,
+        samples_per_task=spt,
+    ).collect()
+    written = sorted(r["task"] for r in stats)
+    samples = sum(r["samples"] for r in stats)
+    if written != list(range(tasks)) or samples != plan.samples:
+        raise StorageError(
+            f"stage {plan.stage.name!r}: writer tasks {written} wrote {samples} samples, expected tasks "
+            f"0..{tasks - 1} and {plan.samples} samples; rerun `curate mix`"
+        )
+    merge_task_indexes(out_dir, tasks)
+    return {"count": sum(r["shards"] for r in stats), "bytes": sum(r["bytes"] for r in stats)}
+
+
+def run_mix(ctx: StageContext) -> StageResult:
+    mixture = load_mixture(ctx.options.get("mixture") or ctx.cfg.mix.mixture)
+    in_version = ctx.store.version(DOCS_TOKENIZED)
+    if in_version is None:
+        raise StorageError(f"table {DOCS_TOKENIZED!r} does not exist under {ctx.cfg.root}; run `curate tokenize` first")
+    input_versions = {DOCS_TOKENIZED: in_version}
+    version = version_of(mixture, input_versions)
+    final = mixture_dir(ctx.cfg.root, mixture) / version
+    known = [v["version"] for v in published_versions(ctx.cfg.root, mixture)]
+    if final.exists():
+        log.info("[%s] mix: %s is already published (versions: %s)", ctx.run_id, final, known)
+        return StageResult(input_versions=input_versions, counts={"reused": 1}, message=str(final))
+
+    tokenized = ctx.store.read(DOCS_TOKENIZED, version=in_version)
+    check_sources(mixture, {r[0] for r in tokenized.select("source").distinct().collect()})
+    rows = components(tokenized, mixture).toArrow()
+    plans = realize(mixture, supplies(rows, mixture))
+
+    staging = staging_dir(ctx.cfg.root, mixture, version, ctx.run_id)
+    staging.mkdir(parents=True)
+    counts: dict[str, int] = {}
+    try:
+        for plan in plans:
+            out = staging / plan.stage.name
+            shards = _write_stage(ctx, plan, tokenized, str(out), mixture=mixture)
+            write_manifest(
+                out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
+                input_versions=input_versions, shards=shards, run_id=ctx.run_id,
+            )
+            counts[f"samples.{plan.stage.name}"] = plan.samples
+            counts[f"tokens.{plan.stage.name}"] = plan.tokens
+            log.info(
+                "[%s] mix: stage %s: %d samples x %d tokens, %d shards, %d bytes, shares %s",
+                ctx.run_id, plan.stage.name, plan.samples, plan.stage.seq_len, shards["count"], shards["bytes"],
+                {c: round(s.realized_share, 4) for c, s in plan.components.items()},
+            )
+        publish(staging, final, entry={
+            "version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
+            "stages": [p.stage.name for p in plans], "run_id": ctx.run_id,
+        })
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    log.info("[%s] mix: published %s (earlier versions kept: %s)", ctx.run_id, final, known)
+    return StageResult(
+        input_versions=input_versions,
+        rows_in=rows.num_rows,
+        rows_out=sum(p.samples for p in plans),
+        counts=counts,
+        message=str(final),
+    )
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mixture", help="mixture YAML (default: mix.mixture of the config, else examples/mixture.yaml)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="curate mix", description=__doc__)
+    add_common_args(parser)
+    add_args(parser)
+    args = parser.parse_args(argv)
+    ctx = make_context(args, app_name="curate-mix", options={"mixture": args.mixture})
+    run_stage(ctx, "mix", run_mix)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
