@@ -1,7 +1,7 @@
 """Build the bundled sample corpus `examples/sample/` from real text and code on this machine.
 
-Nothing here is written by hand or generated: every document is a real man page (rendered with
-groff as `man` does), a real page of the Python or Debian Reference HTML documentation (main text extracted
+Nothing here is written by hand or generated: every document is a real man page (rendered
+with groff as `man` does), a real page of the Python or Debian Reference HTML documentation (main text extracted
 with resiliparse), a real README/copyright/log file from /usr/share/doc, or a real source file
 from the Python install, /usr/share/doc examples or npm's node_modules. The only changes made are
 the ones the sample needs and that SOURCES.md names: small edits to make near duplicates
@@ -668,7 +668,8 @@ def write_sources(s: Sample) -> None:
         "## Web (`web/*.jsonl.gz`, `web/*.jsonl.zst`)",
         "",
         "Fields: `id` (the record's own id), `text`, `url` (where the same document is published:",
-        "manpages.debian.org, docs.python.org, www.debian.org), `lang_hint` (language of the source",
+        "manpages.debian.org, docs.python.org, www.debian.org, packages.debian.org; `file://` for the",
+        "local files that have no public page), `lang_hint` (language of the source",
         "package; translated man pages keep some English passages).",
         "",
         *[f"- `{k}`: {v} documents" for k, v in w["docs_per_file"].items()],
