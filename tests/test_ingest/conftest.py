@@ -34,11 +34,10 @@ def paragraphs() -> list[str]:
     return real_paragraphs(40)
 
 
-@pytest.fixture()
-def bad_inputs(tmp_path, paragraphs) -> tuple[Path, dict[str, int]]:
+@pytest.fixture(scope="session")
+def bad_inputs(tmp_path_factory, paragraphs) -> tuple[Path, dict[str, int]]:
     """A folder with one file per bad-input case; returns it and the record count of each file."""
-    d = tmp_path / "in"
-    d.mkdir()
+    d = tmp_path_factory.mktemp("bad_inputs")
     good = [json.dumps({"id": i, "text": p, "url": f"https://docs.python.org/{i}"}) for i, p in enumerate(paragraphs[:5])]
     raw = [
         good[0].encode(),
@@ -55,7 +54,8 @@ def bad_inputs(tmp_path, paragraphs) -> tuple[Path, dict[str, int]]:
         good[2].encode(),
     ]
     (d / "mixed.jsonl").write_bytes(b"\n".join(raw) + b"\n")
-    big = json.dumps({"id": 99, "text": (paragraphs[6] + "\n") * (2_000_000 // len(paragraphs[6]))})
+    # a 50 MB single document, above the default ingest.max_doc_bytes (10 MB)
+    big = json.dumps({"id": 99, "text": (paragraphs[6] + "\n") * (50_000_000 // len(paragraphs[6]))})
     (d / "big.jsonl").write_text(big + "\n" + good[3] + "\n")
     gz = gzip.compress(("\n".join(good) + "\n").encode())
     (d / "cut.jsonl.gz").write_bytes(gz[: len(gz) // 2])

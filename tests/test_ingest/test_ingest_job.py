@@ -8,7 +8,7 @@ from curate.schemas.config import PipelineConfig
 
 
 def ingest(store, spark, inputs):
-    cfg = PipelineConfig(root=store.root, inputs=inputs, ingest={"max_doc_bytes": 1_000_000})
+    cfg = PipelineConfig(root=store.root, inputs=inputs)
     ctx = StageContext(spark=spark, cfg=cfg, store=store, run_id=new_run_id())
     return run_stage(ctx, "ingest", run_ingest)
 

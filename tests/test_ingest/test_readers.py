@@ -6,7 +6,7 @@ from curate.ingest.listing import list_tasks
 from curate.ingest.readers import read_task
 from curate.schemas.config import IngestConfig, InputConfig
 
-CFG = IngestConfig(max_doc_bytes=1_000_000)
+CFG = IngestConfig()
 
 
 def read_all(path, **kw):
@@ -46,7 +46,7 @@ def test_oversized_document_is_quarantined_not_loaded(bad_inputs):
     d, _ = bad_inputs
     recs = read_all(d)["big.jsonl"]
     assert [r.reason_code for r in recs] == ["too_large", None]
-    assert "max_doc_bytes=1000000" in recs[0].reason
+    assert "max_doc_bytes=10000000" in recs[0].reason and len(recs[0].excerpt) == 256
 
 
 def test_truncated_gzip_keeps_what_was_read_then_quarantines(bad_inputs):
@@ -136,3 +136,20 @@ def test_code_tree_policy_skips(tmp_path):
         "pkg/alias.py": ("skipped", "symlink"),
     }
     assert recs["pkg/a.py"][0].metadata == {"language": "python"}
+
+
+def test_wet_conversion_records_are_taken_as_is(tmp_path, paragraphs):
+    from io import BytesIO
+
+    from warcio.warcwriter import WARCWriter
+
+    with open(tmp_path / "crawl.warc.wet.gz", "wb") as out:
+        w = WARCWriter(out, gzip=True)
+        w.write_record(w.create_warcinfo_record("crawl.warc.wet.gz", {"software": "test"}))
+        for i, p in enumerate(paragraphs[:3]):
+            w.write_record(w.create_warc_record(f"https://example.org/{i}", "conversion",
+                                                payload=BytesIO(p.encode()),
+                                                warc_content_type="text/plain"))
+    recs = read_all(tmp_path)["crawl.warc.wet.gz"]
+    assert [r.text for r in recs] == paragraphs[:3]
+    assert [r.uri for r in recs] == [f"https://example.org/{i}" for i in range(3)]
