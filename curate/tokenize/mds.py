@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # `tokens` is what llm-foundry's text loader reads; int32 because cl100k ids exceed 65 535. No
-# `text` column: that loader would re-tokenize it.
+# `text` column: that loader would re-tokenize it. `source` holds the sample's mixture component
+# (every sample is filled from one component).
 MDS_COLUMNS = {"tokens": "ndarray:int32", "source": "str"}
 # One row per writer task (TASK_STATS_SCHEMA in spark.py is its Spark twin).
 TASK_STATS = pa.schema([("task", pa.int32()), ("samples", pa.int64()), ("shards", pa.int32()), ("bytes", pa.int64())])

@@ -162,7 +162,8 @@ def pack(taken: np.ndarray, *, seq_len: int) -> dict[str, np.ndarray]:
     Returns parallel arrays: draw (index into `taken`), sample, offset (in the sample), tok_start
     (in the document), tok_len.
     """
-    starts = np.concatenate([[0], np.cumsum(taken)[:-1]]).astype(np.int64)
+    taken = np.asarray(taken, dtype=np.int64)
+    starts = np.cumsum(taken) - taken
     first = starts // seq_len
     last = (starts + taken - 1) // seq_len
     per_draw = (last - first + 1).astype(np.int64)
