@@ -23,7 +23,9 @@ class _Bounded(io.RawIOBase):
         return True
 
     def readinto(self, buf) -> int:
-        data = self.inner.read(len(buf))
+        # read1 returns what one decompression step produced, so the records before a truncation
+        # point are delivered before the EOFError that reports it.
+        data = self.inner.read1(len(buf))
         self.count += len(data)
         if self.count > self.limit:
             raise DecompressionLimit(f"decompressed size exceeds ingest.max_decompressed_bytes={self.limit}")

@@ -32,13 +32,20 @@ def read_task(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         for rec in reader(task, cfg):
             offset = rec.offset
             yield rec
-    except DecompressionLimit as err:
-        yield refuse("decompression_limit", str(err), offset)
-    except (EOFError, zlib.error) as err:
-        yield refuse("truncated_file", f"compressed stream ended early or is corrupt after offset {offset}: {err}",
-                     offset)
+    except _STREAM_ERRORS as err:
+        yield stream_error(err, offset)
     except Exception as err:  # noqa: BLE001 — any other failure of one file must not stop the job
         yield refuse("unreadable_file", f"{type(err).__name__}: {err}", offset)
+
+
+_STREAM_ERRORS = (DecompressionLimit, EOFError, zlib.error)
+
+
+def stream_error(err: Exception, offset: int) -> Record:
+    if isinstance(err, DecompressionLimit):
+        return refuse("decompression_limit", str(err), offset)
+    return refuse("truncated_file", f"compressed stream ended early or is corrupt at offset {offset}: {err}",
+                  offset)
 
 
 # ---- JSONL --------------------------------------------------------------------------------------
@@ -51,7 +58,11 @@ def read_jsonl(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
             f.seek(pos - 1)
             pos += len(f.readline()) - 1
         while task.end < 0 or pos < task.end:
-            line = f.readline()
+            try:
+                line = f.readline()
+            except _STREAM_ERRORS as err:
+                yield stream_error(err, pos)  # at the first byte that could not be read
+                return
             if not line:
                 break
             offset, pos = pos, pos + len(line)
