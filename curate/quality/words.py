@@ -3,8 +3,8 @@
 Tokens follow spaCy's rule-based tokenizer closely enough for Gopher/FineWeb signals to agree with
 datatrove (which uses `spacy.blank(lang)`), without its cost: a word is a run of letters, marks,
 digits and underscores; every other visible character is its own token (symbols count as tokens
-in the Gopher ratios, as in datatrove), except an ellipsis run (one token, as in spaCy); URLs and
-decimal numbers stay whole.
+in the Gopher ratios, as in datatrove), except a run of one symbol ("...", "----": one token, as
+in spaCy); URLs, e-mail addresses, dotted names (example.org) and decimal numbers stay whole.
 
 Scripts written without spaces have no dictionary segmenter here (none ships offline), so their
 words are characters: one token per Han / Hiragana / Katakana character, and one per base
@@ -19,13 +19,16 @@ import regex
 
 NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
 
+_WORD = rf"[[\p{{L}}\p{{M}}\p{{N}}_]--[{NO_SPACE_SCRIPTS}ー]]+"  # a run of word characters in a spaced script
 _TOKEN = regex.compile(
     r"(?:https?|ftp)://[^\s<>\"']+"  # URL
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail address
     r"|[\p{Han}\p{Hiragana}\p{Katakana}ー]"  # one CJK character
     r"|[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]\p{M}*"  # one syllable-ish unit
     r"|\p{Nd}+(?:[.,:]\p{Nd}+)+"  # 3.14, 1,000, 12:30
-    rf"|[[\p{{L}}\p{{M}}\p{{N}}_]--[{NO_SPACE_SCRIPTS}ー]]+"  # a word in a spaced script
-    r"|\.{2,}"  # ellipsis
+    rf"|{_WORD}(?:\.{_WORD})+"  # dotted names: example.org, x.y
+    rf"|{_WORD}"
+    r"|([^\w\s])\1+"  # a run of one symbol: "...", "----", "=="
     r"|\S",  # any other single visible character
     flags=regex.VERSION1,
 )
@@ -33,7 +36,7 @@ _TOKEN = regex.compile(
 
 def split_words(text: str) -> list[str]:
     """Word and symbol tokens of `text` in order; whitespace is dropped."""
-    return _TOKEN.findall(text)
+    return [m.group() for m in _TOKEN.finditer(text)]
 
 
 # ISO 639-1/3 codes fastText lid.176 emits for languages written without spaces between words.
