@@ -112,12 +112,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mixture", help="mixture YAML (default: mix.mixture of the config, else examples/mixture.yaml)")
 
 
+def options_from_args(args: argparse.Namespace) -> dict:
+    return {"mixture": args.mixture}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="curate mix", description=__doc__)
     add_common_args(parser)
     add_args(parser)
     args = parser.parse_args(argv)
-    ctx = make_context(args, app_name="curate-mix", options={"mixture": args.mixture})
+    ctx = make_context(args, app_name="curate-mix", options=options_from_args(args))
     run_stage(ctx, "mix", run_mix)
     return 0
 

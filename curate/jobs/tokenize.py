@@ -47,12 +47,16 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def options_from_args(args: argparse.Namespace) -> dict:
+    return {"input": args.input}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="curate tokenize", description=__doc__)
     add_common_args(parser)
     add_args(parser)
     args = parser.parse_args(argv)
-    ctx = make_context(args, app_name="curate-tokenize", options={"input": args.input})
+    ctx = make_context(args, app_name="curate-tokenize", options=options_from_args(args))
     run_stage(ctx, "tokenize", run_tokenize)
     return 0
 
