@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from curate.schemas.config import Model
+from curate.schemas.base import Model
 
 KeyCriterion = Literal["quality_score", "length"]
 Scope = Literal["global", "source", "lang"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from curate.quality.rules import RulesConfig
-from curate.schemas.config import Model
+from curate.schemas.base import Model
 
 
 class LangIdConfig(Model):

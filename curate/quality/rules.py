@@ -24,7 +24,7 @@ from pydantic import Field, field_validator
 
 from curate.quality.signals import RULE_SIGNALS
 from curate.quality.words import NO_SPACE_LANGS
-from curate.schemas.config import Model
+from curate.schemas.base import Model
 
 Thresholds = dict[str, float | None]
 

@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
+from curate.dedup.config import DedupConfig
 from curate.errors import ConfigError
+from curate.quality.config import AnnotateConfig
+from curate.schemas.base import Model
+from curate.tokenize.config import MixConfig, TokenizeConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 EMBEDDED_DEFAULT = REPO_ROOT / "examples" / "local.yaml"
@@ -22,8 +26,6 @@ EMBEDDED_DEFAULT = REPO_ROOT / "examples" / "local.yaml"
 InputFormat = Literal["auto", "jsonl", "parquet", "text", "code", "warc", "wet"]
 
 
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SparkConfig(Model):
@@ -76,6 +78,10 @@ class PipelineConfig(Model):
     spark: SparkConfig = Field(default_factory=SparkConfig)
     inputs: list[InputConfig] = Field(default_factory=list)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
+    mix: MixConfig = Field(default_factory=MixConfig)
 
     @field_validator("inputs")
     @classmethod

@@ -18,7 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from curate.schemas.config import REPO_ROOT, Model, parse_model, read_yaml
+from curate.schemas.base import Model
+from curate.schemas.config import REPO_ROOT, parse_model, read_yaml
 
 EMBEDDED_MIXTURE = REPO_ROOT / "examples" / "mixture.yaml"
 

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from curate.schemas.config import Model
+from curate.schemas.base import Model
 
 
 class TokenizeConfig(Model):
