@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from functools import lru_cache
+
+import numpy as np
 
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 
@@ -25,6 +27,7 @@ TOP_NGRAM_SIZES = (2, 3, 4)
 DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
 
 
+@lru_cache(maxsize=1 << 16)  # tokens repeat: the cache turns most calls into one lookup
 def is_symbol(token: str) -> bool:
     return all(c in _SYMBOLS or unicodedata.category(c)[0] == "P" for c in token)
 
@@ -62,31 +65,50 @@ def duplicates(items: list[str]) -> tuple[int, int]:
     return count, chars
 
 
-def top_ngram_chars(words: list[str], n: int) -> int:
+def word_ids(words: list[str]) -> np.ndarray:
+    """One id per distinct word (1-based), so n-grams compare as integers."""
+    vocab: dict[str, int] = {}
+    return np.array([vocab.setdefault(w, len(vocab)) for w in words], dtype=np.uint64) + np.uint64(1)
+
+
+def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
+    """A 64-bit key per n-gram window: word ids mixed by a fixed odd multiplier (collisions ~2^-64)."""
+    width = len(ids) - n + 1
+    keys = np.zeros(width, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(n):
+            keys = keys * np.uint64(0x9E3779B97F4A7C15) + ids[j : j + width]
+    return keys
+
+
+def top_ngram_chars(words: list[str], n: int, *, ids: np.ndarray | None = None) -> int:
     """Characters covered by the most frequent n-gram: len(' '.join(ngram)) x occurrences."""
     if len(words) < n:
         return 0
-    counts = Counter(zip(*(words[i:] for i in range(n))))
-    gram, occurrences = counts.most_common(1)[0]
-    return (sum(map(len, gram)) + n - 1) * occurrences
+    keys = _ngram_keys(word_ids(words) if ids is None else ids, n)
+    uniq, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    top = int(np.argmax(counts))  # ties: the smallest key, as any most frequent n-gram would do
+    first, occurrences = int(first[top]), int(counts[top])
+    return (sum(map(len, words[first : first + n])) + n - 1) * occurrences
 
 
-def duplicated_ngram_chars(words: list[str], n: int) -> int:
+def duplicated_ngram_chars(words: list[str], n: int, *, ids: np.ndarray | None = None) -> int:
     """Characters of n-gram occurrences repeating an earlier one, scanned left to right.
 
     After a repeat the scan jumps past it, so overlapping repeats are not counted twice
     (the same greedy definition as datatrove's `find_all_duplicate`).
     """
-    seen: set[tuple[str, ...]] = set()
+    if len(words) < n:
+        return 0
+    grams = _ngram_keys(word_ids(words) if ids is None else ids, n).tolist()
+    seen: set[int] = set()
     chars = i = 0
-    last = len(words) - n
-    while i <= last:
-        gram = tuple(words[i : i + n])
-        if gram in seen:
-            chars += sum(map(len, gram))
+    while i < len(grams):
+        if grams[i] in seen:
+            chars += sum(map(len, words[i : i + n]))
             i += n
         else:
-            seen.add(gram)
+            seen.add(grams[i])
             i += 1
     return chars
 
@@ -103,8 +125,9 @@ def gopher_repetition_signals(text: str, words: list[str]) -> dict[str, float]:
         "rep_dup_line_frac": _ratio(line_dups, len(lines)),
         "rep_dup_line_char_frac": _ratio(line_dup_chars, n_chars),
     }
+    ids = word_ids(words)
     for n in TOP_NGRAM_SIZES:
-        out[f"rep_top_{n}gram_char_frac"] = _ratio(top_ngram_chars(words, n), n_chars)
+        out[f"rep_top_{n}gram_char_frac"] = _ratio(top_ngram_chars(words, n, ids=ids), n_chars)
     for n in DUP_NGRAM_SIZES:
-        out[f"rep_dup_{n}gram_char_frac"] = _ratio(duplicated_ngram_chars(words, n), n_chars)
+        out[f"rep_dup_{n}gram_char_frac"] = _ratio(duplicated_ngram_chars(words, n, ids=ids), n_chars)
     return out

@@ -3,8 +3,8 @@
 Tokens follow spaCy's rule-based tokenizer closely enough for Gopher/FineWeb signals to agree with
 datatrove (which uses `spacy.blank(lang)`), without its cost: a word is a run of letters, marks,
 digits and underscores; every other visible character is its own token (symbols count as tokens
-in the Gopher ratios, as in datatrove), except a run of one symbol ("...", "----": one token, as
-in spaCy); URLs, e-mail addresses, dotted names (example.org) and decimal numbers stay whole.
+in the Gopher ratios, as in datatrove), except a run of one common symbol ("...", "----": one token,
+as in spaCy); URLs, e-mail addresses, dotted names (example.org) and decimal numbers stay whole.
 
 Scripts written without spaces have no dictionary segmenter here (none ships offline), so their
 words are characters: one token per Han / Hiragana / Katakana character, and one per base
@@ -28,7 +28,7 @@ _TOKEN = regex.compile(
     r"|\p{Nd}+(?:[.,:]\p{Nd}+)+"  # 3.14, 1,000, 12:30
     rf"|{_WORD}(?:\.{_WORD})+"  # dotted names: example.org, x.y
     rf"|{_WORD}"
-    r"|([^\w\s])\1+"  # a run of one symbol: "...", "----", "=="
+    r"|\.{2,}|-{2,}|={2,}|\*{2,}|_{2,}|#{2,}|~{2,}|/{2,}|\+{2,}|<{2,}|>{2,}"  # symbol runs: "...", "----"
     r"|\S",  # any other single visible character
     flags=regex.VERSION1,
 )
@@ -36,7 +36,7 @@ _TOKEN = regex.compile(
 
 def split_words(text: str) -> list[str]:
     """Word and symbol tokens of `text` in order; whitespace is dropped."""
-    return [m.group() for m in _TOKEN.finditer(text)]
+    return _TOKEN.findall(text)
 
 
 # ISO 639-1/3 codes fastText lid.176 emits for languages written without spaces between words.

@@ -1,0 +1,164 @@
+"""Benchmark annotate: Spark stage vs the same Annotator bare in one process, rules-only vs full,
+and our heuristic families vs datatrove's filters on the same documents.
+
+The corpus is real text: HTML documentation installed on this machine (Rust and Python docs),
+converted to plain text with resiliparse, cached under --work.
+
+    python benchmarks/annotate_bench.py --mb 200 --datatrove-mb 5
+Writes benchmarks/results/annotate.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from curate.quality.annotator import Annotator
+from curate.quality.config import AnnotateConfig
+from curate.quality.rules import C4_RULES, FINEWEB_RULES, GOPHER_QUALITY_RULES, GOPHER_REPETITION_RULES, decide
+from curate.quality.signals import text_signals
+
+HTML_ROOTS = ["/root/.rustup/toolchains", "/usr/share/doc", "/root/.pyenv/versions"]
+RESULTS = Path(__file__).parent / "results" / "annotate.json"
+
+
+def build_corpus(work: Path, mb: int) -> Path:
+    out = work / f"corpus_{mb}mb.parquet"
+    if out.exists():
+        return out
+    from resiliparse.extract.html2text import extract_plain_text
+
+    texts, uris, total = [], [], 0
+    for root in HTML_ROOTS:
+        for dirpath, _, files in sorted(os.walk(root)):
+            for name in sorted(files):
+                if not name.endswith(".html") or total >= mb * 1_000_000:
+                    continue
+                path = os.path.join(dirpath, name)
+                try:
+                    html = Path(path).read_text(encoding="utf-8")
+                except (UnicodeDecodeError, OSError):
+                    continue
+                text = extract_plain_text(html, main_content=True)
+                if len(text) >= 200:
+                    texts.append(text)
+                    uris.append(path)
+                    total += len(text.encode())
+    n = len(texts)
+    table = pa.table({
+        "doc_id": [f"d{i}" for i in range(n)], "source_id": uris, "source": ["html-docs"] * n, "kind": ["text"] * n,
+        "text": texts, "uri": uris, "offset": [0] * n, "input_file": uris,
+        "n_bytes": [len(t.encode()) for t in texts],
+        "metadata": pa.array([[] for _ in range(n)], pa.map_(pa.string(), pa.string())),
+        "ingest_run_id": ["bench"] * n,
+    })
+    pq.write_table(table, out)
+    return out
+
+
+def bare(texts: list[tuple[str, str]], cfg: AnnotateConfig) -> float:
+    annotator = Annotator(cfg)
+    start = time.perf_counter()
+    for text, uri in texts:
+        annotator.annotate(text=text, kind="text", source="html-docs", uri=uri)
+    return time.perf_counter() - start
+
+
+def spark_runs(corpus: Path, work: Path, cfg: AnnotateConfig, cores: int) -> dict:
+    from curate.pipelines.annotate import annotate, redecide
+    from curate.schemas.config import SparkConfig
+    from curate.schemas.tables import DOCS_RAW_SCHEMA
+    from curate.session import get_spark
+
+    spark = get_spark(SparkConfig(master=f"local[{cores}]", shuffle_partitions=cores, driver_memory="4g"),
+                      app_name="annotate-bench")
+    docs = spark.read.schema(DOCS_RAW_SCHEMA).parquet(str(corpus)).repartition(cores * 4)
+    docs.write.format("noop").mode("overwrite").save()  # warm up: JVM, workers, file listing
+    start = time.perf_counter()
+    annotate(docs, cfg).write.format("noop").mode("overwrite").save()
+    full_s = time.perf_counter() - start
+    annotated = work / "annotated.parquet"
+    annotate(docs, cfg).write.mode("overwrite").parquet(str(annotated))
+    stored = spark.read.parquet(str(annotated))
+    start = time.perf_counter()
+    redecide(stored, cfg).write.format("noop").mode("overwrite").save()
+    rules_s = time.perf_counter() - start
+    spark.stop()
+    return {"full_s": full_s, "rules_only_s": rules_s}
+
+
+def datatrove_compare(texts: list[str]) -> dict | None:
+    try:
+        import importlib.metadata  # noqa: F401  (datatrove 0.9 needs it imported)
+
+        from datatrove.data import Document
+        from datatrove.pipeline import filters
+    except ImportError:
+        return None
+    theirs = [filters.GopherQualityFilter(), filters.GopherRepetitionFilter(), filters.FineWebQualityFilter(),
+              filters.C4QualityFilter()]
+    rules = {**GOPHER_QUALITY_RULES, **GOPHER_REPETITION_RULES, **FINEWEB_RULES, **C4_RULES}
+    start = time.perf_counter()
+    for i, t in enumerate(texts):
+        for f in theirs:  # all four, as we compute all signals (no early exit across families)
+            f.filter(Document(text=t, id=str(i)))
+    dt_s = time.perf_counter() - start
+    start = time.perf_counter()
+    for t in texts:
+        decide(text_signals(t), rules)
+    ours_s = time.perf_counter() - start
+    return {"docs": len(texts), "datatrove_s": dt_s, "ours_s": ours_s, "speedup": dt_s / ours_s}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--mb", type=int, default=200)
+    ap.add_argument("--cores", type=int, default=2)
+    ap.add_argument("--datatrove-mb", type=float, default=5)
+    ap.add_argument("--work", default="/tmp/curate-annotate-bench")
+    args = ap.parse_args(argv)
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = build_corpus(work, args.mb)
+    table = pq.read_table(corpus, columns=["text", "uri"])
+    texts = list(zip(table.column("text").to_pylist(), table.column("uri").to_pylist()))
+    mb = sum(len(t.encode()) for t, _ in texts) / 1e6
+    cfg = AnnotateConfig()
+    bare_s = bare(texts, cfg)
+    spark = spark_runs(corpus, work, cfg, args.cores)
+    subset, size = [], 0
+    for t, _ in texts:
+        if size >= args.datatrove_mb * 1e6:
+            break
+        subset.append(t)
+        size += len(t.encode())
+    result = {
+        "corpus": {"docs": len(texts), "mb": round(mb, 1), "source": "HTML docs on this machine via resiliparse"},
+        "bare_one_process": {"s": bare_s, "docs_per_s": len(texts) / bare_s, "mb_per_s": mb / bare_s},
+        "spark": {
+            "cores": args.cores, **spark,
+            "docs_per_s": len(texts) / spark["full_s"], "mb_per_s": mb / spark["full_s"],
+            "mb_per_s_per_core": mb / spark["full_s"] / args.cores,
+            # > 0: Spark costs that much more per core than the bare loop (same work, same documents)
+            "overhead_per_core": (spark["full_s"] * args.cores) / bare_s - 1,
+        },
+        "rules_only_speedup": spark["full_s"] / spark["rules_only_s"],
+        "vs_datatrove_heuristics": datatrove_compare(subset),
+        "cpu_count": os.cpu_count(),
+        "note": "machine shared with other jobs; per-core figures assume the cores were free",
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
