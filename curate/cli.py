@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
     for st in STAGES:
         module = importlib.import_module(st.module)
-        p = sub.add_parser(st.name, help=(module.__doc__ or "").strip().splitlines()[0])
+        p = sub.add_parser(st.name, help=st.summary)
         add_common_args(p)
         if hasattr(module, "add_args"):
             module.add_args(p)

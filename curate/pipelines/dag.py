@@ -18,6 +18,7 @@ class Stage:
     job: str  # "module:function" taking a StageContext, returning a StageResult
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
+    summary: str
 
     def load(self) -> Callable:
         module, func = self.job.split(":")
@@ -29,7 +30,16 @@ class Stage:
 
 
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", "curate.jobs.ingest:run_ingest", (), (t.DOCS_RAW, t.QUARANTINE)),
+    Stage("ingest", "curate.jobs.ingest:run_ingest", (), (t.DOCS_RAW, t.QUARANTINE),
+          "raw files -> docs_raw (+ quarantine)"),
+    Stage("annotate", "curate.jobs.annotate:run_annotate", (t.DOCS_RAW,), (t.DOCS_ANNOTATED,),
+          "docs_raw -> docs_annotated: language, quality signals, verdict, PII redaction"),
+    Stage("dedup", "curate.jobs.dedup:run_dedup", (t.DOCS_ANNOTATED,), (t.DUP_CLUSTERS, t.DOCS_CURATED),
+          "docs_annotated -> dup_clusters + docs_curated: exact and MinHash dedup"),
+    Stage("tokenize", "curate.jobs.tokenize:run_tokenize", (t.DOCS_CURATED,), (t.DOCS_TOKENIZED,),
+          "docs_curated -> docs_tokenized: tiktoken cl100k_base ids"),
+    Stage("mix", "curate.jobs.mix:run_mix", (t.DOCS_TOKENIZED,), (),
+          "docs_tokenized + mixture -> MDS shards per curriculum stage"),
 )
 
 
