@@ -16,17 +16,11 @@ from pyspark.sql import functions as F
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, add_common_args, make_context, run_stage
 from curate.pipelines.annotate import annotate, redecide
-from curate.quality.config import AnnotateConfig
 from curate.quality.decontam import eval_ngram_set, read_eval_texts
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_RAW
 
 log = logging.getLogger(__name__)
-
-
-def annotate_config(ctx: StageContext) -> AnnotateConfig:
-    # PipelineConfig gains an `annotate` section; until then the defaults apply.
-    return getattr(ctx.cfg, "annotate", None) or AnnotateConfig()
 
 
 def verdict_counts(ctx: StageContext, version: int) -> tuple[int, dict[str, int]]:
@@ -40,7 +34,7 @@ def verdict_counts(ctx: StageContext, version: int) -> tuple[int, dict[str, int]
 
 
 def run_annotate(ctx: StageContext) -> StageResult:
-    cfg = annotate_config(ctx)
+    cfg = ctx.cfg.annotate
     if ctx.options.get("rules_only"):
         version = ctx.store.version(DOCS_ANNOTATED)
         if version is None:
