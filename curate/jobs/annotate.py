@@ -14,7 +14,7 @@ import sys
 from pyspark.sql import functions as F
 
 from curate.errors import StorageError
-from curate.jobs.common import StageContext, StageResult, add_common_args, make_context, run_stage
+from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.pipelines.annotate import annotate, redecide
 from curate.quality.decontam import eval_ngram_set, read_eval_texts
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
@@ -74,15 +74,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                         help="re-decide keep/drop_reasons from stored signals with the configured rules")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate annotate", description=__doc__)
-    add_common_args(parser)
-    add_args(parser)
-    args = parser.parse_args(argv)
-    ctx = make_context(args, app_name="curate-annotate", options={"rules_only": args.rules_only})
-    run_stage(ctx, "annotate", run_annotate)
-    return 0
+def options_from_args(args: argparse.Namespace) -> dict:
+    return {"rules_only": args.rules_only}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stage_main("annotate"))

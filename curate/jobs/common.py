@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -95,3 +96,10 @@ def make_context(args: argparse.Namespace, *, app_name: str, cfg: PipelineConfig
     spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose)
     return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=new_run_id(),
                         options=options or {})
+
+
+def stage_main(stage: str) -> int:
+    """Entry point of `spark-submit curate/jobs/<stage>.py [args]`: the same as `curate <stage> [args]`."""
+    from curate.cli import main
+
+    return main([stage, *sys.argv[1:]])

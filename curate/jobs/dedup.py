@@ -23,7 +23,7 @@ from pyspark.sql import functions as F
 from curate.dedup.config import DedupConfig
 from curate.dedup.schema import DEDUP_SIGNATURES, DEDUP_SIGNATURES_SCHEMA, DUP_CLUSTERS_SCHEMA
 from curate.errors import StorageError
-from curate.jobs.common import StageContext, StageResult, add_common_args, make_context, run_stage
+from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.pipelines.dedup import find_duplicates, remove_duplicates, signature_params, signatures
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
@@ -103,15 +103,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate dedup", description=__doc__)
-    add_common_args(parser)
-    add_args(parser)
-    args = parser.parse_args(argv)
-    ctx = make_context(args, app_name="curate-dedup", options={"mode": args.mode})
-    run_stage(ctx, "dedup", run_dedup)
-    return 0
+def options_from_args(args: argparse.Namespace) -> dict:
+    return {"mode": args.mode}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stage_main("dedup"))

@@ -11,7 +11,7 @@ from pyspark import StorageLevel
 from curate.errors import ConfigError
 from curate.ingest.listing import list_tasks
 from curate.ingest.spark import tasks_frame
-from curate.jobs.common import StageContext, StageResult
+from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.pipelines.ingest import documents, ingest, refusals
 from curate.schemas.config import InputConfig
 from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
@@ -77,11 +77,5 @@ def options_from_args(args: argparse.Namespace) -> dict:
     return {"inputs": adhoc_inputs(args)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    from curate.cli import main as cli_main
-
-    return cli_main(["ingest", *(sys.argv[1:] if argv is None else argv)])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stage_main("ingest"))

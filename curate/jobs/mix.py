@@ -13,7 +13,7 @@ import shutil
 import sys
 
 from curate.errors import StorageError
-from curate.jobs.common import StageContext, StageResult, add_common_args, make_context, run_stage
+from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.pipelines.mix import check_sources, components, shard_pieces, supplies
 from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
@@ -116,15 +116,5 @@ def options_from_args(args: argparse.Namespace) -> dict:
     return {"mixture": args.mixture}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate mix", description=__doc__)
-    add_common_args(parser)
-    add_args(parser)
-    args = parser.parse_args(argv)
-    ctx = make_context(args, app_name="curate-mix", options=options_from_args(args))
-    run_stage(ctx, "mix", run_mix)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stage_main("mix"))

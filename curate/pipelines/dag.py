@@ -36,7 +36,7 @@ STAGES: tuple[Stage, ...] = (
           "docs_raw -> docs_annotated: language, quality signals, verdict, PII redaction"),
     Stage("dedup", "curate.jobs.dedup:run_dedup", (t.DOCS_ANNOTATED,), (t.DUP_CLUSTERS, t.DOCS_CURATED),
           "docs_annotated -> dup_clusters + docs_curated: exact and MinHash dedup"),
-    Stage("tokenize", "curate.jobs.tokenize:run_tokenize", (t.DOCS_CURATED,), (t.DOCS_TOKENIZED,),
+    Stage("tokenize", "curate.jobs.tokenize_docs:run_tokenize", (t.DOCS_CURATED,), (t.DOCS_TOKENIZED,),
           "docs_curated -> docs_tokenized: tiktoken cl100k_base ids"),
     Stage("mix", "curate.jobs.mix:run_mix", (t.DOCS_TOKENIZED,), (),
           "docs_tokenized + mixture -> MDS shards per curriculum stage"),

@@ -36,3 +36,18 @@ def test_run_on_the_embedded_default(spark, tmp_path, capsys):
     assert store.read("docs_raw").count() > 500
     assert main(["status", "--root", str(tmp_path)]) == 0
     assert "last runs" in capsys.readouterr().out
+
+
+def test_job_modules_are_spark_submittable_without_shadowing_the_stdlib():
+    """spark-submit puts curate/jobs/ first on sys.path: a job named like a stdlib module breaks Python."""
+    import importlib
+    import sys
+    from pathlib import Path
+
+    from curate.pipelines.dag import STAGES
+
+    jobs = Path(importlib.import_module("curate.jobs").__file__).parent
+    assert not {p.stem for p in jobs.glob("*.py")} & set(sys.stdlib_module_names)
+    for st in STAGES:
+        source = (jobs / f"{st.module.rsplit('.', 1)[1]}.py").read_text()
+        assert f'sys.exit(stage_main("{st.name}"))' in source, st.name

@@ -1,4 +1,4 @@
-"""`curate tokenize`: docs_curated -> docs_tokenized. Also `spark-submit curate/jobs/tokenize.py`."""
+"""`curate tokenize`: docs_curated -> docs_tokenized. Also `spark-submit curate/jobs/tokenize_docs.py`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 from pyspark.sql import functions as F
 
-from curate.jobs.common import StageContext, StageResult, add_common_args, make_context, run_stage
+from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.pipelines.tokenize import tokenize
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
@@ -51,15 +51,5 @@ def options_from_args(args: argparse.Namespace) -> dict:
     return {"input": args.input}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate tokenize", description=__doc__)
-    add_common_args(parser)
-    add_args(parser)
-    args = parser.parse_args(argv)
-    ctx = make_context(args, app_name="curate-tokenize", options=options_from_args(args))
-    run_stage(ctx, "tokenize", run_tokenize)
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(stage_main("tokenize"))
