@@ -51,12 +51,14 @@ def _small_star(e: DataFrame) -> DataFrame:
 
 def _is_star_forest(e: DataFrame) -> bool:
     """True when every node has one smaller neighbor and that neighbor has none (stars at minima)."""
-    parents = e.groupBy("hi").agg(F.count("*").alias("n"))
-    multi = parents.where(F.col("n") > 1).limit(1).count()
-    if multi:
-        return False
-    chained = e.join(parents.select(F.col("hi").alias("lo")), "lo", "left_semi").limit(1).count()
-    return chained == 0
+    parents = e.groupBy("hi").agg(F.count("*").alias("n_parents"))
+    has_parent = parents.select(F.col("hi").alias("lo"), F.lit(True).alias("lo_has_parent"))
+    bad = (
+        e.join(parents, "hi")
+        .join(has_parent, "lo", "left")
+        .where((F.col("n_parents") > 1) | F.col("lo_has_parent").isNotNull())
+    )
+    return bad.limit(1).count() == 0
 
 
 def _checkpoint(df: DataFrame) -> DataFrame:

@@ -142,6 +142,7 @@ def test_fates_reconcile(result):
     assert sum(r["is_kept"] for r in by_doc.values()) == len(sizes)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("exact", [True, False])
 def test_bucket_of_ten_thousand_identical_documents(spark, exact):
     text = paragraphs("GPL-2")[3]
