@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--config", default=None, help="pipeline YAML (default: the embedded examples/local.yaml)")
     ap.add_argument("--master", default="local[2]")
+    ap.add_argument("--root", default=None, help="storage root, must not exist yet (default: a temporary folder)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "mix_edit.json"))
     args = ap.parse_args(argv)
     names = [s.name for s in STAGES]
@@ -55,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     from curate.delta.store import DeltaStore
     from curate.session import get_spark
 
-    with tempfile.TemporaryDirectory() as root:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.root is not None and Path(args.root).exists():
+        sys.exit(f"--root {args.root} exists; the benchmark needs a fresh storage root")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.root or tmp
         cfg = load_pipeline_config(args.config, root=root)
         cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"master": args.master})})
         spark = get_spark(cfg.spark, app_name="mix-edit-bench")
@@ -69,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         full_s = time.perf_counter() - t_full
         first = run_stage(ctx, "mix", STAGES[names.index("mix")].load())  # already published: reused
 
-        mixture = edited_mixture(cfg.mix.mixture, Path(root) / "edited.yaml")
+        mixture = edited_mixture(cfg.mix.mixture, Path(tmp) / "edited.yaml")
         edit_ctx = dataclasses.replace(ctx, run_id=new_run_id(), options={"mixture": str(mixture)})
         t0 = time.perf_counter()
         edit = run_stage(edit_ctx, "mix", STAGES[names.index("mix")].load())

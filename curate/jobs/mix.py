@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import shutil
 import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.pipelines.mix import check_sources, components, shard_pieces, supplies
 from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
-from curate.tokenize.mds import merge_task_indexes
+from curate.tokenize.mds import merge_task_indexes, plan_tasks
 from curate.tokenize.publish import (
     mixture_dir,
     publish,
@@ -32,27 +35,33 @@ from curate.tokenize.spark import write_shards_frame
 log = logging.getLogger(__name__)
 
 
-def _write_stage(ctx: StageContext, plan: StagePlan, tokenized, out_dir: str, *, mixture) -> dict[str, int]:
+def _write_shards(ctx: StageContext, plans: list[StagePlan], tokenized, staging: Path, *, mixture) -> list[dict]:
+    """Write every stage's shards in one Spark job (one MDS writer per task); per stage {count, bytes}."""
     spt = ctx.cfg.mix.samples_per_task
-    tasks = math.ceil(plan.samples / spt)
-    pieces = shard_pieces(ctx.spark.createDataFrame(plan.pieces), tokenized, samples_per_task=spt, tasks=tasks)
-    stats = write_shards_frame(
-        pieces,
-        out_dir=out_dir,
-        seq_len=plan.stage.seq_len,
-        compression=mixture.shards.compression,
-        size_limit=mixture.shards.size_limit_bytes,
-        samples_per_task=spt,
-    ).collect()
-    written = sorted(r["task"] for r in stats)
-    samples = sum(r["samples"] for r in stats)
-    if written != list(range(tasks)) or samples != plan.samples:
-        raise StorageError(
-            f"stage {plan.stage.name!r}: writer tasks {written} wrote {samples} samples, expected tasks "
-            f"0..{tasks - 1} and {plan.samples} samples; rerun `curate mix`"
-        )
-    merge_task_indexes(out_dir, tasks)
-    return {"count": sum(r["shards"] for r in stats), "bytes": sum(r["bytes"] for r in stats)}
+    per_stage = [
+        plan_tasks(staging / p.stage.name, samples=p.samples, seq_len=p.stage.seq_len, samples_per_task=spt)
+        for p in plans
+    ]
+    tables, first_task = [], 0
+    for plan, tasks in zip(plans, per_stage):
+        task = pc.add(pc.divide(plan.pieces.column("sample"), spt), first_task).cast(pa.int32())
+        tables.append(plan.pieces.append_column("task", task))
+        first_task += len(tasks)
+    specs = [t for tasks in per_stage for t in tasks]
+    pieces = shard_pieces(ctx.spark.createDataFrame(pa.concat_tables(tables)), tokenized, tasks=len(specs))
+    stats = {r["task"]: r for r in write_shards_frame(
+        pieces, tasks=specs, compression=mixture.shards.compression, size_limit=mixture.shards.size_limit_bytes,
+    ).collect()}
+    missing = sorted(set(range(len(specs))) - set(stats))
+    if missing:
+        raise StorageError(f"shard tasks {missing[:10]} wrote nothing; rerun `curate mix`")
+    out, first_task = [], 0
+    for plan, tasks in zip(plans, per_stage):
+        mine = [stats[t] for t in range(first_task, first_task + len(tasks))]
+        first_task += len(tasks)
+        merge_task_indexes(staging / plan.stage.name, tasks)
+        out.append({"count": sum(r["shards"] for r in mine), "bytes": sum(r["bytes"] for r in mine)})
+    return out
 
 
 def run_mix(ctx: StageContext) -> StageResult:
@@ -77,9 +86,8 @@ def run_mix(ctx: StageContext) -> StageResult:
     staging.mkdir(parents=True)
     counts: dict[str, int] = {}
     try:
-        for plan in plans:
+        for plan, shards in zip(plans, _write_shards(ctx, plans, tokenized, staging, mixture=mixture)):
             out = staging / plan.stage.name
-            shards = _write_stage(ctx, plan, tokenized, str(out), mixture=mixture)
             write_manifest(
                 out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
                 input_versions=input_versions, shards=shards, run_id=ctx.run_id,

@@ -6,7 +6,6 @@ the shards and publishes them.
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,7 +17,7 @@ from curate.tokenize.realize import Supply
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyspark.sql import DataFrame
+    from pyspark.sql import Column, DataFrame
 
     from curate.schemas.mixture import Mixture
 
@@ -36,15 +35,16 @@ def check_sources(mixture: Mixture, available: set[str]) -> None:
         )
 
 
-def component_filter(tokenized: DataFrame, mixture: Mixture, name: str) -> DataFrame:
-    """The documents of component `name`; an invalid predicate is refused with the reason."""
+def component_condition(tokenized: DataFrame, mixture: Mixture, name: str) -> Column:
+    """Whether a document belongs to component `name`; an invalid predicate is refused with the reason."""
     spec = mixture.components[name]
-    docs = tokenized.filter(F.col("source").isin(spec.sources))
+    cond = F.col("source").isin(spec.sources)
     if spec.where is None:
-        return docs
+        return cond
     columns = [c for c in tokenized.columns if c != "tokens"]
     try:
-        return docs.filter(F.expr(spec.where))
+        where = F.expr(spec.where)
+        tokenized.filter(where)  # analysis only: unknown columns and non-boolean types fail here
     except (ParseException, AnalysisException) as err:
         reason = err.getCondition() or type(err).__name__
         detail = str(err).splitlines()[0][:300]
@@ -53,17 +53,17 @@ def component_filter(tokenized: DataFrame, mixture: Mixture, name: str) -> DataF
             f"docs_tokenized ({reason}: {detail}); it must be a boolean Spark SQL expression over the "
             f"columns {columns}"
         ) from None
+    return cond & F.coalesce(where, F.lit(False))
 
 
 def components(tokenized: DataFrame, mixture: Mixture) -> DataFrame:
-    """(component, doc_id, n_tokens) of every component's documents; a document may be in several."""
-    parts = [
-        component_filter(tokenized, mixture, name).select(
-            F.lit(name).alias("component"), "doc_id", F.col("n_tokens").cast("long").alias("n_tokens")
-        )
-        for name in mixture.components
-    ]
-    return functools.reduce(lambda a, b: a.unionByName(b), parts)
+    """(component, doc_id, n_tokens) of every component's documents, in one scan; a document may be in several."""
+    tags = [F.when(component_condition(tokenized, mixture, name), F.lit(name)) for name in mixture.components]
+    return (
+        tokenized.select(F.explode(F.array(*tags)).alias("component"), "doc_id",
+                         F.col("n_tokens").cast("long").alias("n_tokens"))
+        .filter(F.col("component").isNotNull())
+    )
 
 
 def supplies(rows: pa.Table, mixture: Mixture) -> dict[str, Supply]:
@@ -74,13 +74,12 @@ def supplies(rows: pa.Table, mixture: Mixture) -> dict[str, Supply]:
     return {c: Supply.of(ids[comp == c], n[comp == c]) for c in mixture.components}
 
 
-def shard_pieces(pieces: DataFrame, tokenized: DataFrame, *, samples_per_task: int, tasks: int) -> DataFrame:
-    """Pieces with their token ids, one Spark partition per writer task, in sample order."""
-    tokens = tokenized.select("doc_id", "tokens")
+def shard_pieces(pieces: DataFrame, tokenized: DataFrame, *, tasks: int) -> DataFrame:
+    """Pieces (with their writer `task`) and their token ids, one Spark partition per task, in sample order."""
     return (
-        pieces.join(tokens, "doc_id")
+        pieces.join(tokenized.select("doc_id", "tokens"), "doc_id")
         .select(
-            (F.col("sample") / F.lit(samples_per_task)).cast("int").alias("task"),
+            "task",
             "sample",
             "offset",
             F.slice("tokens", F.col("tok_start") + 1, F.col("tok_len")).alias("tokens"),

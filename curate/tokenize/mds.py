@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,8 +41,26 @@ def _mds_writer():
     return MDSWriter
 
 
-def task_dir(out_dir: str, task: int) -> Path:
+def task_dir(out_dir: str | Path, task: int) -> Path:
     return Path(out_dir) / f"{task:05d}"
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What one writer task writes: samples [first_sample, first_sample + samples) of a stage, into `dir`."""
+
+    dir: str
+    first_sample: int
+    samples: int
+    seq_len: int
+
+
+def plan_tasks(out_dir: str | Path, *, samples: int, seq_len: int, samples_per_task: int) -> list[TaskSpec]:
+    """One stage's writer tasks: consecutive ranges of `samples_per_task` samples."""
+    return [
+        TaskSpec(str(task_dir(out_dir, t)), first, min(samples_per_task, samples - first), seq_len)
+        for t, first in enumerate(range(0, samples, samples_per_task))
+    ]
 
 
 def shard_footprint(index: Path) -> tuple[int, int, int]:
@@ -52,11 +71,11 @@ def shard_footprint(index: Path) -> tuple[int, int, int]:
 
 
 class _TaskWriter:
-    def __init__(self, *, out_dir: str, task: int, first_sample: int, seq_len: int, compression, size_limit):
-        self.dir = task_dir(out_dir, task)
+    def __init__(self, task: int, spec: TaskSpec, *, compression: str | None, size_limit: int):
+        self.dir = Path(spec.dir)
         shutil.rmtree(self.dir, ignore_errors=True)  # a failed earlier attempt of this task
-        self.task, self.seq_len = task, seq_len
-        self.first = first_sample
+        self.task, self.seq_len = task, spec.seq_len
+        self.first, self.expected = spec.first_sample, spec.samples
         self.written_tokens = 0  # tokens received so far, as a position in the task's stream
         self.buf = np.empty(0, dtype=np.int32)
         self.sources: list[str] = []
@@ -97,51 +116,46 @@ class _TaskWriter:
                 f"shard task {self.task}: {self.buf.size} tokens left after the last full sample of "
                 f"{self.seq_len}; the plan's pieces do not add up to whole samples"
             )
+        if self.samples != self.expected:
+            raise StorageError(
+                f"shard task {self.task}: wrote {self.samples} samples, the plan has {self.expected}; "
+                f"pieces are missing (docs_tokenized must not change during `curate mix`)"
+            )
         self.writer.finish()
         samples, shards, size = shard_footprint(self.dir / "index.json")
         return {"task": self.task, "samples": samples, "shards": shards, "bytes": size}
 
 
 def write_task_shards(
-    batches: Iterator[pa.RecordBatch],
-    *,
-    out_dir: str,
-    seq_len: int,
-    compression: str | None,
-    size_limit: int,
-    samples_per_task: int,
+    batches: Iterator[pa.RecordBatch], *, tasks: list[TaskSpec], compression: str | None, size_limit: int
 ) -> Iterator[pa.RecordBatch]:
     """Write the shards of every task whose pieces arrive (columns task, sample, offset, tokens, component).
 
-    Task t holds samples [t x samples_per_task, (t + 1) x samples_per_task).
+    `task` indexes `tasks`; pieces arrive sorted by (task, sample, offset).
     """
     current: _TaskWriter | None = None
     for batch in batches:
         task = batch.column("task").to_numpy()
         cuts = [0, *(np.flatnonzero(task[1:] != task[:-1]) + 1).tolist(), len(task)]
         for lo, hi in zip(cuts[:-1], cuts[1:]):
-            seg = batch.slice(lo, hi - lo)
             t = int(task[lo])
             if current is None or current.task != t:
                 if current is not None:
                     yield pa.RecordBatch.from_pylist([current.close()], schema=TASK_STATS)
-                current = _TaskWriter(
-                    out_dir=out_dir, task=t, first_sample=t * samples_per_task, seq_len=seq_len,
-                    compression=compression, size_limit=size_limit,
-                )
-            current.add(seg)
+                current = _TaskWriter(t, tasks[t], compression=compression, size_limit=size_limit)
+            current.add(batch.slice(lo, hi - lo))
     if current is not None:
         yield pa.RecordBatch.from_pylist([current.close()], schema=TASK_STATS)
 
 
-def merge_task_indexes(out_dir: str, tasks: int) -> None:
+def merge_task_indexes(out_dir: str | Path, tasks: list[TaskSpec]) -> None:
     """Write `out_dir/index.json` over the tasks' sub-directories, in task (= sample) order."""
     try:
         from streaming.base.util import merge_index
     except ImportError as err:
         raise DependencyError(f"mosaicml-streaming cannot be imported ({err}); {_INSTALL_HINT}") from None
-    indexes = [str(task_dir(out_dir, t) / "index.json") for t in range(tasks)]
+    indexes = [str(Path(t.dir) / "index.json") for t in tasks]
     missing = [p for p in indexes if not Path(p).is_file()]
     if missing:
         raise StorageError(f"shard tasks wrote no index at {missing[:3]}; rerun `curate mix`")
-    merge_index(indexes, out_dir, keep_local=True)
+    merge_index(indexes, str(out_dir), keep_local=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql.types import IntegerType, LongType, StructField, StructType
 
 from curate.tokenize.encoder import tokenize_batch
-from curate.tokenize.mds import write_task_shards
+from curate.tokenize.mds import TaskSpec, write_task_shards
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
 
 if TYPE_CHECKING:
@@ -38,11 +38,8 @@ def tokenize_frame(docs: DataFrame, *, threads: int = 1) -> DataFrame:
 
 
 def write_shards_frame(
-    pieces: DataFrame, *, out_dir: str, seq_len: int, compression: str | None, size_limit: int, samples_per_task: int
+    pieces: DataFrame, *, tasks: list[TaskSpec], compression: str | None, size_limit: int
 ) -> DataFrame:
     """Write MDS shards from pieces sorted by (task, sample, offset); one row of stats per task."""
-    fn = functools.partial(
-        write_task_shards, out_dir=out_dir, seq_len=seq_len, compression=compression, size_limit=size_limit,
-        samples_per_task=samples_per_task,
-    )
+    fn = functools.partial(write_task_shards, tasks=tasks, compression=compression, size_limit=size_limit)
     return pieces.mapInArrow(fn, TASK_STATS_SCHEMA)

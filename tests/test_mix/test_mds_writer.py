@@ -6,14 +6,14 @@ import pytest
 from curate.errors import StorageError
 from curate.schemas.mixture import Mixture
 from curate.tokenize.encoder import encode_documents
-from curate.tokenize.mds import TASK_STATS, write_task_shards
+from curate.tokenize.mds import TASK_STATS, plan_tasks, write_task_shards
 from curate.tokenize.realize import Supply, realize
 from test_tokenize.corpus import python_docs
 
 SPT = 40  # samples per task
 
 
-def task_batches(drop_row: int | None = None) -> tuple[list[pa.RecordBatch], int]:
+def task_batches(drop_row: int | None = None, drop_last_sample: bool = False) -> tuple[list[pa.RecordBatch], int]:
     docs = python_docs(6)
     ids = {d.uri: t for d, t in zip(docs, encode_documents([d.text for d in docs]))}
     m = Mixture.model_validate(
@@ -25,24 +25,33 @@ def task_batches(drop_row: int | None = None) -> tuple[list[pa.RecordBatch], int
     out = [
         {"task": r["sample"] // SPT, "sample": r["sample"], "offset": r["offset"],
          "tokens": ids[r["doc_id"]][r["tok_start"] : r["tok_start"] + r["tok_len"]], "component": r["component"]}
-        for i, r in enumerate(rows) if i != drop_row
+        for i, r in enumerate(rows) if i != drop_row and not (drop_last_sample and r["sample"] == plan.samples - 1)
     ]
     table = pa.Table.from_pylist(out)
     return table.to_batches(max_chunksize=7), plan.samples
 
 
+def write(batches, tmp_path):
+    tasks = plan_tasks(tmp_path, samples=100, seq_len=64, samples_per_task=SPT)
+    return list(write_task_shards(iter(batches), tasks=tasks, compression=None, size_limit=1 << 20))
+
+
 def test_tasks_write_every_sample(tmp_path):
     batches, samples = task_batches()
-    stats = [b.to_pylist()[0] for b in write_task_shards(
-        iter(batches), out_dir=str(tmp_path), seq_len=64, compression=None, size_limit=1 << 20, samples_per_task=SPT)]
+    out = write(batches, tmp_path)
+    assert all(b.schema == TASK_STATS for b in out)
+    stats = [b.to_pylist()[0] for b in out]
     assert [s["task"] for s in stats] == [0, 1, 2] and sum(s["samples"] for s in stats) == samples == 100
     assert json.loads((tmp_path / "00002" / "index.json").read_text())["shards"][0]["samples"] == 20
-    assert all(b.schema == TASK_STATS for b in write_task_shards(
-        iter(batches), out_dir=str(tmp_path), seq_len=64, compression=None, size_limit=1 << 20, samples_per_task=SPT))
 
 
 def test_a_missing_piece_is_refused(tmp_path):
     batches, _ = task_batches(drop_row=5)
     with pytest.raises(StorageError, match=r"arrived at stream position \d+, expected \d+"):
-        list(write_task_shards(iter(batches), out_dir=str(tmp_path), seq_len=64, compression=None,
-                               size_limit=1 << 20, samples_per_task=SPT))
+        write(batches, tmp_path)
+
+
+def test_a_missing_last_sample_is_refused(tmp_path):
+    batches, _ = task_batches(drop_last_sample=True)
+    with pytest.raises(StorageError, match=r"shard task 2: wrote 19 samples, the plan has 20"):
+        write(batches, tmp_path)

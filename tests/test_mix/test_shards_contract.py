@@ -14,10 +14,10 @@ from curate.delta.store import DeltaStore
 from curate.errors import ConfigError
 from curate.jobs.common import StageContext
 from curate.jobs.mix import run_mix
-from curate.jobs.tokenize import run_tokenize
+from curate.jobs.tokenize_docs import run_tokenize
+from curate.schemas.config import PipelineConfig
 from curate.tokenize.encoder import EOS_ID, UNASSIGNED_IDS, VOCAB_SIZE, get_encoding
 from curate.tokenize.publish import MANIFEST, VERSIONS
-from test_tokenize.config import Cfg
 from test_tokenize.corpus import curated_rows, manpages, python_docs, special_docs, stdlib_code
 
 MIXTURE = {
@@ -55,7 +55,7 @@ def env(spark, tmp_path_factory):
     store = DeltaStore(spark, str(root))
     df = spark.createDataFrame(rows)
     store.append(df, "docs_curated", schema=df.schema)
-    cfg = Cfg(root=str(root), mix={"samples_per_task": 128})
+    cfg = PipelineConfig(root=str(root), mix={"samples_per_task": 128})
     ctx = StageContext(spark=spark, cfg=cfg, store=store, run_id="tok")
     run_tokenize(ctx)
     mixture = write_mixture(root / "mixture.yaml", MIXTURE)

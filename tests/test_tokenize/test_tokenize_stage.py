@@ -7,12 +7,12 @@ from pyspark.sql import functions as F
 
 from curate.delta.store import DeltaStore
 from curate.jobs.common import StageContext
-from curate.jobs.tokenize import run_tokenize
+from curate.jobs.tokenize_docs import run_tokenize
 from curate.pipelines.tokenize import tokenize
+from curate.schemas.config import PipelineConfig
 from curate.tokenize.config import TokenizeConfig
 from curate.tokenize.encoder import EOS_ID, bpe_file
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
-from test_tokenize.config import Cfg
 from test_tokenize.corpus import corpus, curated_rows
 
 OFFICIAL_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
@@ -57,7 +57,7 @@ def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path):
     rows = curated_rows(corpus(per_lang=1, n_docs=2, n_code=2))
     df = spark.createDataFrame(rows)
     store.append(df, "docs_curated", schema=df.schema)
-    ctx = StageContext(spark=spark, cfg=Cfg(root=str(tmp_path)), store=store, run_id="t1")
+    ctx = StageContext(spark=spark, cfg=PipelineConfig(root=str(tmp_path)), store=store, run_id="t1")
     first = run_tokenize(ctx)
     assert first.rows_in == first.rows_out == len(rows)
     second = run_tokenize(ctx)
