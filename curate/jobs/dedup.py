@@ -31,11 +31,6 @@ from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
 log = logging.getLogger(__name__)
 
 
-def dedup_config(ctx: StageContext) -> DedupConfig:
-    # PipelineConfig gains a `dedup` section; until then the defaults apply.
-    return getattr(ctx.cfg, "dedup", None) or DedupConfig()
-
-
 def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: str) -> tuple[int, int]:
     """(table version, documents signed in this run)."""
     store, params = ctx.store, signature_params(cfg)
@@ -56,7 +51,7 @@ def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: 
 
 
 def run_dedup(ctx: StageContext) -> StageResult:
-    cfg = dedup_config(ctx)
+    cfg = ctx.cfg.dedup
     mode = ctx.options.get("mode") or cfg.mode
     version = ctx.store.version(DOCS_ANNOTATED)
     if version is None:
