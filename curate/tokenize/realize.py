@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import xxhash
 
-from curate.errors import ConfigError
+from curate.errors import ConfigError, StorageError
 from curate.schemas.mixture import Mixture, StageSpec
 
 PIECES_SCHEMA = pa.schema(
@@ -69,12 +69,12 @@ class Supply:
         if ids.shape != lengths.shape:
             raise ValueError(f"doc_ids ({ids.shape}) and n_tokens ({lengths.shape}) differ in length")
         if lengths.size and lengths.min() < 1:
-            raise ValueError("every document has at least one token (its EOS); n_tokens < 1 found")
+            raise StorageError("docs_tokenized has a document with n_tokens < 1 (every one ends with EOS); rerun `curate tokenize`")
         order = np.argsort(ids, kind="stable")
         ids, lengths = ids[order], lengths[order]
         if ids.size > 1 and (ids[1:] == ids[:-1]).any():
             dup = ids[1:][ids[1:] == ids[:-1]][0]
-            raise ValueError(f"doc_id {dup!r} appears more than once in a component's documents")
+            raise StorageError(f"doc_id {dup!r} appears more than once in docs_tokenized; rerun `curate tokenize`")
         keys = np.fromiter((xxhash.xxh3_64_intdigest(d) for d in ids), dtype=np.uint64, count=ids.size)
         return cls(ids, lengths, keys)
 

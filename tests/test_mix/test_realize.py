@@ -126,3 +126,10 @@ def test_document_longer_than_seq_len_spans_samples():
     t = plan.pieces.to_pydict()
     assert set(t["doc_id"]) == {"a0000"} and plan.samples == 10
     assert t["tok_start"] == list(range(0, 1000, 100))
+
+
+def test_duplicate_doc_ids_are_refused():
+    from curate.errors import StorageError
+
+    with pytest.raises(StorageError, match=r"doc_id 'x' appears more than once"):
+        Supply.of(["x", "y", "x"], [3, 4, 5])
