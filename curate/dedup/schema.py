@@ -16,9 +16,6 @@ from pyspark.sql.types import (
     StructType,
 )
 
-# One row per document that entered near/exact dedup (keep = true), so a later batch is compared
-# with them without re-reading or re-shingling their text.
-DEDUP_SIGNATURES = "dedup_signatures"
 
 DUP_CLUSTERS_SCHEMA = StructType(
     [
@@ -35,6 +32,8 @@ DUP_CLUSTERS_SCHEMA = StructType(
     ]
 )
 
+# One row per document that entered near/exact dedup (keep = true), so a later batch is compared
+# with them without re-reading or re-shingling their text.
 DEDUP_SIGNATURES_SCHEMA = StructType(
     [
         StructField("doc_id", StringType(), False),

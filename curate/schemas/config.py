@@ -149,6 +149,8 @@ def load_pipeline_config(path: str | Path | None = None, *, root: str | None = N
             update={
                 "root": _resolve(cfg.root, base),
                 "inputs": [i.model_copy(update={"path": _resolve(i.path, base)}) for i in cfg.inputs],
+                "mix": cfg.mix.model_copy(update={"mixture": _resolve(cfg.mix.mixture, base)})
+                if cfg.mix.mixture else cfg.mix,
             }
         )
     if root is not None:

@@ -26,6 +26,7 @@ DOCS_ANNOTATED = "docs_annotated"
 DUP_CLUSTERS = "dup_clusters"
 DOCS_CURATED = "docs_curated"
 DOCS_TOKENIZED = "docs_tokenized"
+DEDUP_SIGNATURES = "dedup_signatures"  # persisted band hashes for incremental dedup
 
 
 def _f(name: str, dtype, nullable: bool = True) -> StructField:
