@@ -16,6 +16,7 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from curate.schemas.tables import DEDUP_SIGNATURES  # noqa: F401  (dedup modules import it from here)
 
 DUP_CLUSTERS_SCHEMA = StructType(
     [
