@@ -1,15 +1,22 @@
+import hashlib
+import shutil
+
 import pytest
+import tiktoken
+
+from curate.tokenize.encoder import bpe_file
+
+OFFICIAL_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
 
-@pytest.fixture(scope="session")
-def spark():
-    """The run's one local[2] session (reused when tests/conftest.py or another suite made it)."""
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
-    from curate.schemas.config import SparkConfig
-    from curate.session import get_spark
-
-    return get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="2g"), app_name="curate-tests")
+@pytest.fixture(scope="module")
+def official(tmp_path_factory):
+    """tiktoken's own cl100k_base, its download served from a cache holding the bundled file."""
+    cache = tmp_path_factory.mktemp("tiktoken_cache")
+    shutil.copy(bpe_file(), cache / hashlib.sha1(OFFICIAL_URL.encode()).hexdigest())
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TIKTOKEN_CACHE_DIR", str(cache))
+    try:
+        yield tiktoken.get_encoding("cl100k_base")
+    finally:
+        mp.undo()

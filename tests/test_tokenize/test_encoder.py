@@ -1,9 +1,7 @@
 import hashlib
-import shutil
 
 import pyarrow as pa
 import pytest
-import tiktoken
 
 from test_tokenize.corpus import corpus
 from curate.errors import DependencyError
@@ -17,21 +15,6 @@ from curate.tokenize.encoder import (
     get_encoding,
     tokenize_batch,
 )
-
-OFFICIAL_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
-
-
-@pytest.fixture(scope="module")
-def official(tmp_path_factory):
-    """tiktoken's own cl100k_base, its download served from a cache holding the bundled file."""
-    cache = tmp_path_factory.mktemp("tiktoken_cache")
-    shutil.copy(bpe_file(), cache / hashlib.sha1(OFFICIAL_URL.encode()).hexdigest())
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TIKTOKEN_CACHE_DIR", str(cache))
-    try:
-        yield tiktoken.get_encoding("cl100k_base")
-    finally:
-        mp.undo()
 
 
 def test_bundled_file_is_the_official_one():

@@ -1,8 +1,4 @@
-import hashlib
-import shutil
-
 import pytest
-import tiktoken
 from pyspark.sql import functions as F
 
 from curate.delta.store import DeltaStore
@@ -14,20 +10,6 @@ from curate.tokenize.config import TokenizeConfig
 from curate.tokenize.encoder import EOS_ID, bpe_file
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
 from test_tokenize.corpus import corpus, curated_rows
-
-OFFICIAL_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
-
-
-@pytest.fixture(scope="module")
-def official(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("tiktoken_cache")
-    shutil.copy(bpe_file(), cache / hashlib.sha1(OFFICIAL_URL.encode()).hexdigest())
-    mp = pytest.MonkeyPatch()
-    mp.setenv("TIKTOKEN_CACHE_DIR", str(cache))
-    try:
-        yield tiktoken.get_encoding("cl100k_base")
-    finally:
-        mp.undo()
 
 
 def test_tokenize_under_spark_equals_official(spark, official):
