@@ -68,25 +68,45 @@ def _stat_value(value):
     return value
 
 
-def file_stats(table: pa.Table) -> str:
-    """Delta add-action statistics: numRecords, and per leaf column min/max/nullCount."""
-    mins, maxs, nulls = {}, {}, {}
-    for name in table.column_names[:_STATS_COLUMNS]:
-        col = table.column(name)
-        nulls[name] = col.null_count
-        t = col.type
-        if pa.types.is_nested(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t):
-            continue
-        if col.null_count == len(col):
-            continue
-        mm = pc.min_max(col)
-        lo, hi = _stat_value(mm["min"].as_py()), _stat_value(mm["max"].as_py())
-        if lo is not None and hi is not None:
-            mins[name], maxs[name] = lo, hi
-    return json.dumps(
-        {"numRecords": table.num_rows, "minValues": mins, "maxValues": maxs, "nullCount": nulls},
-        default=str,
-    )
+class FileStats:
+    """Delta add-action statistics (numRecords, per column min/max/nullCount), accumulated per batch.
+
+    Nothing is kept but the running values, so a 128 MB file costs no extra memory. String columns
+    whose values average more than the stat length (document text) are not scanned for min/max.
+    """
+
+    def __init__(self, schema: pa.Schema):
+        self.rows = 0
+        self.nulls = {name: 0 for name in schema.names[:_STATS_COLUMNS]}
+        self.mins: dict = {}
+        self.maxs: dict = {}
+        self.skip = {f.name for f in schema if pa.types.is_nested(f.type) or pa.types.is_binary(f.type)
+                     or pa.types.is_large_binary(f.type)}
+
+    def add(self, table: pa.Table) -> None:
+        self.rows += table.num_rows
+        for name in self.nulls:
+            col = table.column(name)
+            self.nulls[name] += col.null_count
+            if name in self.skip or col.null_count == len(col):
+                continue
+            if pa.types.is_string(col.type) and col.nbytes > _MAX_STAT_STRING * len(col) * 2:
+                self.skip.add(name)  # long text: no useful min/max, and scanning it costs
+                self.mins.pop(name, None), self.maxs.pop(name, None)
+                continue
+            mm = pc.min_max(col)
+            lo, hi = mm["min"].as_py(), mm["max"].as_py()
+            self.mins[name] = lo if name not in self.mins else min(self.mins[name], lo)
+            self.maxs[name] = hi if name not in self.maxs else max(self.maxs[name], hi)
+
+    def to_json(self) -> str:
+        mins, maxs = {}, {}
+        for name in self.mins:
+            lo, hi = _stat_value(self.mins[name]), _stat_value(self.maxs[name])
+            if lo is not None and hi is not None:
+                mins[name], maxs[name] = lo, hi
+        return json.dumps({"numRecords": self.rows, "minValues": mins, "maxValues": maxs,
+                           "nullCount": self.nulls}, default=str)
 
 
 def delta_arrow_schema(schema: StructType) -> pa.Schema:
@@ -109,12 +129,12 @@ class _PartFile:
         self.fs, self.full = fs, f"{table_path}/{self.rel_path}"
         fs.create_dir(f"{table_path}/{rel_dir}" if rel_dir else table_path, recursive=True)
         self.writer = pq.ParquetWriter(self.full, schema, filesystem=fs, compression="zstd")
-        self.tables: list[pa.Table] = []
+        self.stats = FileStats(schema)
         self.bytes = 0
 
     def write(self, t: pa.Table) -> None:
         self.writer.write_table(t)
-        self.tables.append(t.select(t.column_names[:_STATS_COLUMNS]))
+        self.stats.add(t)
         self.bytes += t.nbytes
 
     def close(self, partition_values: dict) -> dict:
@@ -126,8 +146,7 @@ class _PartFile:
             "partition_values": partition_values,
             "modification_time": int(time.time() * 1000),
             "data_change": True,
-            "stats": file_stats(pa.concat_tables(self.tables)) if self.tables else
-            json.dumps({"numRecords": 0, "minValues": {}, "maxValues": {}, "nullCount": {}}),
+            "stats": self.stats.to_json(),
         }
 
 

@@ -123,3 +123,14 @@ def test_absent_table(store, spark):
     assert store.read("nope", schema=SCHEMA).count() == 0
     with pytest.raises(StorageError, match="run the stage that writes it"):
         store.read("nope")
+
+
+def test_add_actions_carry_statistics(spark, store):
+    import pyarrow as pa
+
+    store.append(frame(spark, 30).coalesce(1), "t", schema=SCHEMA)
+    adds = pa.table(DeltaTable(store.path("t")).get_add_actions(flatten=True)).to_pylist()
+    assert len(adds) == 1
+    a = adds[0]
+    assert a["num_records"] == 30 and a["min.v"] == 0 and a["max.v"] == 29
+    assert a["min.k"] == "k0" and a["max.k"] == "k9" and a["null_count.v"] == 0
