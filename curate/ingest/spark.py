@@ -8,6 +8,7 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
+from curate.ingest.opening import file_size
 from curate.ingest.readers import read_task
 from curate.ingest.records import FileTask, doc_id
 from curate.schemas.config import IngestConfig
@@ -47,11 +48,27 @@ _BATCH_BYTES = 16 << 20
 _BATCH_ROWS = 2000
 
 
+def _work(task: FileTask) -> int:
+    if task.skip_code:
+        return 0
+    return task.end - task.start if task.end >= 0 else file_size(task.input_file) - task.start
+
+
 def tasks_frame(spark: SparkSession, tasks: list[FileTask]) -> DataFrame:
-    rows = [tuple(getattr(t, f) for f in FileTask.__dataclass_fields__) for t in tasks]
-    n = max(1, min(len(rows), spark.sparkContext.defaultParallelism * 4))
-    # One task per slice; files are spread by hash so big and small files mix.
-    return spark.createDataFrame(rows, TASK_SCHEMA).repartition(n, "input_file", "start")
+    """FileTasks as rows, packed into partitions of about equal bytes (largest first).
+
+    Hash partitioning by file name would put several large files into one partition and leave
+    others empty; with a handful of big files that doubles the wall time.
+    """
+    n = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
+    load = [0] * n
+    placed: list[tuple[int, tuple]] = []
+    for task in sorted(tasks, key=_work, reverse=True):
+        part = min(range(n), key=load.__getitem__)
+        load[part] += _work(task) + 1
+        placed.append((part, tuple(getattr(task, f) for f in FileTask.__dataclass_fields__)))
+    rdd = spark.sparkContext.parallelize(placed, n).partitionBy(n, lambda part: part).values()
+    return spark.createDataFrame(rdd, TASK_SCHEMA)
 
 
 def read_records(tasks: DataFrame, cfg: IngestConfig) -> DataFrame:

@@ -27,17 +27,17 @@ def run_ingest(ctx: StageContext) -> StageResult:
     log.info("ingest: %d file tasks from %d inputs", len(tasks), len(inputs))
     records = ingest(tasks_frame(ctx.spark, tasks), ctx.cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        by_reason = records.groupBy("fate", "reason_code").count().collect()
-        counts: dict[str, int] = {}
-        for row in by_reason:
-            counts[row["fate"]] = counts.get(row["fate"], 0) + row["count"]
-            if row["reason_code"]:
-                counts[f"{row['fate']}:{row['reason_code']}"] = row["count"]
         before = ctx.store.read(DOCS_RAW, schema=DOCS_RAW_SCHEMA).count()
+        # The docs write reads the files once and fills the cache; the rest reads the cache.
         docs_version = ctx.store.merge_insert(documents(records, run_id=ctx.run_id), DOCS_RAW,
                                               schema=DOCS_RAW_SCHEMA, keys=["doc_id"])
         q_version = ctx.store.merge_insert(refusals(records, run_id=ctx.run_id), QUARANTINE,
                                            schema=QUARANTINE_SCHEMA, keys=["record_id"])
+        counts: dict[str, int] = {}
+        for row in records.groupBy("fate", "reason_code").count().collect():
+            counts[row["fate"]] = counts.get(row["fate"], 0) + row["count"]
+            if row["reason_code"]:
+                counts[f"{row['fate']}:{row['reason_code']}"] = row["count"]
         added = ctx.store.read(DOCS_RAW).count() - before
     finally:
         records.unpersist()
