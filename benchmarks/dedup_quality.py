@@ -19,7 +19,6 @@ bands x rows:
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -30,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_results import write_result  # noqa: E402
 from dedup_corpus import iter_documents  # noqa: E402
 
 from curate.dedup.config import DedupConfig  # noqa: E402
@@ -173,9 +173,7 @@ def main(argv: list[str] | None = None) -> dict:
         "precision_same_base_document": round(sum(family[a] == family[b] for a, b in verified) / max(1, len(verified)), 4),
         "seconds": round(time.time() - t0, 1),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return result
 
 

@@ -25,6 +25,7 @@ import xxhash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from dedup_corpus import iter_documents  # noqa: E402
+from bench_results import write_result
 
 WORK = Path(os.environ.get("DEDUP_SCALE_DIR", "/tmp/dedup_scale"))
 
@@ -151,9 +152,7 @@ def main(argv: list[str] | None = None) -> dict | None:
         runs.append({"scale": k, **json.loads(line[len("RESULT "):])})
         print(json.dumps(runs[-1]), flush=True)
     result = summarize(runs, driver_memory=args.driver_memory)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return result
 
 

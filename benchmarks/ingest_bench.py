@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import glob
-import json
 import os
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
+from bench_results import write_result
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -83,9 +83,7 @@ def main() -> int:
                                   "mb_per_s_per_core": round(mb / base_s / cores, 2)},
         "ratio_curate_to_baseline": round(base_s / curate_s, 3),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(json.dumps(report, indent=2))
+    write_result(report, args.out)
     return 0
 
 

@@ -11,7 +11,6 @@ curate's shingle_hash32. Writes benchmarks/results/minhash_bench.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from dedup_corpus import load  # noqa: E402
 from curate.dedup.config import NormalizeConfig  # noqa: E402
 from curate.dedup.minhash import MinHasher, shingle_hash32, shingles  # noqa: E402
 from curate.dedup.normalize import normalize  # noqa: E402
+from bench_results import write_result
 
 BATCH = 2000  # Spark's arrow.maxRecordsPerBatch in curate.session
 
@@ -97,9 +97,7 @@ def main(argv: list[str] | None = None) -> dict:
             "timed from normalized text (its time includes shingling and hashing)"
         ),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return result
 
 

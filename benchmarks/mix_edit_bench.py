@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import os
 import sys
@@ -29,6 +28,7 @@ from curate.jobs.common import StageContext, new_run_id, run_stage  # noqa: E402
 from curate.pipelines.dag import STAGES  # noqa: E402
 from curate.schemas.config import load_pipeline_config  # noqa: E402
 from curate.schemas.mixture import load_mixture  # noqa: E402
+from bench_results import write_result
 
 
 def edited_mixture(path: str | None, out: Path) -> Path:
@@ -93,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             "samples_written": edit.rows_out,
             "load_average": os.getloadavg(),
         }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

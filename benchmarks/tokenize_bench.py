@@ -26,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from curate.tokenize.encoder import get_encoding  # noqa: E402
+from bench_results import write_result
 
 MB = 1_000_000
 
@@ -117,9 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         "goal_per_core_ratio": 0.8,
         "load_average": os.getloadavg(),
     }
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result, indent=2))
+    write_result(result, args.out)
     return 0
 
 

@@ -1,6 +1,5 @@
 """The command line as users call it, in-process on the test session."""
 
-import pytest
 
 from curate.cli import build_parser, main
 

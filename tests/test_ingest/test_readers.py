@@ -1,6 +1,5 @@
 """Readers without Spark: every record becomes exactly one Record with the right fate."""
 
-from collections import Counter
 
 from curate.ingest.listing import list_tasks
 from curate.ingest.readers import read_task

@@ -1,4 +1,3 @@
-import pytest
 from pyspark.sql import functions as F
 
 from curate.delta.store import DeltaStore
@@ -7,7 +6,7 @@ from curate.jobs.tokenize_docs import run_tokenize
 from curate.pipelines.tokenize import tokenize
 from curate.schemas.config import PipelineConfig
 from curate.tokenize.config import TokenizeConfig
-from curate.tokenize.encoder import EOS_ID, bpe_file
+from curate.tokenize.encoder import EOS_ID
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
 from test_tokenize.corpus import corpus, curated_rows
 
