@@ -17,6 +17,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from curate.errors import InputError
+from curate.quality.line_files import read_line_examples
 from curate.quality.classifier import train_quality_model
 
 log = logging.getLogger(__name__)
@@ -43,19 +44,7 @@ def read_examples(path: str, *, text_field: str, where: str | None = None) -> li
         import pyarrow.parquet as pq
 
         return [t for t in pq.read_table(p, columns=[text_field]).column(text_field).to_pylist() if t]
-    texts = []
-    with p.open(encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            if p.suffix == ".jsonl":
-                try:
-                    texts.append(str(json.loads(line)[text_field]))
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    raise InputError(f"{path}:{i} is not a JSON object with field {text_field!r}") from None
-            else:
-                texts.append(line.rstrip("\n"))
-    return texts
+    return [t.rstrip("\n") for t in read_line_examples(p, text_field=text_field, fix="")]
 
 
 def _literal(value: str) -> object:

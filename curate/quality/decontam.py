@@ -10,7 +10,6 @@ the cost is O(document length x log(eval n-grams)), never a scan of the evaluati
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import xxhash
 
 from curate.errors import InputError
+from curate.quality.line_files import read_line_examples
 from curate.quality.gopher import is_symbol
 from curate.quality.words import split_words
 
@@ -58,20 +58,8 @@ def read_eval_texts(paths: Iterable[str], *, text_field: str) -> list[str]:
         path = Path(p)
         if not path.is_file():
             raise InputError(f"evaluation set {p} does not exist; fix annotate.decontam.eval_paths")
-        with path.open(encoding="utf-8") as f:
-            for i, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                if path.suffix == ".jsonl":
-                    try:
-                        texts.append(str(json.loads(line)[text_field]))
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        raise InputError(
-                            f"{p}:{i} is not a JSON object with field {text_field!r}; "
-                            "fix the file or annotate.decontam.text_field"
-                        ) from None
-                else:
-                    texts.append(line)
+        texts.extend(read_line_examples(path, text_field=text_field,
+                                         fix="; fix the file or annotate.decontam.text_field"))
     return texts
 
 
