@@ -170,27 +170,28 @@ class DeltaStore:
     def merge_insert(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str],
                      partition_by: Sequence[str] = (), txn: tuple[str, int] | None = None) -> int:
         """Insert the rows of `df` whose `keys` are not in the table yet (insert-only merge)."""
-        df = df.dropDuplicates(list(keys))
-        if not self.exists(name):
-            return self.append(df, name, schema=schema, partition_by=partition_by, txn=txn)
-        if self.native:
-            return self._native_merge(df, name, schema=schema, keys=keys, update=False)
-        version = self.version(name)
-        existing = self.read(name, version=version).select(*keys)
-        new = df.join(existing, list(keys), "left_anti")
-        return self._write(new, name, mode="append", schema=schema, partition_by=partition_by,
-                           txn=txn, read_version=version)
+        return self._merge(df, name, schema=schema, keys=keys, partition_by=partition_by, txn=txn, update=False)
 
     def upsert(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str],
                partition_by: Sequence[str] = (), txn: tuple[str, int] | None = None) -> int:
         """Merge by key: rows of `df` replace table rows with the same `keys`, others are inserted."""
+        return self._merge(df, name, schema=schema, keys=keys, partition_by=partition_by, txn=txn, update=True)
+
+    def _merge(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str],
+               partition_by: Sequence[str], txn: tuple[str, int] | None, update: bool) -> int:
         df = df.dropDuplicates(list(keys))
         if not self.exists(name):
             return self.append(df, name, schema=schema, partition_by=partition_by, txn=txn)
         if self.native:
-            return self._native_merge(df, name, schema=schema, keys=keys, update=True)
+            return self._native_merge(df, name, schema=schema, keys=keys, update=update)
         version = self.version(name)
-        kept = self.read(name, version=version).join(df.select(*keys), list(keys), "left_anti")
+        existing = self.read(name, version=version)
+        if not update:  # append the new keys only
+            new = df.join(existing.select(*keys), list(keys), "left_anti")
+            return self._write(new, name, mode="append", schema=schema, partition_by=partition_by,
+                               txn=txn, read_version=version)
+        # rewrite: the rows whose keys are not in `df`, then `df`
+        kept = existing.join(df.select(*keys), list(keys), "left_anti")
         merged = kept.unionByName(conform(df, schema, table=name))
         return self._write(merged, name, mode="overwrite", schema=schema, partition_by=partition_by,
                            txn=txn, read_version=version)
