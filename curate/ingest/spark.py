@@ -63,9 +63,9 @@ def tasks_frame(spark: SparkSession, tasks: list[FileTask]) -> DataFrame:
     n = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
     load = [0] * n
     placed: list[tuple[int, tuple]] = []
-    for task in sorted(tasks, key=_work, reverse=True):
+    for work, task in sorted(((_work(t), t) for t in tasks), key=lambda wt: wt[0], reverse=True):
         part = min(range(n), key=load.__getitem__)
-        load[part] += _work(task) + 1
+        load[part] += work + 1
         placed.append((part, tuple(getattr(task, f) for f in FileTask.__dataclass_fields__)))
     rdd = spark.sparkContext.parallelize(placed, n).partitionBy(n, lambda part: part).values()
     return spark.createDataFrame(rdd, TASK_SCHEMA)
