@@ -8,6 +8,7 @@ import logging
 import sys
 
 from curate.errors import CurateError
+from curate.jobs import quality_train
 from curate.jobs.common import add_common_args, make_context, run_stage
 from curate.pipelines.dag import STAGES
 
@@ -36,7 +37,7 @@ def cmd_stage(args: argparse.Namespace) -> int:
     from curate.report.summary import print_run_summary
 
     module = importlib.import_module(args.stage.module)
-    options = module.options_from_args(args) if hasattr(module, "options_from_args") else {}
+    options = module.options_from_args(args)
     ctx = make_context(args, app_name=f"curate-{args.stage.name}", options=options)
     result = run_stage(ctx, args.stage.name, args.stage.load())
     print_run_summary(ctx, {args.stage.name: result})
@@ -60,9 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         module = importlib.import_module(st.module)
         p = sub.add_parser(st.name, help=st.summary)
         add_common_args(p)
-        if hasattr(module, "add_args"):
-            module.add_args(p)
+        module.add_args(p)
         p.set_defaults(func=cmd_stage, stage=st)
+    p = sub.add_parser("quality", help="quality classifier tools")
+    train = p.add_subparsers(dest="quality_command", required=True).add_parser(
+        "train", help="train a fastText quality classifier from positive and negative examples")
+    quality_train.add_args(train)
+    train.set_defaults(func=quality_train.train, verbose=False)
     p = sub.add_parser("status", help="tables with versions and row counts, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)

@@ -16,7 +16,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from curate.errors import InputError
+from curate.errors import ConfigError, InputError
 from curate.quality.line_files import read_line_examples
 from curate.quality.classifier import train_quality_model
 
@@ -75,12 +75,10 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, default=2)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="curate quality train", description=__doc__)
-    add_args(parser)
-    args = parser.parse_args(argv)
+def train(args: argparse.Namespace) -> int:
+    """`curate quality train`: train, save, and print the held-out report as JSON."""
     if not 0 <= args.holdout < 1:
-        parser.error(f"--holdout must be in [0, 1), got {args.holdout}")
+        raise ConfigError(f"--holdout must be in [0, 1), got {args.holdout}")
     opts = {"text_field": args.text_field, "limit": args.max_examples, "seed": args.seed}
     report = train_quality_model(
         _gather(args.positive, where=args.positive_where, **opts),
@@ -90,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(json.dumps(asdict(report)))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from curate.cli import main as cli_main
+
+    return cli_main(["quality", "train", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
