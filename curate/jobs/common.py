@@ -87,12 +87,11 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="verbose logs, Spark included")
 
 
-def make_context(args: argparse.Namespace, *, app_name: str, cfg: PipelineConfig | None = None,
-                 options: dict | None = None) -> StageContext:
+def make_context(args: argparse.Namespace, *, app_name: str, options: dict | None = None) -> StageContext:
     from curate.delta.store import DeltaStore
     from curate.session import get_spark
 
-    cfg = cfg or load_pipeline_config(args.config, root=args.root)
+    cfg = load_pipeline_config(args.config, root=args.root)
     spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose)
     return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=new_run_id(),
                         options=options or {})
