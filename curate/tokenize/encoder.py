@@ -94,37 +94,40 @@ def get_encoding() -> tiktoken.Encoding:
     return enc
 
 
-def encode_documents(texts: list[str], *, threads: int = 1) -> list[list[int]]:
-    """Token ids of each text, special-token text encoded as ordinary text, each ending with EOS."""
-    ids = get_encoding().encode_ordinary_batch(texts, num_threads=threads)
-    for doc in ids:
-        doc.append(EOS_ID)
-    return ids
+def _encode_one(text: str):
+    # encode_to_numpy with no special token allowed encodes special-token text as ordinary text,
+    # giving exactly encode_ordinary's ids, but into a buffer: no Python int per token, which
+    # through encode_ordinary_batch's lists cost a fifth of the encoding time.
+    return get_encoding().encode_to_numpy(text, disallowed_special=())
 
 
-def _list_array(ids: list[list[int]]):
-    """(lengths, list<int32>) built through numpy: 4x faster than pa.array on nested lists,
-    which would otherwise cost a quarter of the encoding time."""
-    import itertools
-
+def encode_documents(texts: list[str], *, threads: int = 1) -> pa.ListArray:
+    """list<int32> of each text's ids, special-token text encoded as ordinary text, each ending with EOS."""
     import numpy as np
     import pyarrow as pa
 
-    lengths = np.fromiter(map(len, ids), dtype=np.int32, count=len(ids))
+    if threads > 1:  # tiktoken releases the GIL while encoding
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(threads) as pool:
+            ids = list(pool.map(_encode_one, texts))
+    else:
+        ids = [_encode_one(t) for t in texts]
     offsets = np.zeros(len(ids) + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    values = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(offsets[-1]))
-    return pa.array(lengths), pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
+    np.cumsum([a.size + 1 for a in ids], out=offsets[1:])
+    eos = np.array([EOS_ID], dtype=np.uint32)
+    # Ids are < 2**31, so the uint32 buffer reads as int32 unchanged.
+    values = np.concatenate([x for a in ids for x in (a, eos)]).view(np.int32) if ids else np.empty(0, np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values))
 
 
 def tokenize_batch(batch: pa.RecordBatch, *, text_column: str = "text", threads: int = 1) -> pa.RecordBatch:
     """`batch` without its text column, plus `n_tokens` (int32) and `tokens` (list<int32>, EOS last)."""
     import pyarrow as pa
 
-    texts = batch.column(text_column).to_pylist()
-    ids = encode_documents(texts, threads=threads)
+    tokens = encode_documents(batch.column(text_column).to_pylist(), threads=threads)
+    n_tokens = tokens.value_lengths()
     rest = batch.drop_columns([text_column])
-    n_tokens, tokens = _list_array(ids)
     return pa.RecordBatch.from_arrays(
         [*rest.columns, n_tokens, tokens], names=[*rest.schema.names, "n_tokens", "tokens"]
     )

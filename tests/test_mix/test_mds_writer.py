@@ -15,7 +15,7 @@ SPT = 40  # samples per task
 
 def task_batches(drop_row: int | None = None, drop_last_sample: bool = False) -> tuple[list[pa.RecordBatch], int]:
     docs = python_docs(6)
-    ids = {d.uri: t for d, t in zip(docs, encode_documents([d.text for d in docs]))}
+    ids = {d.uri: t for d, t in zip(docs, encode_documents([d.text for d in docs]).to_pylist())}
     m = Mixture.model_validate(
         {"name": "w", "components": {"d": {"sources": ["pydocs"]}},
          "stages": [{"name": "s", "budget_tokens": 100 * 64, "seq_len": 64, "weights": {"d": 1}}]}

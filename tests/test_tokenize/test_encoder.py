@@ -36,7 +36,7 @@ def test_ids_equal_official_encode_ordinary_on_real_corpus(official):
     docs = corpus()
     assert {d.kind for d in docs} == {"text", "code"} and len({d.lang for d in docs}) >= 8
     texts = [d.text for d in docs]
-    ids = encode_documents(texts, threads=2)
+    ids = encode_documents(texts, threads=2).to_pylist()
     for doc, got in zip(docs, ids, strict=True):
         assert got[-1] == EOS_ID, doc.uri
         assert got[:-1] == official.encode_ordinary(doc.text), doc.uri
@@ -52,7 +52,7 @@ def test_ids_equal_official_encode_ordinary_on_real_corpus(official):
     ],
 )
 def test_special_and_non_ascii_text(official, text):
-    (ids,) = encode_documents([text])
+    (ids,) = encode_documents([text]).to_pylist()
     assert ids == [*official.encode_ordinary(text), EOS_ID]
     # Special-token text is ordinary text: EOS only at the end, never a control token inside.
     assert not set(ids[:-1]) & set(official._special_tokens.values())
