@@ -15,9 +15,15 @@ if TYPE_CHECKING:
     from curate.tokenize.config import TokenizeConfig
 
 
-def tokenize(docs: DataFrame, cfg: TokenizeConfig) -> DataFrame:
-    """Tokenize `docs` (docs_curated, or an earlier stage's table: its missing columns read as null)."""
+def tokenize_input(docs: DataFrame) -> DataFrame:
+    """The carried columns and `text` of `docs` (docs_curated, or an earlier stage's table: its missing
+    columns read as null)."""
     carried = [
         (F.col(f.name) if f.name in docs.columns else F.lit(None)).cast(f.dataType).alias(f.name) for f in CARRIED
     ]
-    return tokenize_frame(docs.select(*carried, "text"), threads=cfg.threads)
+    return docs.select(*carried, "text")
+
+
+def tokenize(docs: DataFrame, cfg: TokenizeConfig) -> DataFrame:
+    """Tokenize `docs` (see `tokenize_input`)."""
+    return tokenize_frame(tokenize_input(docs), threads=cfg.threads)
