@@ -12,12 +12,17 @@ import shutil
 import sys
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
+from pyspark.sql import functions as F
 
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.pipelines.mix import check_sources, components, shard_pieces, supplies
+from curate.pipelines.mix import (
+    check_sources,
+    components,
+    drawn_counts,
+    shard_pieces,
+    supply_totals,
+)
 from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.mds import merge_task_indexes, plan_tasks
@@ -29,36 +34,37 @@ from curate.tokenize.publish import (
     version_of,
     write_manifest,
 )
-from curate.tokenize.realize import StagePlan, realize
-from curate.tokenize.spark import write_shards_frame
+from curate.tokenize.realize import StagePlan, check_supply, stage_plans
+from curate.tokenize.spark import plan_pieces_frame, write_shards_frame
 
 log = logging.getLogger(__name__)
 
 
-def _write_shards(ctx: StageContext, plans: list[StagePlan], tokenized, staging: Path, *, mixture) -> list[dict]:
+def _write_shards(ctx: StageContext, plans: list[StagePlan], pieces, tokenized, staging: Path, *, mixture) -> list[dict]:
     """Write every stage's shards in one Spark job (one MDS writer per task); per stage {count, bytes}."""
     spt = ctx.cfg.mix.samples_per_task
     per_stage = [
         plan_tasks(staging / p.stage.name, samples=p.samples, seq_len=p.stage.seq_len, samples_per_task=spt)
         for p in plans
     ]
-    tables, first_task = [], 0
+    first_task, at = {}, 0  # stage -> index of its first task among all stages' tasks
     for plan, tasks in zip(plans, per_stage):
-        task = pc.add(pc.divide(plan.pieces.column("sample"), spt), first_task).cast(pa.int32())
-        tables.append(plan.pieces.append_column("task", task))
-        first_task += len(tasks)
+        first_task[plan.stage.name] = at
+        at += len(tasks)
     specs = [t for tasks in per_stage for t in tasks]
-    pieces = shard_pieces(ctx.spark.createDataFrame(pa.concat_tables(tables)), tokenized, tasks=len(specs))
+    first = F.create_map(*[F.lit(v) for kv in first_task.items() for v in kv])[F.col("stage")]
+    task = (F.floor(F.col("sample") / spt) + first).cast("int").alias("task")
     stats = {r["task"]: r for r in write_shards_frame(
-        pieces, tasks=specs, compression=mixture.shards.compression, size_limit=mixture.shards.size_limit_bytes,
+        shard_pieces(pieces.select("*", task), tokenized, tasks=len(specs)),
+        tasks=specs, compression=mixture.shards.compression, size_limit=mixture.shards.size_limit_bytes,
     ).collect()}
     missing = sorted(set(range(len(specs))) - set(stats))
     if missing:
         raise StorageError(f"shard tasks {missing[:10]} wrote nothing; rerun `curate mix`")
-    out, first_task = [], 0
+    out = []
     for plan, tasks in zip(plans, per_stage):
-        mine = [stats[t] for t in range(first_task, first_task + len(tasks))]
-        first_task += len(tasks)
+        at = first_task[plan.stage.name]
+        mine = [stats[t] for t in range(at, at + len(tasks))]
         merge_task_indexes(staging / plan.stage.name, tasks)
         out.append({"count": sum(r["shards"] for r in mine), "bytes": sum(r["bytes"] for r in mine)})
     return out
@@ -79,14 +85,17 @@ def run_mix(ctx: StageContext) -> StageResult:
 
     tokenized = ctx.store.read(DOCS_TOKENIZED, version=in_version)
     check_sources(mixture, {r[0] for r in tokenized.select("source").distinct().collect()})
-    rows = components(tokenized, mixture).toArrow()
-    plans = realize(mixture, supplies(rows, mixture))
+    members = components(tokenized, mixture)
+    totals = supply_totals(members)
+    check_supply(mixture, {c: tokens for c, (tokens, _) in totals.items()})
+    pieces = plan_pieces_frame(members, mixture).persist()
+    plans = stage_plans(mixture, totals, drawn_counts(pieces))
 
     staging = staging_dir(ctx.cfg.root, mixture, version, ctx.run_id)
     staging.mkdir(parents=True)
     counts: dict[str, int] = {}
     try:
-        for plan, shards in zip(plans, _write_shards(ctx, plans, tokenized, staging, mixture=mixture)):
+        for plan, shards in zip(plans, _write_shards(ctx, plans, pieces, tokenized, staging, mixture=mixture)):
             out = staging / plan.stage.name
             write_manifest(
                 out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
@@ -106,10 +115,12 @@ def run_mix(ctx: StageContext) -> StageResult:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        pieces.unpersist()
     log.info("[%s] mix: published %s (earlier versions kept: %s)", ctx.run_id, final, known)
     return StageResult(
         input_versions=input_versions,
-        rows_in=rows.num_rows,
+        rows_in=sum(docs for _, docs in totals.values()),
         rows_out=sum(p.samples for p in plans),
         counts=counts,
         message=str(final),

@@ -1,22 +1,20 @@
 """The mix stage's transforms: mixture validation against docs_tokenized, supplies, shard pieces.
 
-No writes here: `curate.jobs.mix` reads the table, plans with `curate.tokenize.realize`, writes
-the shards and publishes them.
+No writes here: `curate.jobs.mix` reads the table, plans with `curate.tokenize.realize` (per
+component on the executors; only per-component aggregates reach the driver), writes the shards
+and publishes them.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import numpy as np
 from pyspark.errors import AnalysisException, ParseException
 from pyspark.sql import functions as F
 
 from curate.errors import ConfigError
-from curate.tokenize.realize import Supply
 
 if TYPE_CHECKING:
-    import pyarrow as pa
     from pyspark.sql import Column, DataFrame
 
     from curate.schemas.mixture import Mixture
@@ -66,12 +64,18 @@ def components(tokenized: DataFrame, mixture: Mixture) -> DataFrame:
     )
 
 
-def supplies(rows: pa.Table, mixture: Mixture) -> dict[str, Supply]:
-    """Group collected (component, doc_id, n_tokens) rows into one Supply per component."""
-    comp = np.asarray(rows.column("component").to_pylist(), dtype=object)
-    ids = np.asarray(rows.column("doc_id").to_pylist(), dtype=object)
-    n = rows.column("n_tokens").to_numpy()
-    return {c: Supply.of(ids[comp == c], n[comp == c]) for c in mixture.components}
+def supply_totals(members: DataFrame) -> dict[str, tuple[int, int]]:
+    """(tokens, documents) of each component of `components(...)`: one row per component to the driver."""
+    rows = members.groupBy("component").agg(F.sum("n_tokens").alias("tokens"), F.count("*").alias("documents"))
+    return {r["component"]: (int(r["tokens"]), int(r["documents"])) for r in rows.collect()}
+
+
+def drawn_counts(pieces: DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
+    """(distinct documents, draws) per (stage, component) of the pieces; every draw starts at token 0."""
+    rows = pieces.groupBy("stage", "component").agg(
+        F.count_distinct("doc_id").alias("documents"), F.count_if(F.col("tok_start") == 0).alias("draws")
+    )
+    return {(r["stage"], r["component"]): (int(r["documents"]), int(r["draws"])) for r in rows.collect()}
 
 
 def shard_pieces(pieces: DataFrame, tokenized: DataFrame, *, tasks: int) -> DataFrame:

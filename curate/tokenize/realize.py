@@ -1,8 +1,10 @@
 """Realizing a mixture: which documents fill which samples, decided on document lengths alone.
 
-Plain numpy over (doc_id, n_tokens) per component; no tokens and no Spark. The result of a stage is
-a table of *pieces* — (sample, offset in sample, doc_id, token start, token count) — that the
-shard writer fills with token ids.
+Plain numpy over (doc_id, n_tokens) of ONE component; no tokens and no Spark. Components are
+realized independently of each other (`plan_component`: under Spark one task per component, so
+no document list reaches the driver); the driver assembles the manifest's numbers from
+per-component aggregates (`stage_plans`). The result is a table of *pieces* — (stage, sample,
+offset in sample, doc_id, token start, token count) — that the shard writer fills with token ids.
 
 The rules, per stage:
 - A component gets `round(samples x share)` whole samples (largest remainder, so they sum to the
@@ -27,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import xxhash
 
 from curate.errors import ConfigError, StorageError
@@ -34,6 +37,7 @@ from curate.schemas.mixture import Mixture, StageSpec
 
 PIECES_SCHEMA = pa.schema(
     [
+        ("stage", pa.string()),
         ("sample", pa.int64()),  # position of the sample in the stage
         ("offset", pa.int32()),  # where the piece starts inside the sample
         ("doc_id", pa.string()),
@@ -215,7 +219,6 @@ class ComponentStats:
 class StagePlan:
     stage: StageSpec
     samples: int
-    pieces: pa.Table  # PIECES_SCHEMA, sorted by (sample, offset)
     components: dict[str, ComponentStats]
 
     @property
@@ -223,49 +226,83 @@ class StagePlan:
         return self.samples * self.stage.seq_len
 
 
-def realize(mixture: Mixture, supplies: dict[str, Supply]) -> list[StagePlan]:
-    """Plan every stage in order; epochs and the preference for unused documents span stages."""
-    check_supply(mixture, {c: s.tokens for c, s in supplies.items()})
-    empty = Supply.of([], [])
-    usage = {c: np.zeros(len(supplies.get(c, empty)), dtype=np.int64) for c in mixture.components}
+def plan_component(mixture: Mixture, name: str, supply: Supply) -> pa.Table:
+    """The pieces component `name` contributes to every stage (PIECES_SCHEMA, `sample` = position in
+    the stage); epochs and the preference for unused documents span the stages."""
+    usage = np.zeros(len(supply), dtype=np.int64)
+    parts = []
+    for stage in mixture.stages:
+        targets = stage_targets(mixture, stage)
+        if not targets[name]:
+            continue
+        # Every component's task computes the same interleave from the mixture alone.
+        positions = interleave({c: t // stage.seq_len for c, t in targets.items()}, seed=stage.seed)[name]
+        idx, taken = draw(supply, usage, tokens=targets[name], seed=stage.seed, component=name)
+        p = pack(taken, seq_len=stage.seq_len)
+        docs = idx[p["draw"]]
+        parts.append(
+            pa.table(
+                {
+                    "stage": pa.array([stage.name] * docs.size, type=pa.string()),
+                    "sample": positions[p["sample"]],
+                    "offset": p["offset"].astype(np.int32),
+                    "doc_id": pa.array(supply.doc_ids[docs].tolist(), type=pa.string()),
+                    "tok_start": p["tok_start"].astype(np.int32),
+                    "tok_len": p["tok_len"].astype(np.int32),
+                    "component": pa.array([name] * docs.size, type=pa.string()),
+                },
+                schema=PIECES_SCHEMA,
+            )
+        )
+    return pa.concat_tables(parts) if parts else PIECES_SCHEMA.empty_table()
+
+
+def stage_plans(
+    mixture: Mixture, supply: dict[str, tuple[int, int]], drawn: dict[tuple[str, str], tuple[int, int]]
+) -> list[StagePlan]:
+    """Every stage's numbers from aggregates: `supply` {component: (tokens, documents)} and `drawn`
+    {(stage, component): (distinct documents, draws)} of the pieces (a draw = a piece at token 0)."""
     used_tokens = dict.fromkeys(mixture.components, 0)
     plans = []
     for stage in mixture.stages:
         targets = stage_targets(mixture, stage)
         shares = mixture.shares(stage)
-        positions = interleave({c: t // stage.seq_len for c, t in targets.items()}, seed=stage.seed)
-        parts, stats = [], {}
+        stats = {}
         for c in sorted(mixture.components):
-            supply = supplies.get(c, empty)
-            idx, taken = draw(supply, usage[c], tokens=targets[c], seed=stage.seed, component=c)
-            p = pack(taken, seq_len=stage.seq_len)
-            docs = idx[p["draw"]]
-            parts.append(
-                pa.table(
-                    {
-                        "sample": positions[c][p["sample"]],
-                        "offset": p["offset"].astype(np.int32),
-                        "doc_id": pa.array(supply.doc_ids[docs].tolist(), type=pa.string()),
-                        "tok_start": p["tok_start"].astype(np.int32),
-                        "tok_len": p["tok_len"].astype(np.int32),
-                        "component": pa.array([c] * docs.size, type=pa.string()),
-                    },
-                    schema=PIECES_SCHEMA,
-                )
-            )
+            supply_tokens, supply_documents = supply.get(c, (0, 0))
+            documents, draws = drawn.get((stage.name, c), (0, 0))
             used_tokens[c] += targets[c]
-            supply_tokens = supply.tokens
             stats[c] = ComponentStats(
                 target_share=shares[c],
                 realized_share=targets[c] / (stage.samples * stage.seq_len),
                 tokens=targets[c],
-                documents=int(np.unique(idx).size),
-                draws=int(idx.size),
+                documents=documents,
+                draws=draws,
                 epochs=targets[c] / supply_tokens if supply_tokens else 0.0,
                 epochs_cumulative=used_tokens[c] / supply_tokens if supply_tokens else 0.0,
                 supply_tokens=supply_tokens,
-                supply_documents=len(supply),
+                supply_documents=supply_documents,
             )
-        pieces = pa.concat_tables(parts).sort_by([("sample", "ascending"), ("offset", "ascending")])
-        plans.append(StagePlan(stage=stage, samples=stage.samples, pieces=pieces, components=stats))
+        plans.append(StagePlan(stage=stage, samples=stage.samples, components=stats))
     return plans
+
+
+def realize(mixture: Mixture, supplies: dict[str, Supply]) -> tuple[list[StagePlan], pa.Table]:
+    """The whole realization in this process: (plans, pieces sorted by stage name, sample, offset).
+
+    What `curate mix` does with Spark (one `plan_component` per task, aggregates to the driver),
+    for tests and small inputs.
+    """
+    check_supply(mixture, {c: s.tokens for c, s in supplies.items()})
+    pieces = pa.concat_tables(
+        [PIECES_SCHEMA.empty_table()]
+        + [plan_component(mixture, c, supplies[c]) for c in sorted(mixture.components) if c in supplies]
+    )
+    counts = (
+        pieces.append_column("_draw", pc.equal(pieces["tok_start"], 0).cast(pa.int64()))
+        .group_by(["stage", "component"])
+        .aggregate([("doc_id", "count_distinct"), ("_draw", "sum")])
+    )
+    drawn = {(r["stage"], r["component"]): (r["doc_id_count_distinct"], r["_draw_sum"]) for r in counts.to_pylist()}
+    supply = {c: (s.tokens, len(s)) for c, s in supplies.items()}
+    return stage_plans(mixture, supply, drawn), pieces.sort_by([(k, "ascending") for k in ("stage", "sample", "offset")])

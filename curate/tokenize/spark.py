@@ -5,10 +5,12 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
+from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import IntegerType, LongType, StructField, StructType
 
 from curate.tokenize.encoder import tokenize_batch
 from curate.tokenize.mds import TaskSpec, write_task_shards
+from curate.tokenize.realize import PIECES_SCHEMA, Supply, plan_component
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
 
 if TYPE_CHECKING:
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
 
     import pyarrow as pa
     from pyspark.sql import DataFrame
+
+    from curate.schemas.mixture import Mixture
 
 TASK_STATS_SCHEMA = StructType(
     [
@@ -35,6 +39,22 @@ def _tokenize_batches(batches: Iterator[pa.RecordBatch], *, threads: int) -> Ite
 def tokenize_frame(docs: DataFrame, *, threads: int = 1) -> DataFrame:
     """`docs` (the carried columns and `text`) -> docs_tokenized rows."""
     return docs.mapInArrow(functools.partial(_tokenize_batches, threads=threads), DOCS_TOKENIZED_SCHEMA)
+
+
+def _plan_group(members: pa.Table, *, mixture: Mixture) -> pa.Table:
+    name = members.column("component")[0].as_py()
+    supply = Supply.of(members.column("doc_id").to_numpy(zero_copy_only=False), members.column("n_tokens").to_numpy())
+    return plan_component(mixture, name, supply)
+
+
+def plan_pieces_frame(members: DataFrame, mixture: Mixture) -> DataFrame:
+    """Pieces of every stage from (component, doc_id, n_tokens): one task per component, so the
+    document lists stay on the executors."""
+
+    def plan(group):  # not a partial and no hints: applyInArrow's eval type inference fails on those
+        return _plan_group(group, mixture=mixture)
+
+    return members.groupBy("component").applyInArrow(plan, from_arrow_schema(PIECES_SCHEMA))
 
 
 def write_shards_frame(

@@ -20,8 +20,8 @@ def task_batches(drop_row: int | None = None, drop_last_sample: bool = False) ->
         {"name": "w", "components": {"d": {"sources": ["pydocs"]}},
          "stages": [{"name": "s", "budget_tokens": 100 * 64, "seq_len": 64, "weights": {"d": 1}}]}
     )
-    (plan,) = realize(m, {"d": Supply.of(list(ids), [len(t) for t in ids.values()])})
-    rows = plan.pieces.to_pylist()
+    (plan,), pieces = realize(m, {"d": Supply.of(list(ids), [len(t) for t in ids.values()])})
+    rows = pieces.to_pylist()
     out = [
         {"task": r["sample"] // SPT, "sample": r["sample"], "offset": r["offset"],
          "tokens": ids[r["doc_id"]][r["tok_start"] : r["tok_start"] + r["tok_len"]], "component": r["component"]}

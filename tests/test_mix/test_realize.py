@@ -1,4 +1,5 @@
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 
 from curate.errors import ConfigError
@@ -13,6 +14,10 @@ def mixture(stages, components=None) -> Mixture:
 
 def supply(prefix, lengths) -> Supply:
     return Supply.of([f"{prefix}{i:04d}" for i in range(len(lengths))], lengths)
+
+
+def stage_pieces(pieces, stage) -> dict:
+    return pieces.filter(pc.equal(pieces["stage"], stage)).to_pydict()
 
 
 def test_apportion_sums_and_is_within_one():
@@ -76,9 +81,9 @@ def test_realize_exact_shares_and_epochs_across_stages():
         ]
     )
     rng_lengths = [37, 400, 5, 90, 64, 1, 250, 128, 77, 3000] * 4
-    plans = realize(m, {"a": supply("a", rng_lengths), "b": supply("b", rng_lengths[::-1])})
+    plans, pieces = realize(m, {"a": supply("a", rng_lengths), "b": supply("b", rng_lengths[::-1])})
     for plan in plans:
-        t = plan.pieces.to_pydict()
+        t = stage_pieces(pieces, plan.stage.name)
         assert plan.samples == 300
         per_sample = np.bincount(t["sample"], weights=t["tok_len"], minlength=plan.samples)
         assert (per_sample == 64).all()
@@ -95,7 +100,7 @@ def test_component_smaller_than_one_sample_repeats_within_cap():
         [{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 9, "b": 1}}],
         {"a": {"sources": ["a"]}, "b": {"sources": ["b"], "max_epochs": 5}},
     )
-    (plan,) = realize(m, {"a": supply("a", [300] * 10), "b": supply("b", [30, 20])})  # b: 50 tokens < seq_len
+    (plan,), _ = realize(m, {"a": supply("a", [300] * 10), "b": supply("b", [30, 20])})  # b: 50 tokens < seq_len
     st = plan.components["b"]
     assert st.tokens == 100 and st.documents == 2 and st.draws >= 4 and st.epochs == 2.0
 
@@ -116,14 +121,14 @@ def test_empty_component():
     with pytest.raises(ConfigError, match=r"component 'b' matches no documents"):
         realize(m, {"a": supply("a", [600] * 3), "b": supply("b", [])})
     m0 = mixture([{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1, "b": 0}}])
-    (plan,) = realize(m0, {"a": supply("a", [600] * 3), "b": supply("b", [])})
+    (plan,), _ = realize(m0, {"a": supply("a", [600] * 3), "b": supply("b", [])})
     assert plan.components["b"].tokens == 0 and plan.components["a"].tokens == 1000
 
 
 def test_document_longer_than_seq_len_spans_samples():
     m = mixture([{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1}}])
-    (plan,) = realize(m, {"a": supply("a", [2500])})
-    t = plan.pieces.to_pydict()
+    (plan,), pieces = realize(m, {"a": supply("a", [2500])})
+    t = stage_pieces(pieces, "s")
     assert set(t["doc_id"]) == {"a0000"} and plan.samples == 10
     assert t["tok_start"] == list(range(0, 1000, 100))
 
@@ -133,3 +138,30 @@ def test_duplicate_doc_ids_are_refused():
 
     with pytest.raises(StorageError, match=r"doc_id 'x' appears more than once"):
         Supply.of(["x", "y", "x"], [3, 4, 5])
+
+
+def test_spark_realization_equals_the_local_one(spark):
+    """Under Spark each component is planned in its own task and only aggregates reach the driver:
+    the pieces and the manifest numbers equal the one-process realization's."""
+    from curate.pipelines.mix import drawn_counts, supply_totals
+    from curate.tokenize.realize import stage_plans
+    from curate.tokenize.spark import plan_pieces_frame
+
+    m = mixture(
+        [
+            {"name": "s1", "budget_tokens": 64 * 200, "seq_len": 64, "seed": 3, "weights": {"a": 3, "b": 1}},
+            {"name": "s2", "budget_tokens": 32 * 500, "seq_len": 32, "seed": 4, "weights": {"a": 1, "b": 2}},
+        ]
+    )
+    lengths = [37, 400, 5, 90, 64, 1, 250, 128, 77, 3000, 12, 640] * 3
+    supplies = {"a": supply("a", lengths), "b": supply("b", lengths[::-1][:20])}
+    plans, pieces = realize(m, supplies)
+    rows = [
+        {"component": c, "doc_id": d, "n_tokens": int(n)}
+        for c, s in supplies.items() for d, n in zip(s.doc_ids, s.n_tokens)
+    ]
+    members = spark.createDataFrame(rows[::-1], "component string, doc_id string, n_tokens long").repartition(3)
+    frame = plan_pieces_frame(members, m)
+    got = frame.toArrow().sort_by([(k, "ascending") for k in ("stage", "sample", "offset")])
+    assert got.to_pydict() == pieces.to_pydict()
+    assert stage_plans(m, supply_totals(members), drawn_counts(frame)) == plans
