@@ -128,6 +128,21 @@ def test_realized_shares_within_half_a_point(env, samples, stage):
         assert m["components"][comp]["realized_share"] == pytest.approx(tokens[comp] / total)
 
 
+@pytest.mark.parametrize("stage", ["s1", "s2"])
+def test_every_window_of_samples_follows_the_mixture(samples, stage):
+    # The windows hold 1 000 samples; these stages hold 300-500, so every window of 200 is
+    # checked. Jittered stratification bounds a component's count in any window to
+    # w x share +- (2 + 2 x components x share) samples: under 6 (3 %) here.
+    weights = next(s for s in MIXTURE["stages"] if s["name"] == stage)["weights"]
+    total_w = sum(weights.values())
+    owners = [s["source"] for s in samples[stage]]
+    w = 200
+    for start in range(len(owners) - w + 1):
+        window = Counter(owners[start : start + w])
+        for comp, weight in weights.items():
+            assert abs(window[comp] - w * weight / total_w) <= 0.03 * w, (stage, start, comp)
+
+
 def test_decoding_gives_back_text_spans(env, samples):
     enc = get_encoding()
     texts: dict[str, list[bytes]] = {}
