@@ -89,7 +89,7 @@ def run_one(mb: float, *, driver_memory: str) -> dict:
     steps["signatures_s"] = time.time() - t0
     sigs = spark.read.parquet(str(out / "signatures"))
     t1 = time.time()
-    find_duplicates(sigs, cfg).write.mode("overwrite").parquet(str(out / "dup_clusters"))
+    find_duplicates(sigs, cfg, texts=docs).write.mode("overwrite").parquet(str(out / "dup_clusters"))
     steps["clusters_s"] = time.time() - t1
     clusters = spark.read.parquet(str(out / "dup_clusters"))
     t2 = time.time()
