@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import re
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curate.report.aggregate import run_rows
@@ -59,16 +61,27 @@ def log_run(ctx: StageContext) -> str | None:
     if tracking.mlflow_uri is None:
         return None
     try:
-        from mlflow.entities import Metric, Param
-        from mlflow.tracking import MlflowClient
+        import mlflow  # noqa: F401
     except ImportError:
         log.warning("tracking.mlflow_uri is set but mlflow is not installed; `pip install mlflow-skinny` to log runs")
         return None
     if tracking.mlflow_uri.startswith("file:"):
         os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")  # the config asks for a file store
     runs = run_rows(ctx.store, ctx.run_id)
-    report = write_report(ctx, run_id=ctx.run_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        # Under a URL root (s3://...) the page is only logged, not kept beside the tables.
+        out = f"{tmp}/{ctx.run_id}.html" if "://" in ctx.cfg.root else None
+        mlflow_id = _log(ctx, runs, write_report(ctx, run_id=ctx.run_id, out=out))
+    log.info("[%s] tracking: logged to %s (experiment %s, MLflow run %s)",
+             ctx.run_id, tracking.mlflow_uri, tracking.experiment, mlflow_id)
+    return mlflow_id
 
+
+def _log(ctx: StageContext, runs: list[dict], report: Path) -> str:
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    tracking = ctx.cfg.tracking
     client = MlflowClient(tracking_uri=tracking.mlflow_uri)
     experiment = client.get_experiment_by_name(tracking.experiment)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(tracking.experiment)
@@ -86,6 +99,4 @@ def log_run(ctx: StageContext) -> str | None:
         client.log_batch(mlflow_id, metrics=metrics[i:i + METRICS_PER_BATCH])
     client.log_artifact(mlflow_id, str(report))
     client.set_terminated(mlflow_id, status="FINISHED")
-    log.info("[%s] tracking: logged to %s (experiment %s, MLflow run %s)",
-             ctx.run_id, tracking.mlflow_uri, tracking.experiment, mlflow_id)
     return mlflow_id

@@ -6,7 +6,7 @@ end), so an older run's report is not changed by later runs.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame
@@ -117,7 +117,7 @@ def languages(store: DeltaStore, versions: dict[str, int]) -> dict[str, list[dic
     for r in sorted(rows, key=lambda r: (-r["documents"], r["lang"])):
         out.setdefault(r["kind"], []).append(
             {"lang": r["lang"], "kept": int(r["kept"] or 0), "dropped": r["documents"] - int(r["kept"] or 0)})
-    for kind, langs in out.items():
+    for langs in out.values():
         if len(langs) > TOP_LANGUAGES:
             rest = langs[TOP_LANGUAGES - 1:]
             langs[TOP_LANGUAGES - 1:] = [{"lang": f"{len(rest)} others", "kept": sum(x["kept"] for x in rest),
@@ -202,4 +202,4 @@ def timings(runs: list[dict]) -> list[dict]:
 
 
 def _iso(ts: datetime) -> str:
-    return ts.astimezone(timezone.utc).isoformat(timespec="seconds")
+    return ts.astimezone(UTC).isoformat(timespec="seconds")

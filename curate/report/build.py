@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ def report_data(ctx: StageContext, *, run_id: str | None = None) -> dict:
     return {
         "run": {"run_id": runs[0]["run_id"], "root": ctx.cfg.root, "config_hash": runs[0]["config_hash"],
                 "stages": ", ".join(f"{r['stage']} ({r['status']})" for r in runs), "versions": versions,
-                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds")},
+                "generated_at": datetime.now(UTC).isoformat(timespec="seconds")},
         "funnel": agg.funnel(ctx.store, versions),
         "drops": agg.drop_reasons(ctx.store, versions),
         "languages": agg.languages(ctx.store, versions),

@@ -18,10 +18,6 @@ def _records(counts: dict[str, int]) -> int:
     return counts.get("raw", 0) + counts.get("quarantined", 0) + counts.get("skipped", 0)
 
 
-def _threshold_label(side: str, value: float) -> str:
-    return f"{side} {value:g}"
-
-
 def chart_specs(data: dict) -> list[dict]:
     funnel = data["funnel"]
     sources = list(funnel)
@@ -47,7 +43,7 @@ def chart_specs(data: dict) -> list[dict]:
                       "categories": [f"bin {i}" for i in range(len(h["kept"]))],
                       "series": [{"name": "kept", "values": h["kept"]}, {"name": "dropped", "values": h["dropped"]}],
                       "axis": {"lo": h["lo"], "hi": h["hi"]},
-                      "thresholds": [{"at": v, "label": _threshold_label(side, v)} for side, v in h["thresholds"].items()]})
+                      "thresholds": [{"at": v, "label": f"{side} {v:g}"} for side, v in h["thresholds"].items()]})
     clusters = data["clusters"]
     sizes = sorted({c["size"] for c in clusters})
     specs.append({"id": "cluster-sizes", "orient": "v", "stacked": True, "categories": [str(s) for s in sizes],

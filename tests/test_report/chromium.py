@@ -22,7 +22,7 @@ def chromium(page: Path, *args: str, profile: Path) -> str:
     if binary is None:
         pytest.fail("chromium is not installed: run scripts/setup.sh as root, or `apt-get install chromium`")
     done = subprocess.run([binary, *OFFLINE_FLAGS, f"--user-data-dir={profile}", *args, page.as_uri()],
-                          capture_output=True, text=True, timeout=180)
+                          capture_output=True, text=True, timeout=180, check=False)
     if done.returncode != 0:
         pytest.fail(f"chromium exited with {done.returncode}: {done.stderr[-2000:]}")
     return done.stdout

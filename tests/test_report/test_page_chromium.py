@@ -6,9 +6,10 @@ import re
 from collections import defaultdict
 from html.parser import HTMLParser
 
+from test_report.chromium import dump_dom, screenshot
+
 from curate.cli import main
 from curate.quality.rules import RulesConfig
-from test_report.chromium import dump_dom, screenshot
 
 
 class Charts(HTMLParser):

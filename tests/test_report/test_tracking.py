@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-from deltalake import DeltaTable
 import pyarrow as pa
+from deltalake import DeltaTable
 
 
 def test_run_is_logged_to_the_file_store(sample_run, tmp_path):
@@ -35,5 +36,5 @@ def test_run_is_logged_to_the_file_store(sample_run, tmp_path):
     (artifact,) = client.list_artifacts(run.info.run_id)
     assert artifact.path == f"{sample_run['run_id']}.html"
     local = client.download_artifacts(run.info.run_id, artifact.path, str(tmp_path))
-    html = open(local, encoding="utf-8").read()
+    html = Path(local).read_text(encoding="utf-8")
     assert sample_run["run_id"] in html and 'id="report-data"' in html
