@@ -140,8 +140,8 @@ def render(data: dict) -> str:
     """The whole page for the aggregated `data` of one run."""
     specs = chart_specs(data)
     run = data["run"]
-    # "</" cannot end the script element from inside JSON strings once written as "<\/".
-    payload = json.dumps({"charts": specs}, allow_nan=False).replace("</", "<\\/")
+    # No "<" inside the script element: a label cannot end it or open a comment there.
+    payload = json.dumps({"charts": specs}, allow_nan=False).replace("<", "\\u003c")
     versions = ", ".join(f"{k} v{v}" for k, v in sorted(run["versions"].items()))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">

@@ -96,5 +96,5 @@ def test_tables_are_read_as_of_the_run(sample_run):
 
 
 def test_unknown_run_id_is_refused_with_the_recent_runs(sample_run, caplog):
-    rc = main(["report", "--config", str(sample_run["config"]), "--run-id", "nope"])
+    rc = main(["report", "--root", str(sample_run["root"]), "--run-id", "nope"])
     assert rc == 2 and "run 'nope' is not in the runs table" in caplog.text and sample_run["run_id"] in caplog.text
