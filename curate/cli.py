@@ -24,12 +24,14 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from curate.report.summary import print_run_summary
+    from curate.tracking import log_run
 
     ctx = make_context(args, app_name="curate-run")
     results = {}
     for st in STAGES:
         results[st.name] = run_stage(ctx, st.name, st.load())
     print_run_summary(ctx, results)
+    log_run(ctx)
     return 0
 
 
@@ -48,6 +50,13 @@ def cmd_status(args: argparse.Namespace) -> int:
     from curate.report.summary import print_status
 
     print_status(make_context(args, app_name="curate-status"))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from curate.report.build import write_report
+
+    print(write_report(make_context(args, app_name="curate-report"), run_id=args.run_id, out=args.out))
     return 0
 
 
@@ -71,6 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="tables with versions and row counts, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("report", help="a run's self-contained HTML report")
+    add_common_args(p)
+    p.add_argument("--run-id", help="the run to report (default: the latest)")
+    p.add_argument("--out", help="the HTML file to write (default: <root>/reports/<run_id>.html)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 
