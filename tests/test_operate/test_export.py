@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import itertools
 from pathlib import Path
 
 import pytest
@@ -39,7 +40,7 @@ def test_databricks_tasks_are_the_stages_in_a_chain(bundle):
     tasks = job["tasks"]
     assert [t["task_key"] for t in tasks] == [s.name for s in STAGES]
     assert "depends_on" not in tasks[0]
-    for before, task in zip(tasks, tasks[1:]):
+    for before, task in itertools.pairwise(tasks):
         assert task["depends_on"] == [{"task_key": before["task_key"]}]
     for st, task in zip(STAGES, tasks):
         assert task["python_wheel_task"] == {

@@ -6,7 +6,6 @@ import hashlib
 import subprocess
 import sys
 import zipfile
-from pathlib import Path
 
 import pytest
 
