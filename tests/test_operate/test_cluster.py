@@ -14,9 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from curate.package import build
 from curate.pipelines.dag import STAGES
+from curate.schemas.config import load_pipeline_config
 
 pytestmark = pytest.mark.integration
 
@@ -51,14 +53,25 @@ def bundle(tmp_path_factory):
     return build(tmp_path_factory.mktemp("dist"))
 
 
-def submit(master: str, job: Path, root: Path, bundle, log: Path) -> None:
+@pytest.fixture(scope="module")
+def config(tmp_path_factory) -> Path:
+    """examples/local.yaml with its paths resolved and the mixture named: curate running from the zip
+    has no embedded defaults (they are files of the checkout, not of the package)."""
+    cfg = load_pipeline_config(CONFIG).model_dump(mode="json")
+    cfg["mix"]["mixture"] = str(REPO / "examples" / "mixture.yaml")
+    path = tmp_path_factory.mktemp("config") / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def submit(master: str, job: Path, config: Path, root: Path, bundle, log: Path) -> None:
     import pyspark
 
     cmd = [
         str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", master, *bundle.submit_args(),
         "--conf", f"spark.pyspark.python={sys.executable}", "--conf", "spark.executor.memory=1g",
         "--conf", "spark.sql.shuffle.partitions=8", "--conf", "spark.log.level=ERROR",
-        str(job), "--config", str(CONFIG), "--root", str(root),
+        str(job), "--config", str(config), "--root", str(root),
     ]
     # The driver finds the models by name too: among the files spark-submit shipped, not site-packages.
     env = spark_env(CURATE_BPE_FILE=bundle.bpe_path.name, CURATE_LID_MODEL=bundle.lid_path.name)
@@ -76,7 +89,7 @@ def cluster(action: str, state: Path, ports: tuple[int, int]) -> subprocess.Comp
 
 
 @pytest.fixture(scope="module")
-def cluster_root(tmp_path_factory, bundle):
+def cluster_root(tmp_path_factory, bundle, config):
     """Start the cluster, run each stage's job module against it, stop it by PID."""
     tmp = tmp_path_factory.mktemp("cluster")
     state, root, ports = tmp / "state", tmp / "root", (free_port(), free_port())
@@ -87,7 +100,7 @@ def cluster_root(tmp_path_factory, bundle):
         assert sorted(pids) == ["master", "worker1", "worker2"] and all(map(alive, pids.values()))
         for st in STAGES:
             job = REPO / "curate" / "jobs" / (st.module.rsplit(".", 1)[1] + ".py")
-            submit(f"spark://127.0.0.1:{ports[0]}", job, root, bundle, tmp / f"{st.name}.log")
+            submit(f"spark://127.0.0.1:{ports[0]}", job, config, root, bundle, tmp / f"{st.name}.log")
     finally:
         stopped = cluster("stop", state, ports)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
@@ -98,9 +111,9 @@ def cluster_root(tmp_path_factory, bundle):
 
 
 @pytest.fixture(scope="module")
-def local_root(tmp_path_factory, bundle):
+def local_root(tmp_path_factory, bundle, config):
     tmp = tmp_path_factory.mktemp("local")
-    submit("local[2]", REPO / "curate" / "jobs" / "run.py", tmp / "root", bundle, tmp / "run.log")
+    submit("local[2]", REPO / "curate" / "jobs" / "run.py", config, tmp / "root", bundle, tmp / "run.log")
     return tmp / "root"
 
 
