@@ -10,6 +10,7 @@ import sys
 from curate.errors import CurateError
 from curate.jobs import quality_train
 from curate.jobs.common import add_common_args, make_context, run_stage
+from curate.pipelines import export
 from curate.pipelines.dag import STAGES
 
 log = logging.getLogger("curate")
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a fastText quality classifier from positive and negative examples")
     quality_train.add_args(train)
     train.set_defaults(func=quality_train.train, verbose=False)
+    export.add_args(sub.add_parser("export", help="write the DAG as an Airflow DAG or a Databricks Asset Bundle"))
     p = sub.add_parser("status", help="tables with versions and row counts, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)
