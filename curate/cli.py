@@ -28,7 +28,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx = make_context(args, app_name="curate-run")
     results = {}
     for st in STAGES:
-        results[st.name] = run_stage(ctx, st.name, st.load())
+        results[st.name] = run_stage(ctx, st.name, st.load(), skip_unchanged=not args.force)
     print_run_summary(ctx, results)
     return 0
 
@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the whole DAG")
     add_common_args(p)
+    p.add_argument("--force", action="store_true",
+                   help="run every stage, also those whose inputs and settings are unchanged since their last run")
     p.set_defaults(func=cmd_run)
     for st in STAGES:
         module = importlib.import_module(st.module)
@@ -68,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a fastText quality classifier from positive and negative examples")
     quality_train.add_args(train)
     train.set_defaults(func=quality_train.train, verbose=False)
-    p = sub.add_parser("status", help="tables with versions and row counts, and the last runs")
+    p = sub.add_parser("status", help="tables with versions and row counts, shard versions, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)
     return parser
