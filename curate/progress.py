@@ -68,14 +68,22 @@ def progress_line(stage: str, *, tasks_done: int, tasks: int, records: int, elap
 @contextmanager
 def stage_progress(spark: SparkSession, stage: str, *, stream: TextIO | None = None,
                    refresh: float = 0.5, log_every: float = 30.0) -> Iterator[None]:
+    try:
+        progress = SparkProgress(spark)
+    except Exception:  # no SparkContext on this client (Spark Connect): no progress to show
+        yield
+        return
     stream = stream or sys.stderr
     tty = stream.isatty()
-    progress, started, stop = SparkProgress(spark), time.time(), threading.Event()
+    started, stop = time.time(), threading.Event()
 
     def loop() -> None:
         last_log = started
         while not stop.wait(refresh if tty else min(refresh * 10, log_every)):
-            done, total, records = progress.poll()
+            try:
+                done, total, records = progress.poll()
+            except Exception:  # the session is stopping: the stage's own error, if any, is what matters
+                return
             line = progress_line(stage, tasks_done=done, tasks=total, records=records,
                                  elapsed=time.time() - started)
             if tty:

@@ -3,13 +3,14 @@ the input, so docs_tokenized always equals tokenizing the current docs_curated."
 
 from __future__ import annotations
 
+from pyspark.sql.types import BooleanType, StringType, StructField, StructType
+
 from curate.delta.store import DeltaStore
 from curate.jobs.common import StageContext, run_stage
 from curate.jobs.tokenize_docs import run_tokenize
 from curate.schemas.config import PipelineConfig
 from curate.schemas.tables import DOCS_CURATED, DOCS_TOKENIZED
 from curate.tokenize.schema import CARRIED
-from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 from test_tokenize.corpus import curated_rows, manpages, python_docs, stdlib_code
 
 CURATED = StructType([*CARRIED, StructField("text", StringType()), StructField("keep", BooleanType())])
