@@ -43,7 +43,9 @@ def run_tokenize(ctx: StageContext) -> StageResult:
         counts["removed"] = held.join(docs.select("doc_id"), "doc_id", "left_anti").count()
         out_version = held_version
         if counts["removed"]:  # one commit: the rows still in the input, then the new ones
-            kept = held.join(docs.select("doc_id"), "doc_id", "left_semi")
+            kept = held.join(docs.select("doc_id"), "doc_id", "left_semi").withColumn(
+                # Parquet reads give `tokens` nullable elements, which the table schema forbids.
+                "tokens", F.transform("tokens", lambda t: F.coalesce(t, F.lit(0))))
             out_version = ctx.store.overwrite(kept.unionByName(tokenize(new, cfg)), DOCS_TOKENIZED,
                                               schema=DOCS_TOKENIZED_SCHEMA)
         elif counts["encoded"]:
