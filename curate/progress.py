@@ -30,26 +30,26 @@ class SparkProgress:
         except Exception:
             self._store = None
         self._stages: dict[int, tuple[int, int, int]] = {}  # id -> (tasks done, tasks, records read)
+        self._running: set[int] = set()
 
-    def _records(self) -> dict[int, int]:
+    def _records(self, stage_id: int, default: int) -> int:
         if self._store is None:
-            return {}
-        try:
-            active = self._store.activeStages()
-            stages = [active.apply(i) for i in range(active.size())]
-            return {s.stageId(): s.inputRecords() + s.shuffleReadRecords() for s in stages}
-        except Exception:  # the JVM went away (session stopping): keep the last numbers
-            self._store = None
-            return {}
+            return default
+        try:  # counted as tasks finish
+            s = self._store.lastStageAttempt(stage_id)
+            return s.inputRecords() + s.shuffleReadRecords()
+        except Exception:  # not in the store (yet) or the JVM is going away: keep the last number
+            return default
 
     def poll(self) -> tuple[int, int, int]:
         """(tasks done, tasks, records read) summed over the stages seen so far."""
-        records = self._records()
-        for sid in self._tracker.getActiveStageIds():
+        active = set(self._tracker.getActiveStageIds())
+        for sid in active | self._running:  # a stage that just finished is read once more, for its totals
             info = self._tracker.getStageInfo(sid)
             if info is not None:
                 seen = self._stages.get(sid, (0, 0, 0))[2]
-                self._stages[sid] = (info.numCompletedTasks, info.numTasks, records.get(sid, seen))
+                self._stages[sid] = (info.numCompletedTasks, info.numTasks, self._records(sid, seen))
+        self._running = active
         done, total, rows = (sum(v[i] for v in self._stages.values()) for i in range(3))
         return done, total, rows
 
