@@ -30,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     ctx = make_context(args, app_name="curate-run")
     results = {}
     for st in STAGES:
-        results[st.name] = run_stage(ctx, st.name, st.load())
+        results[st.name] = run_stage(ctx, st.name, st.load(), skip_unchanged=not args.force)
     print_run_summary(ctx, results)
     log_run(ctx)
     return 0
@@ -66,6 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the whole DAG")
     add_common_args(p)
+    p.add_argument("--force", action="store_true",
+                   help="run every stage, also those whose inputs and settings are unchanged since their last run")
     p.set_defaults(func=cmd_run)
     for st in STAGES:
         module = importlib.import_module(st.module)
@@ -79,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     quality_train.add_args(train)
     train.set_defaults(func=quality_train.train, verbose=False)
     export.add_args(sub.add_parser("export", help="write the DAG as an Airflow DAG or a Databricks Asset Bundle"))
-    p = sub.add_parser("status", help="tables with versions and row counts, and the last runs")
+    p = sub.add_parser("status", help="tables with versions and row counts, shard versions, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("report", help="a run's self-contained HTML report")

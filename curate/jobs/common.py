@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Callable
 
+from curate.jobs.incremental import stage_hash, unchanged_since
+from curate.progress import stage_progress
 from curate.schemas.config import PipelineConfig, load_pipeline_config
 from curate.schemas.tables import RUNS, RUNS_SCHEMA
 
@@ -45,14 +47,15 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-def record_run(ctx: StageContext, *, stage: str, status: str, started: float, result: StageResult) -> None:
+def record_run(ctx: StageContext, *, stage: str, status: str, started: float, result: StageResult,
+               config_hash: str) -> None:
     row = (
         ctx.run_id,
         stage,
         status,
         datetime.fromtimestamp(started, timezone.utc),
         round(time.time() - started, 3),
-        ctx.cfg.config_hash(),
+        config_hash,
         result.input_versions,
         result.output_versions,
         result.rows_in,
@@ -63,17 +66,33 @@ def record_run(ctx: StageContext, *, stage: str, status: str, started: float, re
     ctx.store.append(ctx.spark.createDataFrame([row], RUNS_SCHEMA), RUNS, schema=RUNS_SCHEMA)
 
 
-def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], StageResult]) -> StageResult:
-    """Run one job and record it in `runs` whether it succeeds or fails."""
+def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], StageResult], *,
+              skip_unchanged: bool = False) -> StageResult:
+    """Run one job and record it in `runs` whether it succeeds, fails or is skipped.
+
+    With `skip_unchanged`, a stage whose inputs and settings are those of its last successful run
+    (`incremental.unchanged_since`) is not run; `runs` gets a `skipped` row naming that run.
+    """
     started = time.time()
-    log.info("[%s] %s: started", ctx.run_id, stage)
+    config_hash = "-"
     try:
-        result = job(ctx)
+        config_hash = stage_hash(ctx, stage)
+        last = unchanged_since(ctx, stage, config_hash) if skip_unchanged else None
+        if last is not None:
+            result = StageResult(input_versions=dict(last.input_versions or {}),
+                                 output_versions=dict(last.output_versions or {}),
+                                 message=f"skipped: inputs unchanged since run {last.run_id}")
+            log.info("[%s] %s: %s", ctx.run_id, stage, result.message)
+            record_run(ctx, stage=stage, status="skipped", started=started, result=result, config_hash=config_hash)
+            return result
+        log.info("[%s] %s: started", ctx.run_id, stage)
+        with stage_progress(ctx.spark, stage):
+            result = job(ctx)
     except Exception as err:
-        record_run(ctx, stage=stage, status="failed", started=started,
+        record_run(ctx, stage=stage, status="failed", started=started, config_hash=config_hash,
                    result=StageResult(message=f"{type(err).__name__}: {err}"))
         raise
-    record_run(ctx, stage=stage, status="succeeded", started=started, result=result)
+    record_run(ctx, stage=stage, status="succeeded", started=started, result=result, config_hash=config_hash)
     log.info(
         "[%s] %s: done in %.1fs, rows in=%s out=%s %s",
         ctx.run_id, stage, time.time() - started, result.rows_in, result.rows_out, result.counts,
