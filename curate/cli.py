@@ -8,7 +8,7 @@ import logging
 import sys
 
 from curate.errors import CurateError
-from curate.jobs import quality_train
+from curate.jobs import audit, quality_train
 from curate.jobs.common import add_common_args, make_context, run_stage
 from curate.pipelines.dag import STAGES
 
@@ -51,6 +51,12 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    ctx = make_context(args, app_name="curate-audit", options=audit.options_from_args(args))
+    run_stage(ctx, "audit", audit.run_audit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -68,6 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a fastText quality classifier from positive and negative examples")
     quality_train.add_args(train)
     train.set_defaults(func=quality_train.train, verbose=False)
+    p = sub.add_parser("audit", help="every ingested record's fate (doc_fates) and the counts reconciled; "
+                       "exits 2 on a mismatch")
+    add_common_args(p)
+    audit.add_args(p)
+    p.set_defaults(func=cmd_audit)
     p = sub.add_parser("status", help="tables with versions and row counts, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)
