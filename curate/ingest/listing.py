@@ -98,7 +98,21 @@ def list_tasks(inputs: list[InputConfig], cfg: IngestConfig) -> list[FileTask]:
                 tasks.append(FileTask(**{**task.__dict__, "skip_code": "special_file", "skip_reason": _SPECIAL}))
                 continue
             tasks.extend(_split(task, cfg))
-    return tasks
+    return [_named(t) for t in tasks]
+
+
+def _escaped(path: str) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _named(task: FileTask) -> FileTask:
+    """A path that is not UTF-8 cannot be stored in a table: its record shows the bytes escaped."""
+    try:
+        task.input_file.encode("utf-8")
+        return task
+    except UnicodeEncodeError:
+        return FileTask(**{**task.__dict__, "input_file": _escaped(task.input_file), "uri": _escaped(task.uri),
+                           "skip_code": "invalid_path", "skip_reason": "file name is not UTF-8: not read; rename it"})
 
 
 def _split(task: FileTask, cfg: IngestConfig) -> Iterator[FileTask]:
