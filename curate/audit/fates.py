@@ -82,7 +82,7 @@ def doc_fates(*, raw: DataFrame, quarantine: DataFrame, annotated: DataFrame, cl
         F.when(F.col("fate") == "dropped", F.col("drop_reasons")).alias("reasons"),
         F.lit(None).cast("string").alias("detail"),
         F.when(F.col("fate") == "duplicate", F.col("duplicate_of")).alias("duplicate_of"),
-        F.when(F.col("fate") == "in_shards", F.lit(shard_version)).alias("shard_version"),
+        F.when(F.col("fate") == "in_shards", F.lit(shard_version)).cast("string").alias("shard_version"),
     )
     refused = quarantine.where(F.col("doc_id").isNull()).select(
         F.col("record_id").alias("record_key"), F.lit(None).cast("string").alias("doc_id"), "source",
