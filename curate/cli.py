@@ -8,7 +8,7 @@ import logging
 import sys
 
 from curate.errors import CurateError
-from curate.jobs import quality_train
+from curate.jobs import audit, quality_train
 from curate.jobs.common import add_common_args, make_context, run_stage
 from curate.pipelines import export
 from curate.pipelines.dag import STAGES
@@ -61,6 +61,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    ctx = make_context(args, app_name="curate-audit", options=audit.options_from_args(args))
+    run_stage(ctx, "audit", audit.run_audit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -81,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     quality_train.add_args(train)
     train.set_defaults(func=quality_train.train, verbose=False)
     export.add_args(sub.add_parser("export", help="write the DAG as an Airflow DAG or a Databricks Asset Bundle"))
+    p = sub.add_parser("audit", help="every ingested record's fate (doc_fates) and the counts reconciled; "
+                       "exits 2 on a mismatch")
+    add_common_args(p)
+    audit.add_args(p)
+    p.set_defaults(func=cmd_audit)
     p = sub.add_parser("status", help="tables with versions and row counts, shard versions, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
@@ -92,6 +93,11 @@ def run_mix(ctx: StageContext) -> StageResult:
                 out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
                 input_versions=input_versions, shards=shards, run_id=ctx.run_id,
             )
+            # Which documents the stage holds (doc_fates of `curate audit`).
+            members = plan.pieces.group_by(["doc_id", "component"]).aggregate([("tok_len", "sum")])
+            members = members.select(["doc_id", "component", "tok_len_sum"]).rename_columns(["doc_id", "component", "tokens"])
+            pq.write_table(members.sort_by([("doc_id", "ascending"), ("component", "ascending")]),
+                           out / "documents.parquet")
             counts[f"samples.{plan.stage.name}"] = plan.samples
             counts[f"tokens.{plan.stage.name}"] = plan.tokens
             log.info(
