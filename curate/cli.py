@@ -9,7 +9,7 @@ import sys
 
 from curate.errors import CurateError
 from curate.jobs import quality_train
-from curate.jobs.common import add_common_args, make_context, run_stage
+from curate.jobs.common import add_common_args, add_lock_args, locked_context, make_context, run_stage
 from curate.pipelines.dag import STAGES
 
 log = logging.getLogger("curate")
@@ -25,10 +25,10 @@ def _setup_logging(verbose: bool) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     from curate.report.summary import print_run_summary
 
-    ctx = make_context(args, app_name="curate-run")
-    results = {}
-    for st in STAGES:
-        results[st.name] = run_stage(ctx, st.name, st.load())
+    with locked_context(args, command="run") as ctx:
+        results = {}
+        for st in STAGES:
+            results[st.name] = run_stage(ctx, st.name, st.load())
     print_run_summary(ctx, results)
     return 0
 
@@ -38,8 +38,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
     module = importlib.import_module(args.stage.module)
     options = module.options_from_args(args)
-    ctx = make_context(args, app_name=f"curate-{args.stage.name}", options=options)
-    result = run_stage(ctx, args.stage.name, args.stage.load())
+    with locked_context(args, command=args.stage.name, options=options) as ctx:
+        result = run_stage(ctx, args.stage.name, args.stage.load())
     print_run_summary(ctx, {args.stage.name: result})
     return 0
 
@@ -56,11 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the whole DAG")
     add_common_args(p)
+    add_lock_args(p)
     p.set_defaults(func=cmd_run)
     for st in STAGES:
         module = importlib.import_module(st.module)
         p = sub.add_parser(st.name, help=st.summary)
         add_common_args(p)
+        add_lock_args(p)
         module.add_args(p)
         p.set_defaults(func=cmd_stage, stage=st)
     p = sub.add_parser("quality", help="quality classifier tools")

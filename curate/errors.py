@@ -19,3 +19,7 @@ class InputError(CurateError):
 
 class DependencyError(CurateError):
     """An optional dependency or bundled model file is missing; the message says how to install it."""
+
+
+class RunLockedError(StorageError):
+    """Another curate run holds the storage root's run lock: the message names it."""
