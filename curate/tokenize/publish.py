@@ -136,6 +136,13 @@ def publish(staging: Path, final: Path, *, entry: dict) -> None:
     fault_point("mix:staged")
     os.rename(staging, final)
     fault_point("mix:renamed")  # published, not yet listed in versions.json
+    list_version(final, entry=entry)
+    for stale in final.parent.glob(f".tmp-{entry['version']}-*"):  # left by killed runs of this version
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def list_version(final: Path, *, entry: dict) -> None:
+    """Add (or replace) the version's entry in versions.json, atomically."""
     listing = final.parent / VERSIONS
     versions = json.loads(listing.read_text()) if listing.is_file() else []
     versions = [v for v in versions if v["version"] != entry["version"]] + [entry]

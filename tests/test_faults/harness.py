@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -53,12 +54,30 @@ def _session_pids(sid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
+def _peak_rss_mb(sid: int, driver: int, peaks: dict, done: threading.Event) -> None:
+    """Poll the session's processes' peak resident memory (VmHWM) by role until `done`."""
+    while not done.wait(0.5):
+        for pid in _session_pids(sid):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:  # it ended meanwhile
+                continue
+            hwm = [line for line in status.splitlines() if line.startswith("VmHWM:")]
+            if not hwm:
+                continue
+            role = "driver" if pid == driver else "jvm" if "java" in cmd else "python_worker" if "pyspark" in cmd else None
+            if role:
+                peaks[role] = max(peaks.get(role, 0), int(hwm[0].split()[1]) // 1024)
+
+
 def run_curate(args: list[str], *, fault: str | None = None, timeout: float = 1800,
                extra_env: dict | None = None) -> subprocess.CompletedProcess:
     """`python -m curate.cli ARGS` in a new session; with `fault`, CURATE_FAULT names that point.
 
     Afterwards the session must be empty: a fault kills the driver, the JVM and the Python workers.
-    Survivors are killed (by pid) and reported in `.survivors`.
+    Survivors are killed (by pid) and reported in `.survivors`; `.peak_rss_mb` has the peak resident
+    memory of the driver, the JVM and the largest Python worker.
     """
     env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
     env.pop(FAULT_ENV, None)
@@ -66,9 +85,15 @@ def run_curate(args: list[str], *, fault: str | None = None, timeout: float = 18
         env[FAULT_ENV] = fault
     proc = subprocess.Popen([sys.executable, "-m", "curate.cli", *args], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    peaks: dict[str, int] = {}
+    done = threading.Event()
+    watcher = threading.Thread(target=_peak_rss_mb, args=(proc.pid, proc.pid, peaks, done), daemon=True)
+    watcher.start()
     try:
         out, err = proc.communicate(timeout=timeout)
     finally:
+        done.set()
+        watcher.join()
         deadline = time.monotonic() + 15
         while (left := _session_pids(proc.pid)) and time.monotonic() < deadline:
             time.sleep(0.5)
@@ -76,6 +101,7 @@ def run_curate(args: list[str], *, fault: str | None = None, timeout: float = 18
             os.kill(pid, signal.SIGKILL)
     result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
     result.survivors = left
+    result.peak_rss_mb = peaks
     return result
 
 
