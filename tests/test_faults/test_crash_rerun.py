@@ -35,7 +35,7 @@ def assert_same_tables(got: Path, want: Path) -> None:
 
 def test_ingest_killed_between_its_two_commits_reruns_to_the_undisturbed_tables(spark, tmp_path):
     """docs_raw committed, quarantine and `runs` not: the rerun adds the rest and duplicates nothing."""
-    cfg = str(sample_config(tmp_path / "pipeline.yaml", sources={"notes", "bad", "web"}))
+    cfg = str(sample_config(tmp_path / "pipeline.yaml", sources={"notes", "bad"}))
     crashed, undisturbed = tmp_path / "crashed", tmp_path / "undisturbed"
     died = run_curate(["ingest", "--config", cfg, "--root", str(crashed)], fault="committed:docs_raw")
     assert_killed_at(died, "committed:docs_raw")
