@@ -30,7 +30,7 @@ def _session_groups(sid: int) -> set[int]:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 state = f.read().rsplit(")", 1)[1].split()  # after "(comm)": state ppid pgrp session
-        except (OSError, IndexError, ValueError):  # not a process, or gone meanwhile
+        except (OSError, IndexError, ValueError):  # ended meanwhile
             continue
         if int(state[3]) == sid:
             groups.add(int(state[2]))
