@@ -9,7 +9,7 @@ import sys
 
 from curate.errors import CurateError
 from curate.jobs import audit, quality_train
-from curate.jobs.common import add_common_args, make_context, run_stage
+from curate.jobs.common import add_common_args, add_lock_args, locked_context, make_context, run_stage
 from curate.pipelines import export
 from curate.pipelines.dag import STAGES
 
@@ -27,12 +27,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     from curate.report.summary import print_run_summary
     from curate.tracking import log_run
 
-    ctx = make_context(args, app_name="curate-run")
-    results = {}
-    for st in STAGES:
-        results[st.name] = run_stage(ctx, st.name, st.load(), skip_unchanged=not args.force)
-    print_run_summary(ctx, results)
-    log_run(ctx)
+    with locked_context(args, command="run") as ctx:
+        results = {}
+        for st in STAGES:
+            results[st.name] = run_stage(ctx, st.name, st.load(), skip_unchanged=not args.force)
+        print_run_summary(ctx, results)
+        log_run(ctx)  # writes the report: still under the lock, so no other run changes the tables meanwhile
     return 0
 
 
@@ -41,8 +41,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
     module = importlib.import_module(args.stage.module)
     options = module.options_from_args(args)
-    ctx = make_context(args, app_name=f"curate-{args.stage.name}", options=options)
-    result = run_stage(ctx, args.stage.name, args.stage.load())
+    with locked_context(args, command=args.stage.name, options=options) as ctx:
+        result = run_stage(ctx, args.stage.name, args.stage.load())
     print_run_summary(ctx, {args.stage.name: result})
     return 0
 
@@ -74,11 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(p)
     p.add_argument("--force", action="store_true",
                    help="run every stage, also those whose inputs and settings are unchanged since their last run")
+    add_lock_args(p)
     p.set_defaults(func=cmd_run)
     for st in STAGES:
         module = importlib.import_module(st.module)
         p = sub.add_parser(st.name, help=st.summary)
         add_common_args(p)
+        add_lock_args(p)
         module.add_args(p)
         p.set_defaults(func=cmd_stage, stage=st)
     p = sub.add_parser("quality", help="quality classifier tools")

@@ -23,3 +23,7 @@ class DependencyError(CurateError):
 
 class AuditError(CurateError):
     """`curate audit` found counts that do not reconcile; the message lists each mismatch."""
+
+
+class RunLockedError(StorageError):
+    """Another curate run holds the storage root's run lock: the message names it."""

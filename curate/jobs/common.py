@@ -7,10 +7,12 @@ import logging
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
+from curate.faults import fault_point
 from curate.jobs.incremental import stage_hash, unchanged_since
 from curate.progress import stage_progress
 from curate.schemas.config import PipelineConfig, load_pipeline_config
@@ -92,6 +94,7 @@ def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], Stage
         record_run(ctx, stage=stage, status="failed", started=started, config_hash=config_hash,
                    result=StageResult(message=f"{type(err).__name__}: {err}"))
         raise
+    fault_point(f"done:{stage}")  # the stage's commits made, its `runs` record not
     record_run(ctx, stage=stage, status="succeeded", started=started, result=result, config_hash=config_hash)
     log.info(
         "[%s] %s: done in %.1fs, rows in=%s out=%s %s",
@@ -106,14 +109,31 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="verbose logs, Spark included")
 
 
-def make_context(args: argparse.Namespace, *, app_name: str, options: dict | None = None) -> StageContext:
+def make_context(args: argparse.Namespace, *, app_name: str, options: dict | None = None,
+                 run_id: str | None = None) -> StageContext:
     from curate.delta.store import DeltaStore
     from curate.session import get_spark
 
     cfg = load_pipeline_config(args.config, root=args.root)
     spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose)
-    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=new_run_id(),
+    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=run_id or new_run_id(),
                         options=options or {})
+
+
+def add_lock_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                        help="wait up to SECONDS for another run on the same root to finish (default: fail at once)")
+
+
+@contextmanager
+def locked_context(args: argparse.Namespace, *, command: str, options: dict | None = None) -> Iterator[StageContext]:
+    """The job context with the storage root's run lock held for the block, taken before Spark starts."""
+    from curate.lock import run_lock
+
+    root = load_pipeline_config(args.config, root=args.root).root
+    run_id = new_run_id()
+    with run_lock(root, run_id=run_id, command=command, wait_s=args.wait):
+        yield make_context(args, app_name=f"curate-{command}", options=options, run_id=run_id)
 
 
 def stage_main(stage: str) -> int:
