@@ -27,6 +27,7 @@ from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.mds import merge_task_indexes, plan_tasks
 from curate.tokenize.publish import (
+    list_version,
     mixture_dir,
     publish,
     published_versions,
@@ -70,6 +71,18 @@ def _write_shards(ctx: StageContext, plans: list[StagePlan], pieces, tokenized, 
     return out
 
 
+def _write_members(pieces, stage: str, path: Path) -> None:
+    """The documents the stage holds, (doc_id, component, tokens) sorted, as one Parquet file
+    (doc_fates of `curate audit`); written by Spark, nothing collected to the driver."""
+    tmp = path.with_name(f".{path.name}.parts")
+    members = (pieces.where(F.col("stage") == stage).groupBy("doc_id", "component")
+               .agg(F.sum("tok_len").alias("tokens")).orderBy("doc_id", "component"))
+    members.coalesce(1).write.mode("overwrite").parquet(str(tmp))
+    (part,) = tmp.glob("part-*.parquet")
+    part.rename(path)
+    shutil.rmtree(tmp)
+
+
 def run_mix(ctx: StageContext) -> StageResult:
     mixture = load_mixture(ctx.options.get("mixture") or ctx.cfg.mix.mixture)
     in_version = ctx.store.version(DOCS_TOKENIZED)
@@ -79,7 +92,11 @@ def run_mix(ctx: StageContext) -> StageResult:
     version = version_of(mixture, input_versions)
     final = mixture_dir(ctx.cfg.root, mixture) / version
     known = [v["version"] for v in published_versions(ctx.cfg.root, mixture)]
+    entry = {"version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
+             "stages": [s.name for s in mixture.stages], "run_id": ctx.run_id}
     if final.exists():
+        if version not in known:  # a run was killed between publishing the version and listing it
+            list_version(final, entry=entry)
         log.info("[%s] mix: %s is already published (versions: %s)", ctx.run_id, final, known)
         return StageResult(input_versions=input_versions, counts={"reused": 1}, message=str(final))
 
@@ -101,6 +118,7 @@ def run_mix(ctx: StageContext) -> StageResult:
                 out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
                 input_versions=input_versions, shards=shards, run_id=ctx.run_id,
             )
+            _write_members(pieces, plan.stage.name, out / "documents.parquet")
             counts[f"samples.{plan.stage.name}"] = plan.samples
             counts[f"tokens.{plan.stage.name}"] = plan.tokens
             log.info(
@@ -108,10 +126,7 @@ def run_mix(ctx: StageContext) -> StageResult:
                 ctx.run_id, plan.stage.name, plan.samples, plan.stage.seq_len, shards["count"], shards["bytes"],
                 {c: round(s.realized_share, 4) for c, s in plan.components.items()},
             )
-        publish(staging, final, entry={
-            "version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
-            "stages": [p.stage.name for p in plans], "run_id": ctx.run_id,
-        })
+        publish(staging, final, entry=entry)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
