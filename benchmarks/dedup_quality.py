@@ -1,17 +1,18 @@
-"""Near-dedup quality against ground truth: LSH recall per Jaccard bucket vs theory, precision.
+"""Near-dedup quality against ground truth: LSH recall per Jaccard bucket vs theory, and precision.
 
 Ground truth: real prose documents from this machine (dedup_corpus.py), each with variants made by
 controlled, seeded edits (substitution, deletion, insertion of another real document's words,
 paragraph reordering, boilerplate appended), and the exact Jaccard of every (base, variant) pair
-under curate's shingling (normalized word 5-grams). Then, with curate's kernels and the configured
-bands x rows:
+under curate's shingling (normalized word 5-grams, the reference one-shingle-at-a-time path).
 
-* candidate recall per Jaccard bucket: share of pairs whose band hashes agree in some band, beside
-  the theoretical 1 - (1 - s^r)^b averaged over the bucket's pairs, with its binomial error;
-* verified pairs: every pair of documents (across all families) sharing a bucket, kept when the
-  estimated Jaccard >= min_similarity; precision = share of those whose exact Jaccard >= the
-  threshold (and >= threshold - 0.1, the estimator's spread at 112 permutations), and share that
-  are truly related (same base document).
+* Candidate recall per Jaccard bucket (0.5-0.6 ... 0.9-1.0, lower buckets for context): the share
+  of (base, variant) pairs whose band hashes agree in some band, beside the theoretical
+  1 - (1 - s^r)^b averaged over the bucket's pairs, its binomial sampling error
+  sqrt(sum p(1 - p)) / n, and z = (recall - theory) / error.
+* The stage itself in Spark on all documents (signatures -> star candidate edges -> verification ->
+  components), for each verification mode: precision of the verified edges (share whose exact
+  Jaccard >= min_similarity), share of edges inside one family, and per bucket the share of
+  (base, variant) pairs that end in one cluster.
 
     .venv/bin/python benchmarks/dedup_quality.py --bases 400
 """
@@ -110,6 +111,80 @@ def build_truth(n_bases: int, variants: int, seed: int, cfg: DedupConfig) -> tup
     return docs, family, pairs
 
 
+def _recall_table(pairs, jaccard, matched, *, bands: int, rows: int) -> list[dict]:
+    buckets: dict[float, list[tuple[float, bool]]] = defaultdict(list)
+    for (b, v), s, hit in zip(pairs, jaccard, matched):
+        buckets[min(int(s * 10), 9) / 10].append((s, hit))
+    table = []
+    for lo in sorted(buckets):
+        got = buckets[lo]
+        n = len(got)
+        p = np.array([1 - (1 - s**rows) ** bands for s, _ in got])
+        recall, theory = sum(h for _, h in got) / n, float(p.mean())
+        err = math.sqrt(float((p * (1 - p)).sum())) / n
+        table.append({"jaccard": f"{lo:.1f}-{lo + 0.1:.1f}", "pairs": n, "recall": round(recall, 4),
+                      "theory": round(theory, 4), "sampling_error": round(err, 4),
+                      "z": round((recall - theory) / err, 2) if err > 1e-6 else None})
+    return table
+
+
+def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, cfg: DedupConfig) -> dict:
+    """Verified edges and clusters of the stage's Spark code, per verification mode."""
+    from pyspark.sql import functions as F
+
+    from curate.dedup.lsh import candidate_edges, verified_edges
+    from curate.dedup.spark import shingle_set_frame
+    from curate.pipelines.dedup import find_duplicates, signatures
+    from curate.schemas.config import SparkConfig
+    from curate.session import get_spark
+
+    spark = get_spark(SparkConfig(master="local[2]", shuffle_partitions=4, driver_memory="2g"), app_name="dedup-quality")
+    ids = [f"d{i:06d}" for i in range(len(docs))]
+    index = {d: i for i, d in enumerate(ids)}
+    frame = spark.createDataFrame(
+        [(d, "bench", t, True, None, None, len(t.encode())) for d, t in zip(ids, docs)],
+        "doc_id string, source string, text string, keep boolean, lang string, quality_score double, n_bytes long",
+    )
+    t = cfg.minhash.min_similarity
+    sigs = signatures(frame, cfg).localCheckpoint()
+    candidates = candidate_edges(sigs.withColumn("scope", F.lit(""))).localCheckpoint()
+    out = {"candidate_edges": candidates.count()}
+    sets_df = shingle_set_frame(frame.select("doc_id", "text", "lang"), cfg)
+    for mode in ("exact", "signature", "none"):
+        m_cfg = cfg.model_copy(update={"minhash": cfg.minhash.model_copy(update={"verify": mode})})
+        edges = [(index[a], index[b]) for a, b in verified_edges(candidates, sigs, m_cfg.minhash, shingles=sets_df).collect()]
+        exact = [len(sets[a] & sets[b]) / max(1, len(sets[a] | sets[b])) for a, b in edges]
+        clusters = {r["doc_id"]: r["cluster_id"] for r in find_duplicates(sigs, m_cfg, texts=frame).collect()}
+        together = [clusters.get(ids[b], "-") == clusters.get(ids[v], "+") for b, v in pairs]
+        out[mode] = {
+            "verified_edges": len(edges),
+            "precision": round(sum(j >= t for j in exact) / max(1, len(exact)), 4),
+            "precision_jaccard_ge_threshold_minus_0.1": round(sum(j >= t - 0.1 for j in exact) / max(1, len(exact)), 4),
+            "edges_within_one_family": round(sum(family[a] == family[b] for a, b in edges) / max(1, len(edges)), 4),
+            "min_exact_jaccard_of_an_edge": round(min(exact), 4) if exact else None,
+            "_pair_in_one_cluster": together,
+        }
+    spark.stop()
+    return out
+
+
+def _print_table(result: dict) -> None:
+    print(f"b={result['bands']} r={result['rows']} ({result['shingles']}), {result['documents']} documents, "
+          f"{result['pairs']} (base, variant) pairs")
+    print(f"{'Jaccard':9} {'pairs':>6} {'recall':>7} {'theory':>7} {'+-err':>7} {'z':>6}  "
+          f"{'1 cluster: exact':>16} {'signature':>9} {'none':>6}")
+    for r in result["recall_by_jaccard"]:
+        z = "" if r["z"] is None else f"{r['z']:6.2f}"
+        c = r["same_cluster"]
+        print(f"{r['jaccard']:9} {r['pairs']:6d} {r['recall']:7.4f} {r['theory']:7.4f} {r['sampling_error']:7.4f} {z:>6}  "
+              f"{c['exact']:16.4f} {c['signature']:9.4f} {c['none']:6.4f}")
+    for mode in ("exact", "signature", "none"):
+        v = result["verification"][mode]
+        print(f"verify={mode:9} verified edges {v['verified_edges']:5d}  precision (exact J >= "
+              f"{result['verification_threshold']}) {v['precision']:.4f}  min J {v['min_exact_jaccard_of_an_edge']}  "
+              f"within one family {v['edges_within_one_family']:.4f}")
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser()
     p.add_argument("--bases", type=int, default=400)
@@ -123,57 +198,37 @@ def main(argv: list[str] | None = None) -> dict:
     docs, family, pairs = build_truth(args.bases, args.variants, args.seed, cfg)
     norm = normalize(pa.array(docs), cfg.normalize)
     sets = [set(map(shingle_hash32, shingles(t, mode="word", n=m.word_ngram))) for t in norm.to_pylist()]
-
-    def jaccard(i: int, j: int) -> float:
-        return len(sets[i] & sets[j]) / max(1, len(sets[i] | sets[j]))
-
-    sig = MinHasher(num_perm=m.num_perm, seed=m.seed, scheme=m.scheme).signatures(norm)
-    bands = band_hashes(sig, bands=m.bands, rows=m.rows)
-
-    # Candidate recall of the (base, variant) pairs, per exact-Jaccard bucket.
-    buckets: dict[str, list[tuple[float, bool]]] = defaultdict(list)
-    for b, v, _ in pairs:
-        s = jaccard(b, v)
-        lo = min(int(s * 10), 9) / 10
-        buckets[f"{lo:.1f}-{lo + 0.1:.1f}"].append((s, bool((bands[b] == bands[v]).any())))
-    table = []
-    for name in sorted(buckets):
-        rows = buckets[name]
-        n = len(rows)
-        recall = sum(c for _, c in rows) / n
-        theory = float(np.mean([1 - (1 - s**m.rows) ** m.bands for s, _ in rows]))
-        err = math.sqrt(max(theory * (1 - theory), 1e-12) / n)
-        table.append({"jaccard": name, "pairs": n, "candidates": sum(c for _, c in rows), "recall": round(recall, 4), "theory": round(theory, 4),
-                      "sampling_error": round(err, 4), "z": round((recall - theory) / err, 2) if err > 1e-6 else 0.0})
-
-    # All candidate pairs of the whole set (every document against every other), then verification.
-    cand: set[tuple[int, int]] = set()
-    for band in range(m.bands):
-        groups: dict[int, list[int]] = defaultdict(list)
-        for i, h in enumerate(bands[:, band]):
-            groups[int(h)].append(i)
-        for members in groups.values():
-            cand.update((a, b) for ai, a in enumerate(members) for b in members[ai + 1 :])
-    verified = [(a, b) for a, b in cand if float(np.mean(sig[a] == sig[b])) >= m.min_similarity]
-    exact = [jaccard(a, b) for a, b in verified]
-    t = m.min_similarity
+    jaccard = [len(sets[b] & sets[v]) / max(1, len(sets[b] | sets[v])) for b, v, _ in pairs]
+    bands = band_hashes(MinHasher(num_perm=m.num_perm, seed=m.seed, scheme=m.scheme).signatures(norm),
+                        bands=m.bands, rows=m.rows)
+    matched = [bool((bands[b] == bands[v]).any()) for b, v, _ in pairs]
+    pair_ids = [(b, v) for b, v, _ in pairs]
+    table = _recall_table(pair_ids, jaccard, matched, bands=m.bands, rows=m.rows)
+    verification = _spark_run(docs, family, sets, pair_ids, cfg)
+    for row in table:
+        lo = float(row["jaccard"][:3])
+        in_bucket = [i for i, s in enumerate(jaccard) if min(int(s * 10), 9) / 10 == lo]
+        row["same_cluster"] = {
+            mode: round(sum(verification[mode]["_pair_in_one_cluster"][i] for i in in_bucket) / len(in_bucket), 4)
+            for mode in ("exact", "signature", "none")
+        }
+    for mode in ("exact", "signature", "none"):
+        del verification[mode]["_pair_in_one_cluster"]
     result = {
         "documents": len(docs),
         "families": len(set(family)),
         "pairs": len(pairs),
+        "edits": {k: sum(e == k for _, _, e in pairs) for k in EDITS},
         "bands": m.bands,
         "rows": m.rows,
         "shingles": f"word {m.word_ngram}-grams",
         "recall_by_jaccard": table,
-        "verification_threshold": t,
-        "candidate_pairs": len(cand),
-        "verified_pairs": len(verified),
-        "precision_exact_jaccard_ge_threshold": round(sum(s >= t for s in exact) / max(1, len(exact)), 4),
-        "precision_exact_jaccard_ge_threshold_minus_0.1": round(sum(s >= t - 0.1 for s in exact) / max(1, len(exact)), 4),
-        "precision_same_base_document": round(sum(family[a] == family[b] for a, b in verified) / max(1, len(verified)), 4),
+        "verification_threshold": m.min_similarity,
+        "verification": verification,
         "seconds": round(time.time() - t0, 1),
     }
     write_result(result, args.out)
+    _print_table(result)
     return result
 
 

@@ -8,8 +8,9 @@ import logging
 import sys
 
 from curate.errors import CurateError
-from curate.jobs import quality_train
-from curate.jobs.common import add_common_args, make_context, run_stage
+from curate.jobs import audit, quality_train
+from curate.jobs.common import add_common_args, add_lock_args, locked_context, make_context, run_stage
+from curate.pipelines import export
 from curate.pipelines.dag import STAGES
 
 log = logging.getLogger("curate")
@@ -24,12 +25,14 @@ def _setup_logging(verbose: bool) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from curate.report.summary import print_run_summary
+    from curate.tracking import log_run
 
-    ctx = make_context(args, app_name="curate-run")
-    results = {}
-    for st in STAGES:
-        results[st.name] = run_stage(ctx, st.name, st.load())
-    print_run_summary(ctx, results)
+    with locked_context(args, command="run") as ctx:
+        results = {}
+        for st in STAGES:
+            results[st.name] = run_stage(ctx, st.name, st.load(), skip_unchanged=not args.force)
+        print_run_summary(ctx, results)
+        log_run(ctx)  # writes the report: still under the lock, so no other run changes the tables meanwhile
     return 0
 
 
@@ -38,8 +41,8 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
     module = importlib.import_module(args.stage.module)
     options = module.options_from_args(args)
-    ctx = make_context(args, app_name=f"curate-{args.stage.name}", options=options)
-    result = run_stage(ctx, args.stage.name, args.stage.load())
+    with locked_context(args, command=args.stage.name, options=options) as ctx:
+        result = run_stage(ctx, args.stage.name, args.stage.load())
     print_run_summary(ctx, {args.stage.name: result})
     return 0
 
@@ -51,16 +54,33 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from curate.report.build import write_report
+
+    print(write_report(make_context(args, app_name="curate-report"), run_id=args.run_id, out=args.out))
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    ctx = make_context(args, app_name="curate-audit", options=audit.options_from_args(args))
+    run_stage(ctx, "audit", audit.run_audit)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("run", help="run the whole DAG")
     add_common_args(p)
+    p.add_argument("--force", action="store_true",
+                   help="run every stage, also those whose inputs and settings are unchanged since their last run")
+    add_lock_args(p)
     p.set_defaults(func=cmd_run)
     for st in STAGES:
         module = importlib.import_module(st.module)
         p = sub.add_parser(st.name, help=st.summary)
         add_common_args(p)
+        add_lock_args(p)
         module.add_args(p)
         p.set_defaults(func=cmd_stage, stage=st)
     p = sub.add_parser("quality", help="quality classifier tools")
@@ -68,9 +88,20 @@ def build_parser() -> argparse.ArgumentParser:
         "train", help="train a fastText quality classifier from positive and negative examples")
     quality_train.add_args(train)
     train.set_defaults(func=quality_train.train, verbose=False)
-    p = sub.add_parser("status", help="tables with versions and row counts, and the last runs")
+    export.add_args(sub.add_parser("export", help="write the DAG as an Airflow DAG or a Databricks Asset Bundle"))
+    p = sub.add_parser("audit", help="every ingested record's fate (doc_fates) and the counts reconciled; "
+                       "exits 2 on a mismatch")
+    add_common_args(p)
+    audit.add_args(p)
+    p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("status", help="tables with versions and row counts, shard versions, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)
+    p = sub.add_parser("report", help="a run's self-contained HTML report")
+    add_common_args(p)
+    p.add_argument("--run-id", help="the run to report (default: the latest)")
+    p.add_argument("--out", help="the HTML file to write (default: <root>/reports/<run_id>.html)")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

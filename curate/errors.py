@@ -19,3 +19,11 @@ class InputError(CurateError):
 
 class DependencyError(CurateError):
     """An optional dependency or bundled model file is missing; the message says how to install it."""
+
+
+class AuditError(CurateError):
+    """`curate audit` found counts that do not reconcile; the message lists each mismatch."""
+
+
+class RunLockedError(StorageError):
+    """Another curate run holds the storage root's run lock: the message names it."""

@@ -260,6 +260,117 @@ def sources(jobs: int) -> list[Source]:
 
 
 # ---------------------------------------------------------------------------------------------
+# Registry sources (--registry-cache DIR): real packages fetched with apt-get, pip and npm, pinned
+# to one version each so that two builds read the same files, downloaded and unpacked once into
+# the cache. A package the registry no longer serves is logged and skipped.
+
+APT_DOCS = {  # Debian 12 documentation packages: prose, several in many languages
+    "debian-handbook": "11.20220922", "python-django-doc": "3:3.2.25-0+deb12u7",
+    "postgresql-doc-15": "15.20-0+deb12u1", "perl-doc": "5.36.0-7+deb12u4", "git-doc": "1:2.39.5-0+deb12u3",
+    "octave-doc": "7.3.0-2", "sphinx-doc": "5.3.0-4", "harden-doc": "3.19+nmu1", "debian-policy": "4.6.2.0",
+    "developers-reference-de": "12.18", "developers-reference-fr": "12.18",
+    "developers-reference-ja": "12.18", "developers-reference-ru": "12.18", "python-scipy-doc": "1.10.1-2",
+}
+LINUX_SOURCE = ("linux-source-6.1", "6.1.192-2")  # the kernel tree: C code, and its rst documentation
+PYPI_WHEELS = [  # pure-Python wheels: real library code, no build step
+    "Django==5.0.3", "sympy==1.12", "SQLAlchemy==2.0.29", "sphinx==7.2.6", "docutils==0.20.1",
+    "pygments==2.17.2", "networkx==3.2.1", "pytest==8.1.1", "black==24.3.0", "pylint==3.1.0",
+    "astroid==3.1.0", "twisted==24.3.0", "ansible-core==2.16.5", "celery==5.3.6", "kombu==5.3.6",
+    "transformers==4.39.1", "boto3==1.34.69", "sqlglot==23.0.5", "hypothesis==6.99.12", "nltk==3.8.1",
+    "jinja2==3.1.3", "werkzeug==3.0.1", "flask==3.0.2", "requests==2.31.0", "click==8.1.7",
+    "rich==13.7.1", "textual==0.53.1", "pip==24.0", "setuptools==69.2.0", "scrapy==2.11.1",
+]
+NPM_PACKAGES = [
+    "typescript@5.4.3", "lodash@4.17.21", "three@0.162.0", "webpack@5.91.0", "eslint@8.57.0",
+    "rxjs@7.8.1", "vue@3.4.21", "express@4.19.2", "moment@2.30.1", "react-dom@18.2.0", "d3@7.9.0",
+    "prettier@3.2.5", "@babel/parser@7.24.1", "axios@1.6.8", "jquery@3.7.1", "chart.js@4.4.2",
+]
+
+
+def _fetch(cache: Path, name: str, download: list[str], unpack: Callable[[Path, Path], None]) -> Path | None:
+    """The unpacked package under cache/<name>/: downloaded with `download` (run in an empty
+    folder, it leaves one file there) and unpacked by `unpack(file, dest)`, once."""
+    dest = cache / "unpacked" / name
+    if dest.is_dir():
+        return dest
+    tmp = cache / "download" / name
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        subprocess.run(download, cwd=tmp, check=True, capture_output=True, timeout=1800)
+        (archive,) = [p for p in tmp.iterdir() if p.is_file()]
+        part = dest.with_name(dest.name + ".part")
+        shutil.rmtree(part, ignore_errors=True)
+        part.mkdir(parents=True)
+        unpack(archive, part)
+    except (subprocess.SubprocessError, ValueError, OSError) as exc:
+        err = getattr(exc, "stderr", b"") or b""
+        log.warning("could not fetch %s (%s): %s", name, exc, err.decode(errors="replace")[-300:])
+        return None
+    part.rename(dest)
+    shutil.rmtree(tmp)
+    return dest
+
+
+def _unpack_deb(deb: Path, dest: Path) -> None:
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(dest)], check=True, capture_output=True)
+    for inner in dest.glob("usr/src/*.tar.xz"):  # linux-source ships the tree as one tarball
+        subprocess.run(["tar", "-xJf", str(inner), "-C", str(dest / "usr/src")], check=True, capture_output=True)
+        inner.unlink()
+
+
+def _unpack_archive(archive: Path, dest: Path) -> None:
+    fmt = "zip" if archive.suffix == ".whl" else None
+    shutil.unpack_archive(str(archive), str(dest), format=fmt)
+
+
+def apt_package(cache: Path, pkg: str, version: str) -> Path | None:
+    return _fetch(cache, f"apt/{pkg}", ["apt-get", "download", f"{pkg}={version}"], _unpack_deb)
+
+
+def registry_sources(cache: Path) -> list[Source]:
+    """Sources read from pinned registry packages (fetched into `cache` on first use)."""
+    def apt_docs() -> Iterator[Doc]:
+        for pkg, version in sorted(APT_DOCS.items()):
+            root = apt_package(cache, pkg, version)
+            if root is None:
+                continue
+            lang = pkg.rsplit("-", 1)[1] if pkg.startswith("developers-reference-") else None
+            for doc in html_tree_docs([root], lang=lang or "en")():
+                # debian-handbook: .../html/<lang>/...; the language is the folder's name.
+                parts = Path(doc.path).relative_to(root).parts
+                hint = parts[parts.index("html") + 1][:2] if pkg == "debian-handbook" and "html" in parts else doc.lang_hint
+                yield Doc(doc.path, doc.text, hint, doc.url)
+            yield from plain_files([str(root)], suffixes=(".pod", ".txt"), lang=lang or "en")()
+
+    def kernel(kind: str) -> Iterator[Doc]:
+        root = apt_package(cache, *LINUX_SOURCE)
+        if root is None:
+            return
+        trees = sorted((root / "usr/src").glob("linux-source-*"))
+        if kind == "code":
+            yield from code_files([str(t) for t in trees], exclude=tuple(str(t / "Documentation") for t in trees))()
+        else:
+            yield from plain_files([str(t / "Documentation") for t in trees], suffixes=(".rst", ".txt"), lang="en")()
+
+    def packages(kind: str, specs: list[str], command: list[str]) -> Iterator[Doc]:
+        for spec in specs:
+            root = _fetch(cache, f"{kind}/{spec}", [*command, spec], _unpack_archive)
+            if root is not None:
+                yield from code_files([str(root)])()
+
+    pip = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d", "."]
+    return [
+        Source("apt-docs", "text", apt_docs),
+        Source("linux-docs", "text", lambda: kernel("text"), max_share=0.3),
+        Source("pypi-wheels", "code", lambda: packages("pypi", PYPI_WHEELS, pip), max_share=0.4),
+        Source("npm-packages", "code", lambda: packages("npm", NPM_PACKAGES, ["npm", "pack", "--silent"]),
+               max_share=0.3),
+        Source("linux-source", "code", lambda: kernel("code"), max_share=0.6),
+    ]
+
+
+# ---------------------------------------------------------------------------------------------
 # Writing
 
 
@@ -294,14 +405,15 @@ class ShardWriter:
         self._buf, self._size = [], 0
 
 
-def build(out: Path, *, size_mb: float, text_share: float, jobs: int, shard_mb: float) -> dict:
+def build(out: Path, *, size_mb: float, text_share: float, jobs: int, shard_mb: float,
+          registry_cache: Path | None = None) -> dict:
     start = time.monotonic()
     budget = {"text": size_mb * MB * text_share, "code": size_mb * MB * (1 - text_share)}
     writers = {k: ShardWriter(out, k, int(shard_mb * MB)) for k in budget}
     seen: set[bytes] = set()
     stats: dict[str, dict] = {}
     written = {"text": 0, "code": 0}
-    all_sources = sources(jobs)
+    all_sources = sources(jobs) + (registry_sources(registry_cache) if registry_cache else [])
     for kind in ("text", "code"):
         for src in (s for s in all_sources if s.kind == kind):
             written[kind] += _take(src, budget[kind] - written[kind], budget[kind] * src.max_share,
@@ -389,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel man renderers")
     ap.add_argument("--shard-mb", type=float, default=32.0, help="uncompressed MB per shard")
     ap.add_argument("--no-install", action="store_true", help="never apt-get missing doc packages")
+    ap.add_argument("--registry-cache", type=Path,
+                    help="also read pinned Debian doc packages, the Linux source, PyPI wheels and npm "
+                         "packages, downloaded once into this folder (about 2.5 GB unpacked)")
     args = ap.parse_args(argv)
     if not 0 <= args.text_share <= 1 or args.size_mb <= 0:
         ap.error("--size-mb must be > 0 and --text-share within [0, 1]")
@@ -398,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     args.out.mkdir(parents=True)
     manifest = build(args.out, size_mb=args.size_mb, text_share=args.text_share, jobs=args.jobs,
-                     shard_mb=args.shard_mb)
+                     shard_mb=args.shard_mb, registry_cache=args.registry_cache)
     (args.out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
     log.info("corpus: %d docs, %.1f MB text (%.1f MB prose, %.1f MB code), %.1f MB gz, %.0f s -> %s",
              manifest["docs"], manifest["total_text_bytes"] / MB, manifest["text_bytes"] / MB,

@@ -14,6 +14,16 @@ if ! command -v java >/dev/null 2>&1; then
   fi
 fi
 
+# Headless Chromium renders the run report in the tests (tests/test_report).
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing chromium (the report tests render the page with it)"
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: chromium is missing; the report tests need it: apt-get install chromium (needs root)" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 if [ ! -x .venv/bin/python ]; then

@@ -61,7 +61,8 @@ def _is_star_forest(e: DataFrame) -> bool:
     return bad.limit(1).count() == 0
 
 
-def _checkpoint(df: DataFrame) -> DataFrame:
+def checkpoint(df: DataFrame) -> DataFrame:
+    """Materialize `df` and cut its lineage (each step of dedup is computed once)."""
     spark = df.sparkSession
     if spark.sparkContext.getCheckpointDir():
         return df.checkpoint(eager=True)  # reliable: survives executor loss on a cluster
@@ -70,9 +71,9 @@ def _checkpoint(df: DataFrame) -> DataFrame:
 
 def connected_components(edges: DataFrame, *, max_rounds: int = 64) -> DataFrame:
     """(src, dst) edges -> (doc_id, component_id) for every node on an edge; id = smallest node."""
-    e = _checkpoint(_oriented(edges))
+    e = checkpoint(_oriented(edges))
     for round_no in range(1, max_rounds + 1):
-        e = _checkpoint(_small_star(_large_star(e)))
+        e = checkpoint(_small_star(_large_star(e)))
         if _is_star_forest(e):
             log.info("connected components converged after %d rounds", round_no)
             break

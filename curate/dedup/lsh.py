@@ -1,4 +1,4 @@
-"""LSH in Spark: band buckets -> candidate edges -> verified edges.
+"""LSH in Spark: band buckets -> candidate edges -> verified edges (exact or estimated Jaccard).
 
 Documents whose band hashes agree in any band share a bucket. Each bucket contributes a star of
 edges from its smallest doc_id to every other member, so a bucket of k documents costs k - 1 edges
@@ -35,12 +35,24 @@ def candidate_edges(sigs: DataFrame) -> DataFrame:
     )
 
 
-def verified_edges(edges: DataFrame, sigs: DataFrame, cfg: MinHashConfig) -> DataFrame:
-    """Edges whose estimated Jaccard is >= cfg.min_similarity (all of them when verify='none')."""
+def exact_jaccard(a: Column, b: Column) -> Column:
+    """|A & B| / |A | B| of two arrays of distinct values (shingle sets), in Spark SQL."""
+    inter = F.size(F.array_intersect(a, b))
+    return inter / F.greatest(F.size(a) + F.size(b) - inter, F.lit(1))
+
+
+def verified_edges(edges: DataFrame, sigs: DataFrame, cfg: MinHashConfig, *, shingles: DataFrame | None = None) -> DataFrame:
+    """Edges whose Jaccard is >= cfg.min_similarity: exact on `shingles` (doc_id, shingles) when
+    cfg.verify = 'exact', estimated from the signatures of `sigs` when 'signature', all when 'none'."""
     if cfg.verify == "none":
         return edges
-    s = sigs.select("doc_id", "signature")
-    pairs = edges.join(s.withColumnRenamed("doc_id", "src").withColumnRenamed("signature", "a"), "src").join(
-        s.withColumnRenamed("doc_id", "dst").withColumnRenamed("signature", "b"), "dst"
+    if cfg.verify == "exact":
+        if shingles is None:
+            raise ValueError("verify='exact' needs the shingle sets of the candidate documents")
+        values, similarity = shingles.select("doc_id", F.col("shingles").alias("v")), exact_jaccard
+    else:
+        values, similarity = sigs.select("doc_id", F.col("signature").alias("v")), estimated_jaccard
+    pairs = edges.join(values.withColumnRenamed("doc_id", "src").withColumnRenamed("v", "a"), "src").join(
+        values.withColumnRenamed("doc_id", "dst").withColumnRenamed("v", "b"), "dst"
     )
-    return pairs.where(estimated_jaccard(F.col("a"), F.col("b")) >= cfg.min_similarity).select("src", "dst")
+    return pairs.where(similarity(F.col("a"), F.col("b")) >= cfg.min_similarity).select("src", "dst")

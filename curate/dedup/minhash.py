@@ -17,7 +17,7 @@ and datasketch's empty signature (all 2^32 - 1).
 from __future__ import annotations
 
 import re
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -228,6 +228,39 @@ def shingle_hashes(
     return full_doc, (_fmix64(full_acc) >> np.uint64(32)).astype(np.uint32)
 
 
+def _mixed_shingle_hashes(
+    texts: pa.Array, *, char_mask: np.ndarray | None, ngram: dict[str, int]
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """`shingle_hashes` of the word-shingled texts, then of the char-shingled ones (char_mask)."""
+    if char_mask is None or not char_mask.any():
+        parts = [("word", None)]
+    elif char_mask.all():
+        parts = [("char", None)]
+    else:
+        parts = [("word", np.flatnonzero(~char_mask)), ("char", np.flatnonzero(char_mask))]
+    for mode, rows in parts:
+        sub = texts if rows is None else texts.take(pa.array(rows))
+        doc, hv = shingle_hashes(sub, mode=mode, n=ngram[mode])
+        yield (doc if rows is None else rows[doc]), hv
+
+
+def shingle_sets(
+    texts: pa.Array, *, char_mask: np.ndarray | None = None, word_ngram: int = 5, char_ngram: int = 5
+) -> pa.ListArray:
+    """The distinct shingle hashes of each normalized text, sorted (uint32 bit patterns as int32):
+    exact Jaccard of two documents = |A & B| / |A | B| over these sets, as MinHash estimates it."""
+    parts = list(_mixed_shingle_hashes(texts, char_mask=char_mask, ngram={"word": word_ngram, "char": char_ngram}))
+    doc = np.concatenate([d for d, _ in parts])
+    hv = np.concatenate([h for _, h in parts]).view(np.int32)
+    order = np.lexsort((hv, doc))
+    doc, hv = doc[order], hv[order]
+    first = np.ones(len(hv), bool)
+    first[1:] = (doc[1:] != doc[:-1]) | (hv[1:] != hv[:-1])
+    doc, hv = doc[first], hv[first]
+    offsets = np.searchsorted(doc, np.arange(len(texts) + 1)).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(hv, pa.int32()))
+
+
 class MinHasher:
     """Signatures bit-identical to datasketch.MinHash(num_perm, seed, scheme, hashfunc=shingle_hash32)."""
 
@@ -253,17 +286,7 @@ class MinHasher:
     def signatures(self, texts: pa.Array, *, char_mask: np.ndarray | None = None) -> np.ndarray:
         """(len(texts), num_perm) uint32 signatures of normalized texts; char_mask picks char n-grams."""
         sig = np.full((len(texts), self.num_perm), MAX_HASH, np.uint32)
-        if char_mask is None or not char_mask.any():
-            parts = [("word", None)]
-        elif char_mask.all():
-            parts = [("char", None)]
-        else:
-            parts = [("word", np.flatnonzero(~char_mask)), ("char", np.flatnonzero(char_mask))]
-        for mode, rows in parts:
-            sub = texts if rows is None else texts.take(pa.array(rows))
-            doc, hv = shingle_hashes(sub, mode=mode, n=self.ngram[mode])
-            if rows is not None:
-                doc = rows[doc]
+        for doc, hv in _mixed_shingle_hashes(texts, char_mask=char_mask, ngram=self.ngram):
             self._min_into(sig, doc, hv)
         return sig
 

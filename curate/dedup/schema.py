@@ -26,7 +26,9 @@ DUP_CLUSTERS_SCHEMA = StructType(
         # exact: same normalized text as the kept document; near: MinHash-similar. On the kept row:
         # exact when every member has the kept text, near otherwise.
         StructField("kind", StringType(), False),
-        StructField("similarity", DoubleType(), False),  # estimated Jaccard to the kept document
+        # Jaccard of the shingle sets to the kept document's: exact with minhash.verify = exact,
+        # estimated from the signatures otherwise; 1.0 for the same normalized text.
+        StructField("similarity", DoubleType(), False),
         StructField("is_kept", BooleanType(), False),
         StructField("duplicate_of", StringType(), True),  # the kept doc_id; null on the kept row
         StructField("dedup_run_id", StringType(), False),

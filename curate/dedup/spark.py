@@ -1,4 +1,4 @@
-"""The one Spark wrapper of the dedup kernels: signature rows via mapInArrow."""
+"""The one Spark wrapper of the dedup kernels: signature rows and shingle sets via mapInArrow."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
 
 from curate.dedup.config import DedupConfig
-from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes
+from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes, shingle_sets
 from curate.dedup.normalize import exact_hashes, normalize
 
 SIGNATURE_FIELDS = StructType(
@@ -22,6 +22,11 @@ SIGNATURE_FIELDS = StructType(
         StructField("signature", ArrayType(IntegerType(), False), True),
         StructField("bands", ArrayType(LongType(), False), True),
     ]
+)
+
+
+SHINGLE_SET_FIELDS = StructType(
+    [StructField("doc_id", StringType(), False), StructField("shingles", ArrayType(IntegerType(), False), False)]
 )
 
 
@@ -40,17 +45,20 @@ def _list_array(values: np.ndarray, valid: np.ndarray, dtype: pa.DataType) -> pa
     return pc.if_else(pa.array(valid), lists, pa.nulls(len(values), lists.type))
 
 
+def _char_mask(batch: pa.RecordBatch, cfg: DedupConfig) -> np.ndarray:
+    """Which rows get character shingles: shingles=char, or shingles=auto and a char_langs lang."""
+    mode = cfg.minhash.shingles
+    if mode == "auto" and "lang" in batch.schema.names:
+        mask = pc.fill_null(pc.is_in(batch.column("lang"), pa.array(cfg.minhash.char_langs)), False)
+        return mask.to_numpy(zero_copy_only=False)
+    return np.full(len(batch), mode == "char")
+
+
 def signature_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     """The batch without `text`, plus norm_hash, signature and bands (lang picks char shingles)."""
     cfg, hasher = _hasher(cfg_json)
     norm = normalize(batch.column("text"), cfg.normalize)
-    mode = cfg.minhash.shingles
-    if mode == "auto" and "lang" in batch.schema.names:
-        char_mask = pc.fill_null(pc.is_in(batch.column("lang"), pa.array(cfg.minhash.char_langs)), False)
-        char_mask = char_mask.to_numpy(zero_copy_only=False)
-    else:
-        char_mask = np.full(len(batch), mode == "char")
-    sig = hasher.signatures(norm, char_mask=char_mask)
+    sig = hasher.signatures(norm, char_mask=_char_mask(batch, cfg))
     nonempty = ~(sig == MAX_HASH).all(axis=1)
     bands = band_hashes(sig, bands=cfg.minhash.bands, rows=cfg.minhash.rows)
     kept = [n for n in batch.schema.names if n != "text"]
@@ -65,13 +73,28 @@ def signature_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     )
 
 
-def _signature_batches(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[pa.RecordBatch]:
+def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
+    """doc_id and the sorted distinct shingle hashes (`shingles`) of each row's text."""
+    cfg = DedupConfig.model_validate_json(cfg_json)
+    norm = normalize(batch.column("text"), cfg.normalize)
+    m = cfg.minhash
+    sets = shingle_sets(norm, char_mask=_char_mask(batch, cfg), word_ngram=m.word_ngram, char_ngram=m.char_ngram)
+    return pa.RecordBatch.from_arrays([batch.column("doc_id"), sets], names=["doc_id", "shingles"])
+
+
+def _map_batches(batches: Iterator[pa.RecordBatch], fn, cfg_json: str) -> Iterator[pa.RecordBatch]:
     for batch in batches:
-        yield signature_batch(batch, cfg_json)
+        yield fn(batch, cfg_json)
 
 
 def signature_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
     """`docs` (text and, for shingles=auto, lang) with text replaced by norm_hash, signature, bands."""
-    fn = functools.partial(_signature_batches, cfg_json=cfg.model_dump_json())
+    fn = functools.partial(_map_batches, fn=signature_batch, cfg_json=cfg.model_dump_json())
     fields = [f for f in docs.schema.fields if f.name != "text"]
     return docs.mapInArrow(fn, StructType([*fields, *SIGNATURE_FIELDS.fields]))
+
+
+def shingle_set_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
+    """`docs` (doc_id, text and, for shingles=auto, lang) -> (doc_id, shingles: array<int>)."""
+    fn = functools.partial(_map_batches, fn=shingle_set_batch, cfg_json=cfg.model_dump_json())
+    return docs.mapInArrow(fn, SHINGLE_SET_FIELDS)

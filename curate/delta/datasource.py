@@ -34,6 +34,8 @@ import pyarrow.parquet as pq
 from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
 from pyspark.sql.types import StructType
 
+from curate.faults import fault_point
+
 log = logging.getLogger(__name__)
 
 # Delta collects min/max statistics for the first 32 columns by default.
@@ -153,6 +155,7 @@ class _PartFile:
 class DeltaRsWriter(DataSourceArrowWriter):
     def __init__(self, options: dict, schema: StructType, overwrite: bool):
         self.uri = options["path"]
+        self.table = os.path.basename(self.uri.rstrip("/"))  # names the fault points
         self.mode = "overwrite" if overwrite else "append"
         self.partition_by = [c for c in options.get("partition_by", "").split(",") if c]
         self.read_version = int(options["read_version"]) if options.get("read_version") else None
@@ -184,6 +187,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
                     adds.append(pf.close(self._values(key)))
                     del open_files[key]
         adds.extend(pf.close(self._values(key)) for key, pf in open_files.items())
+        fault_point(f"write:{self.table}")  # files written, task not reported
         return DeltaFiles(adds=adds)
 
     def _values(self, key: tuple) -> dict:
@@ -212,6 +216,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
             create_table_with_add_actions,
         )
 
+        fault_point(f"commit:{self.table}")  # every task's files written, nothing committed
         adds = [AddAction(**a) for m in messages if m is not None for a in m.adds]
         props = CommitProperties(
             app_transactions=[Transaction(app_id=self.txn[0], version=self.txn[1])] if self.txn else None,
@@ -226,6 +231,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
                 self.uri, Schema.from_arrow(self.arrow_schema), adds, mode="append", partition_by=self.partition_by or None,
                 commit_properties=props,
             )
+            fault_point(f"committed:{self.table}")
             return
         if self.txn is not None:
             latest = DeltaTable(self.uri)
@@ -240,6 +246,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
             partition_filters=[tuple(f) for f in self.partition_filter] if self.partition_filter else None,
             commit_properties=props,
         )
+        fault_point(f"committed:{self.table}")  # committed, Spark and the job not told yet
 
     def abort(self, messages: list[DeltaFiles | None]) -> None:
         from deltalake.transaction import AddAction

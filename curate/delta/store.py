@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Sequence
 
 from pyspark.sql import DataFrame, SparkSession
@@ -21,6 +22,9 @@ from curate.errors import StorageError
 from curate.schemas.tables import conform
 
 log = logging.getLogger(__name__)
+
+# A commit rejected by Delta's optimistic concurrency: delta-rs, then Delta on the JVM.
+_CONFLICT = re.compile(r"CommitFailedError|Concurrent\w*Exception|MetadataChangedException|ProtocolChangedException")
 
 
 def has_delta_jar(spark: SparkSession) -> bool:
@@ -130,6 +134,11 @@ class DeltaStore:
         try:
             writer.save(self.path(name))
         except Exception as err:
+            if _CONFLICT.search(str(err)):
+                raise StorageError(
+                    f"table {name!r} at {self.path(name)} was changed by another writer while this run wrote it "
+                    f"(Delta commit conflict); this write committed nothing. Rerun when the other run has finished"
+                ) from err
             raise StorageError(f"writing table {name!r} at {self.path(name)} failed: {err}") from err
         version = self.version(name)
         log.debug("wrote %s (%s) -> version %s", name, mode, version)

@@ -57,7 +57,7 @@ def _base_and_files(path: str) -> tuple[str, list[str]]:
     if any(ch in path for ch in "*?["):
         base = path.split("*")[0].split("?")[0].split("[")[0]
         base = base if base.endswith(os.sep) else os.path.dirname(base)
-        files = sorted(p for p in glob.glob(path, recursive=True) if os.path.isfile(p))
+        files = sorted(p for p in glob.glob(path, recursive=True) if not os.path.isdir(p))
         if not files:
             raise InputError(f"input glob {path!r} matches no file; check the input's path")
         return base.rstrip(os.sep) or ".", files
@@ -70,6 +70,13 @@ def _base_and_files(path: str) -> tuple[str, list[str]]:
     if os.path.isfile(path):
         return os.path.dirname(path), [path]
     raise InputError(f"input path {path!r} does not exist; check the input's path")
+
+
+_SPECIAL = "not a regular file (named pipe, socket, device or broken link): not read, reading could block"
+
+
+def _special(path: str) -> bool:
+    return not _is_remote(path) and not os.path.isfile(path.removeprefix("file://"))
 
 
 def _rel(path: str, base: str) -> str:
@@ -86,9 +93,26 @@ def list_tasks(inputs: list[InputConfig], cfg: IngestConfig) -> list[FileTask]:
         base, files = _base_and_files(inp.path)
         for f in files:
             fmt = inp.format if inp.format != "auto" else ("code" if inp.kind == "code" else detect_format(f))
-            tasks.extend(_split(FileTask(f, _rel(f, base), fmt or "unknown", inp.source, inp.kind,
-                                         inp.text_field, inp.id_field), cfg))
-    return tasks
+            task = FileTask(f, _rel(f, base), fmt or "unknown", inp.source, inp.kind, inp.text_field, inp.id_field)
+            if _special(f):
+                tasks.append(FileTask(**{**task.__dict__, "skip_code": "special_file", "skip_reason": _SPECIAL}))
+                continue
+            tasks.extend(_split(task, cfg))
+    return [_named(t) for t in tasks]
+
+
+def _escaped(path: str) -> str:
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _named(task: FileTask) -> FileTask:
+    """A path that is not UTF-8 cannot be stored in a table: its record shows the bytes escaped."""
+    try:
+        task.input_file.encode("utf-8")
+        return task
+    except UnicodeEncodeError:
+        return FileTask(**{**task.__dict__, "input_file": _escaped(task.input_file), "uri": _escaped(task.uri),
+                           "skip_code": "invalid_path", "skip_reason": "file name is not UTF-8: not read; rename it"})
 
 
 def _split(task: FileTask, cfg: IngestConfig) -> Iterator[FileTask]:
@@ -128,9 +152,13 @@ def _code_tree(inp: InputConfig, cfg: IngestConfig) -> Iterator[FileTask]:
                 target = os.path.realpath(full)
                 if os.path.commonpath([root, target]) != root:
                     yield task(full, "path_escapes_root", f"symbolic link pointing outside the input root: {target}")
+                elif not os.path.exists(full):
+                    yield task(full, "symlink", "dangling or looping symbolic link: nothing to read")
                 else:
                     yield task(full, "symlink", "symbolic link: its target is ingested at its own path")
             elif name in locks:
                 yield task(full, "lock_file", f"generated lock file {name!r} (ingest.lock_files)")
+            elif _special(full):
+                yield task(full, "special_file", _SPECIAL)
             else:
                 yield task(full)

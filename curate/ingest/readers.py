@@ -7,6 +7,7 @@ at the offset where reading failed, after the documents read before it.
 
 from __future__ import annotations
 
+import codecs
 import json
 import zlib
 from typing import Iterator
@@ -27,15 +28,18 @@ def read_task(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         yield refuse("unknown_format", f"no reader for file {task.uri!r}: unknown extension; set the input's "
                      "`format` (jsonl, parquet, text, code, warc, wet)", -1)
         return
-    offset = task.start
+    offset, records = task.start, 0
     try:
         for rec in reader(task, cfg):
-            offset = rec.offset
+            offset, records = rec.offset, records + 1
             yield rec
     except _STREAM_ERRORS as err:
         yield stream_error(err, offset)
     except Exception as err:  # noqa: BLE001 — any other failure of one file must not stop the job
         yield refuse("unreadable_file", f"{type(err).__name__}: {err}", offset)
+    else:
+        if not records and task.start == 0:  # so that every input file is accounted for
+            yield refuse("empty_file", "file holds no records", 0, skipped=True)
 
 
 _STREAM_ERRORS = (DecompressionLimit, EOFError, zlib.error)
@@ -56,29 +60,90 @@ def read_jsonl(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         pos = task.start
         if pos > 0:  # a line belongs to the split in which it starts
             f.seek(pos - 1)
-            pos += len(f.readline()) - 1
+            pos += _read_line(f, max_line)[1] - 1
+        blanks = _BlankRun()
         while task.end < 0 or pos < task.end:
             try:
-                line = f.readline()
+                line, n = _read_line(f, max_line)
+                budget = max(task.end - pos - n, 0) if task.end >= 0 else -1
+                more, more_lines = _blank_lines(f, budget) if n and not line.strip() else (0, 0)
             except _STREAM_ERRORS as err:
+                yield from blanks.flush()
                 yield stream_error(err, pos)  # at the first byte that could not be read
                 return
-            if not line:
+            if not n:
                 break
-            offset, pos = pos, pos + len(line)
-            yield _jsonl_record(line.rstrip(b"\r\n"), offset, task, cfg, max_line)
+            offset, pos = pos, pos + n + more
+            line = line.rstrip(b"\r\n")
+            if not line.strip():
+                blanks.add(offset, 1 + more_lines)
+                continue
+            yield from blanks.flush()
+            yield _jsonl_record(line, n, offset, task, cfg, max_line)
+        yield from blanks.flush()
 
 
-def _jsonl_record(line: bytes, offset: int, task: FileTask, cfg: IngestConfig, max_line: int) -> Record:
-    if not line.strip():
-        return refuse("blank_line", "blank line", offset, skipped=True)
+def _read_line(f, limit: int) -> tuple[bytes, int]:
+    """The next line cut after `limit` + 1 bytes, and its full length: a longer line is skipped, not held."""
+    line = f.readline(limit + 1)
+    n = len(line)
+    if n > limit and not line.endswith(b"\n"):
+        while chunk := f.readline(1 << 20):
+            n += len(chunk)
+            if chunk.endswith(b"\n"):
+                break
+    return line, n
+
+
+def _blank_lines(f, budget: int) -> tuple[int, int]:
+    """Consume the blank lines that follow (up to `budget` bytes when >= 0) from the buffer at once:
+    (bytes, lines). A zip bomb of newlines then takes seconds, not a Python loop per line."""
+    size = lines = 0
+    if not hasattr(f, "peek"):
+        return 0, 0
+    while (buf := f.peek(1 << 16)) and (budget < 0 or size < budget):
+        if budget >= 0:
+            buf = buf[: budget - size]
+        ws = len(buf) - len(buf.lstrip(b" \t\r\n"))
+        cut = buf.rfind(b"\n", 0, ws) + 1
+        if not cut:
+            break
+        f.read(cut)
+        size, lines = size + cut, lines + buf.count(b"\n", 0, cut)
+        if ws < len(buf):
+            break
+    return size, lines
+
+
+class _BlankRun:
+    """Consecutive blank lines become one skipped record (a file of newlines is not millions of rows)."""
+
+    def __init__(self):
+        self.start, self.lines = 0, 0
+
+    def add(self, offset: int, lines: int) -> None:
+        if not self.lines:
+            self.start = offset
+        self.lines += lines
+
+    def flush(self) -> Iterator[Record]:
+        if self.lines:
+            yield refuse("blank_line", "blank line" if self.lines == 1 else f"{self.lines} blank lines",
+                         self.start, skipped=True)
+        self.lines = 0
+
+
+def _jsonl_record(line: bytes, n: int, offset: int, task: FileTask, cfg: IngestConfig, max_line: int) -> Record:
+    """The record of one non-blank line (`line`: at most max_line + 1 bytes of its `n`)."""
     if len(line) > max_line:
-        return refuse("too_large", f"line is {len(line)} bytes, above what ingest.max_doc_bytes="
+        return refuse("too_large", f"line is {n} bytes, above what ingest.max_doc_bytes="
                       f"{cfg.max_doc_bytes} allows", offset, excerpt=line)
     try:
         s = line.decode("utf-8")
     except UnicodeDecodeError as err:
         return refuse("invalid_utf8", f"line is not UTF-8 ({err.reason} at byte {err.start})", offset, excerpt=line)
+    if offset == 0:
+        s = s.removeprefix("\ufeff")  # a byte order mark, as Windows tools write
     try:
         obj = json.loads(s)
     except RecursionError:
@@ -142,10 +207,17 @@ def _read_whole(task: FileTask, limit: int, code: str) -> bytes | Record:
         return f.read()
 
 
+def _binary(data: bytes) -> bool:
+    return b"\0" in data[:_BINARY_SNIFF]
+
+
 def read_text_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
     data = _read_whole(task, cfg.max_doc_bytes, "too_large")
     if isinstance(data, Record):
         yield data
+        return
+    if _binary(data):
+        yield refuse("binary", "file holds NUL bytes: binary, not text", 0, skipped=True)
         return
     try:
         text = data.decode("utf-8")
@@ -164,7 +236,7 @@ def read_code_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
     if isinstance(data, Record):
         yield data
         return
-    if b"\0" in data[:_BINARY_SNIFF]:
+    if _binary(data):
         yield refuse("binary", "file holds NUL bytes: binary, not source code", 0, skipped=True)
         return
     try:
@@ -188,6 +260,10 @@ def _html_text(payload: bytes, content_type: str) -> str:
     charset = None
     if "charset=" in content_type:
         charset = content_type.split("charset=", 1)[1].split(";")[0].strip().strip("\"'") or None
+        try:
+            codecs.lookup(charset or "")
+        except LookupError:  # an unknown label: detect the encoding as if none was given
+            charset = None
     html = bytes_to_str(payload, charset or detect_encoding(payload))
     return extract_plain_text(HTMLTree.parse(html), main_content=True)
 

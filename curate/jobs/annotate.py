@@ -1,7 +1,9 @@
 """`curate annotate [--rules-only]`: docs_raw -> docs_annotated. Also `spark-submit curate/jobs/annotate.py`.
 
-A full run annotates one pinned version of docs_raw and replaces docs_annotated (a rerun after a
-crash replaces it again: nothing lost, nothing doubled). `--rules-only` re-decides keep /
+A run annotates the documents of one pinned version of docs_raw that docs_annotated lacks and
+appends them. When the annotate settings changed since the table was written, or a run wrote it
+without finishing (a crash), every document is annotated again and the table replaced: nothing
+lost, nothing doubled. `--rules-only` re-decides keep /
 drop_reasons of the current docs_annotated from its stored signals with the configured rules.
 """
 
@@ -15,6 +17,7 @@ from pyspark.sql import functions as F
 
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
+from curate.jobs.incremental import rows_are_current
 from curate.pipelines.annotate import annotate, redecide
 from curate.quality.decontam import eval_ngram_set, read_eval_texts
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
@@ -23,9 +26,13 @@ from curate.schemas.tables import DOCS_ANNOTATED, DOCS_RAW
 log = logging.getLogger(__name__)
 
 
-def verdict_counts(ctx: StageContext, version: int) -> tuple[int, dict[str, int]]:
-    """(rows, counts): kept, dropped and `dropped_<rule>` per failed rule, read from the written table."""
-    table = ctx.store.read(DOCS_ANNOTATED, version=version).select("keep", "drop_reasons")
+def verdict_counts(ctx: StageContext, version: int, *, run_only: bool) -> tuple[int, dict[str, int]]:
+    """(rows, counts): kept, dropped and `dropped_<rule>` per failed rule, read from the written table
+    (with `run_only`, from the rows this run annotated)."""
+    table = ctx.store.read(DOCS_ANNOTATED, version=version)
+    if run_only:
+        table = table.where(F.col("annotate_run_id") == ctx.run_id)
+    table = table.select("keep", "drop_reasons")
     row = table.agg(F.count("*").alias("n"), F.sum(F.col("keep").cast("long")).alias("kept")).first()
     counts = {"kept": int(row["kept"] or 0), "dropped": int(row["n"] - (row["kept"] or 0))}
     for r in table.select(F.explode("drop_reasons").alias("r")).groupBy("r").count().collect():
@@ -33,39 +40,54 @@ def verdict_counts(ctx: StageContext, version: int) -> tuple[int, dict[str, int]
     return int(row["n"]), counts
 
 
+def _rules_only(ctx: StageContext) -> StageResult:
+    version = ctx.store.version(DOCS_ANNOTATED)
+    if version is None:
+        raise StorageError("docs_annotated does not exist yet: run `curate annotate` before --rules-only")
+    docs = ctx.store.read(DOCS_ANNOTATED, version=version)
+    out_version = ctx.store.overwrite(redecide(docs, ctx.cfg.annotate), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    rows_out, counts = verdict_counts(ctx, out_version, run_only=False)
+    return StageResult(input_versions={DOCS_ANNOTATED: version}, output_versions={DOCS_ANNOTATED: out_version},
+                       rows_in=docs.count(), rows_out=rows_out, counts=counts, message="rules only")
+
+
 def run_annotate(ctx: StageContext) -> StageResult:
-    cfg = ctx.cfg.annotate
+    """Annotate the docs_raw documents not in docs_annotated yet and append them; annotate all of
+    them and replace the table when its rows were made with other settings (`rows_are_current`)."""
     if ctx.options.get("rules_only"):
-        version = ctx.store.version(DOCS_ANNOTATED)
-        if version is None:
-            raise StorageError("docs_annotated does not exist yet: run `curate annotate` before --rules-only")
-        name, docs = DOCS_ANNOTATED, ctx.store.read(DOCS_ANNOTATED, version=version)
-        out = redecide(docs, cfg)
-    else:
-        version = ctx.store.version(DOCS_RAW)
-        if version is None:
-            raise StorageError("docs_raw does not exist yet: run `curate ingest` first")
-        eval_ngrams = None
-        if cfg.decontam.eval_paths:
-            texts = read_eval_texts(cfg.decontam.eval_paths, text_field=cfg.decontam.text_field)
-            eval_ngrams = eval_ngram_set(texts, cfg.decontam.ngram)
-            log.info("[%s] decontamination: %d examples, %d distinct %d-grams",
-                     ctx.run_id, len(texts), len(eval_ngrams), cfg.decontam.ngram)
-        docs = ctx.store.read(DOCS_RAW, version=version)
-        name = DOCS_RAW
-        out = annotate(docs, cfg, eval_ngrams=eval_ngrams).withColumn("annotate_run_id", F.lit(ctx.run_id))
-    out_version = ctx.store.overwrite(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
-    rows_out, counts = verdict_counts(ctx, out_version)
+        return _rules_only(ctx)
+    cfg = ctx.cfg.annotate
+    version = ctx.store.version(DOCS_RAW)
+    if version is None:
+        raise StorageError("docs_raw does not exist yet: run `curate ingest` first")
+    docs = ctx.store.read(DOCS_RAW, version=version)
+    incremental = ctx.store.exists(DOCS_ANNOTATED) and rows_are_current(ctx, "annotate")
+    if incremental:
+        docs = docs.join(ctx.store.read(DOCS_ANNOTATED).select("doc_id"), "doc_id", "left_anti")
     rows_in = docs.count()
+    if incremental and rows_in == 0:
+        return StageResult(input_versions={DOCS_RAW: version},
+                           output_versions=ctx.store.versions([DOCS_ANNOTATED]),
+                           rows_in=0, rows_out=0, message="no new documents")
+    eval_ngrams = None
+    if cfg.decontam.eval_paths:
+        texts = read_eval_texts(cfg.decontam.eval_paths, text_field=cfg.decontam.text_field)
+        eval_ngrams = eval_ngram_set(texts, cfg.decontam.ngram)
+        log.info("[%s] decontamination: %d examples, %d distinct %d-grams",
+                 ctx.run_id, len(texts), len(eval_ngrams), cfg.decontam.ngram)
+    out = annotate(docs, cfg, eval_ngrams=eval_ngrams).withColumn("annotate_run_id", F.lit(ctx.run_id))
+    write = ctx.store.append if incremental else ctx.store.overwrite
+    out_version = write(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    rows_out, counts = verdict_counts(ctx, out_version, run_only=True)
     if rows_in != rows_out:
         log.warning("[%s] annotate read %d documents but wrote %d", ctx.run_id, rows_in, rows_out)
     return StageResult(
-        input_versions={name: version},
+        input_versions={DOCS_RAW: version},
         output_versions={DOCS_ANNOTATED: out_version},
         rows_in=rows_in,
         rows_out=rows_out,
         counts=counts,
-        message="rules only" if ctx.options.get("rules_only") else "",
+        message="new documents appended" if incremental else "all documents annotated",
     )
 
 

@@ -7,10 +7,14 @@ import logging
 import sys
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
+from curate.faults import fault_point
+from curate.jobs.incremental import stage_hash, unchanged_since
+from curate.progress import stage_progress
 from curate.schemas.config import PipelineConfig, load_pipeline_config
 from curate.schemas.tables import RUNS, RUNS_SCHEMA
 
@@ -45,14 +49,15 @@ def new_run_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
 
 
-def record_run(ctx: StageContext, *, stage: str, status: str, started: float, result: StageResult) -> None:
+def record_run(ctx: StageContext, *, stage: str, status: str, started: float, result: StageResult,
+               config_hash: str) -> None:
     row = (
         ctx.run_id,
         stage,
         status,
         datetime.fromtimestamp(started, timezone.utc),
         round(time.time() - started, 3),
-        ctx.cfg.config_hash(),
+        config_hash,
         result.input_versions,
         result.output_versions,
         result.rows_in,
@@ -63,17 +68,34 @@ def record_run(ctx: StageContext, *, stage: str, status: str, started: float, re
     ctx.store.append(ctx.spark.createDataFrame([row], RUNS_SCHEMA), RUNS, schema=RUNS_SCHEMA)
 
 
-def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], StageResult]) -> StageResult:
-    """Run one job and record it in `runs` whether it succeeds or fails."""
+def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], StageResult], *,
+              skip_unchanged: bool = False) -> StageResult:
+    """Run one job and record it in `runs` whether it succeeds, fails or is skipped.
+
+    With `skip_unchanged`, a stage whose inputs and settings are those of its last successful run
+    (`incremental.unchanged_since`) is not run; `runs` gets a `skipped` row naming that run.
+    """
     started = time.time()
-    log.info("[%s] %s: started", ctx.run_id, stage)
+    config_hash = "-"
     try:
-        result = job(ctx)
+        config_hash = stage_hash(ctx, stage)
+        last = unchanged_since(ctx, stage, config_hash) if skip_unchanged else None
+        if last is not None:
+            result = StageResult(input_versions=dict(last.input_versions or {}),
+                                 output_versions=dict(last.output_versions or {}),
+                                 message=f"skipped: inputs unchanged since run {last.run_id}")
+            log.info("[%s] %s: %s", ctx.run_id, stage, result.message)
+            record_run(ctx, stage=stage, status="skipped", started=started, result=result, config_hash=config_hash)
+            return result
+        log.info("[%s] %s: started", ctx.run_id, stage)
+        with stage_progress(ctx.spark, stage):
+            result = job(ctx)
     except Exception as err:
-        record_run(ctx, stage=stage, status="failed", started=started,
+        record_run(ctx, stage=stage, status="failed", started=started, config_hash=config_hash,
                    result=StageResult(message=f"{type(err).__name__}: {err}"))
         raise
-    record_run(ctx, stage=stage, status="succeeded", started=started, result=result)
+    fault_point(f"done:{stage}")  # the stage's commits made, its `runs` record not
+    record_run(ctx, stage=stage, status="succeeded", started=started, result=result, config_hash=config_hash)
     log.info(
         "[%s] %s: done in %.1fs, rows in=%s out=%s %s",
         ctx.run_id, stage, time.time() - started, result.rows_in, result.rows_out, result.counts,
@@ -87,14 +109,31 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="verbose logs, Spark included")
 
 
-def make_context(args: argparse.Namespace, *, app_name: str, options: dict | None = None) -> StageContext:
+def make_context(args: argparse.Namespace, *, app_name: str, options: dict | None = None,
+                 run_id: str | None = None) -> StageContext:
     from curate.delta.store import DeltaStore
     from curate.session import get_spark
 
     cfg = load_pipeline_config(args.config, root=args.root)
     spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose)
-    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=new_run_id(),
+    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=run_id or new_run_id(),
                         options=options or {})
+
+
+def add_lock_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                        help="wait up to SECONDS for another run on the same root to finish (default: fail at once)")
+
+
+@contextmanager
+def locked_context(args: argparse.Namespace, *, command: str, options: dict | None = None) -> Iterator[StageContext]:
+    """The job context with the storage root's run lock held for the block, taken before Spark starts."""
+    from curate.lock import run_lock
+
+    root = load_pipeline_config(args.config, root=args.root).root
+    run_id = new_run_id()
+    with run_lock(root, run_id=run_id, command=command, wait_s=args.wait):
+        yield make_context(args, app_name=f"curate-{command}", options=options, run_id=run_id)
 
 
 def stage_main(stage: str) -> int:

@@ -24,6 +24,7 @@ from curate.dedup.config import DedupConfig
 from curate.dedup.schema import DEDUP_SIGNATURES, DEDUP_SIGNATURES_SCHEMA, DUP_CLUSTERS_SCHEMA
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
+from curate.jobs.incremental import settings_changed
 from curate.pipelines.dedup import find_duplicates, remove_duplicates, signature_params, signatures
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
@@ -53,6 +54,9 @@ def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: 
 def run_dedup(ctx: StageContext) -> StageResult:
     cfg = ctx.cfg.dedup
     mode = ctx.options.get("mode") or cfg.mode
+    if mode == "incremental" and settings_changed(ctx, "dedup"):  # e.g. PII redaction changed the texts
+        log.info("[%s] dedup or annotate settings changed: recomputing every signature", ctx.run_id)
+        mode = "full"
     version = ctx.store.version(DOCS_ANNOTATED)
     if version is None:
         raise StorageError("docs_annotated does not exist yet: run `curate annotate` first")
@@ -67,7 +71,8 @@ def run_dedup(ctx: StageContext) -> StageResult:
     )
     sigs = ctx.store.read(DEDUP_SIGNATURES, version=sig_version).drop("quality_score", "length").join(current, "doc_id")
 
-    clusters = find_duplicates(sigs, cfg).withColumn("dedup_run_id", F.lit(ctx.run_id))
+    texts = candidates.select("doc_id", "text")  # read only for candidate pairs (exact verification)
+    clusters = find_duplicates(sigs, cfg, texts=texts).withColumn("dedup_run_id", F.lit(ctx.run_id))
     clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
     clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
     curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA)

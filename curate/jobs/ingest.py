@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from pyspark import StorageLevel
@@ -17,6 +18,25 @@ from curate.schemas.config import InputConfig
 from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
 
 log = logging.getLogger(__name__)
+
+
+def _file_state(path: str) -> tuple[int, int]:
+    """(size, mtime in ns); the file itself for a symbolic link."""
+    if "://" in path and not path.startswith("file://"):
+        from pyarrow import fs
+
+        filesystem, inner = fs.FileSystem.from_uri(path)
+        info = filesystem.get_file_info(inner)
+        return info.size or 0, info.mtime_ns or 0
+    st = os.lstat(path.removeprefix("file://"))
+    return st.st_size, st.st_mtime_ns
+
+
+def input_files(ctx: StageContext) -> list[tuple]:
+    """Path, byte range, policy skip, size and mtime of every input task: ingest reruns when one changes."""
+    inputs = ctx.options.get("inputs") or ctx.cfg.inputs
+    return [(t.input_file, t.start, t.end, t.skip_code, *_file_state(t.input_file))
+            for t in list_tasks(inputs, ctx.cfg.ingest)]
 
 
 def run_ingest(ctx: StageContext) -> StageResult:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
@@ -22,6 +23,7 @@ from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.mds import merge_task_indexes, plan_tasks
 from curate.tokenize.publish import (
+    list_version,
     mixture_dir,
     publish,
     published_versions,
@@ -73,7 +75,11 @@ def run_mix(ctx: StageContext) -> StageResult:
     version = version_of(mixture, input_versions)
     final = mixture_dir(ctx.cfg.root, mixture) / version
     known = [v["version"] for v in published_versions(ctx.cfg.root, mixture)]
+    entry = {"version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
+             "stages": [s.name for s in mixture.stages], "run_id": ctx.run_id}
     if final.exists():
+        if version not in known:  # a run was killed between publishing the version and listing it
+            list_version(final, entry=entry)
         log.info("[%s] mix: %s is already published (versions: %s)", ctx.run_id, final, known)
         return StageResult(input_versions=input_versions, counts={"reused": 1}, message=str(final))
 
@@ -92,6 +98,11 @@ def run_mix(ctx: StageContext) -> StageResult:
                 out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
                 input_versions=input_versions, shards=shards, run_id=ctx.run_id,
             )
+            # Which documents the stage holds (doc_fates of `curate audit`).
+            members = plan.pieces.group_by(["doc_id", "component"]).aggregate([("tok_len", "sum")])
+            members = members.select(["doc_id", "component", "tok_len_sum"]).rename_columns(["doc_id", "component", "tokens"])
+            pq.write_table(members.sort_by([("doc_id", "ascending"), ("component", "ascending")]),
+                           out / "documents.parquet")
             counts[f"samples.{plan.stage.name}"] = plan.samples
             counts[f"tokens.{plan.stage.name}"] = plan.tokens
             log.info(
@@ -99,10 +110,7 @@ def run_mix(ctx: StageContext) -> StageResult:
                 ctx.run_id, plan.stage.name, plan.samples, plan.stage.seq_len, shards["count"], shards["bytes"],
                 {c: round(s.realized_share, 4) for c, s in plan.components.items()},
             )
-        publish(staging, final, entry={
-            "version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
-            "stages": [p.stage.name for p in plans], "run_id": ctx.run_id,
-        })
+        publish(staging, final, entry=entry)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

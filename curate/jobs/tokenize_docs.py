@@ -8,7 +8,9 @@ import sys
 
 from pyspark.sql import functions as F
 
+from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
+from curate.jobs.incremental import rows_are_current
 from curate.pipelines.tokenize import tokenize
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
@@ -17,12 +19,37 @@ log = logging.getLogger(__name__)
 
 
 def run_tokenize(ctx: StageContext) -> StageResult:
-    """Rewrite docs_tokenized from one pinned version of the input table (idempotent: a rerun replaces it)."""
+    """Make docs_tokenized hold the tokens of exactly the documents of one pinned input version.
+
+    When its rows were made with the current settings (`rows_are_current`), only the documents it
+    lacks are encoded and those no longer in the input (removed by a later dedup) are deleted;
+    otherwise every document is encoded and the table replaced (idempotent: a rerun replaces it).
+    """
     cfg = ctx.cfg.tokenize
     name = ctx.options.get("input") or cfg.input
     version = ctx.store.version(name)
+    if version is None:
+        raise StorageError(f"table {name!r} does not exist under {ctx.cfg.root}; run the stage that writes it first")
     docs = ctx.store.read(name, version=version)
-    out_version = ctx.store.overwrite(tokenize(docs, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
+    held_version = ctx.store.version(DOCS_TOKENIZED)
+    counts = {"encoded": 0, "removed": 0}
+    if held_version is None or not rows_are_current(ctx, "tokenize"):
+        out_version = ctx.store.overwrite(tokenize(docs, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
+        counts["encoded"] = docs.count()
+    else:
+        held = ctx.store.read(DOCS_TOKENIZED, version=held_version)
+        new = docs.join(held.select("doc_id"), "doc_id", "left_anti")
+        counts["encoded"] = new.count()
+        counts["removed"] = held.join(docs.select("doc_id"), "doc_id", "left_anti").count()
+        out_version = held_version
+        if counts["removed"]:  # one commit: the rows still in the input, then the new ones
+            kept = held.join(docs.select("doc_id"), "doc_id", "left_semi").withColumn(
+                # Parquet reads give `tokens` nullable elements, which the table schema forbids.
+                "tokens", F.transform("tokens", lambda t: F.coalesce(t, F.lit(0))))
+            out_version = ctx.store.overwrite(kept.unionByName(tokenize(new, cfg)), DOCS_TOKENIZED,
+                                              schema=DOCS_TOKENIZED_SCHEMA)
+        elif counts["encoded"]:
+            out_version = ctx.store.append(tokenize(new, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
     row = (
         ctx.store.read(DOCS_TOKENIZED, version=out_version)
         .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens"))
@@ -30,13 +57,13 @@ def run_tokenize(ctx: StageContext) -> StageResult:
     )
     rows_in = docs.count()
     if row["docs"] != rows_in:
-        log.warning("[%s] tokenize read %d documents but wrote %d", ctx.run_id, rows_in, row["docs"])
+        log.warning("[%s] tokenize read %d documents but docs_tokenized holds %d", ctx.run_id, rows_in, row["docs"])
     return StageResult(
         input_versions={name: version},
         output_versions={DOCS_TOKENIZED: out_version},
         rows_in=rows_in,
         rows_out=row["docs"],
-        counts={"tokens": int(row["tokens"] or 0)},
+        counts={"tokens": int(row["tokens"] or 0), **counts},
     )
 
 

@@ -12,6 +12,11 @@ from typing import Callable
 from curate.schemas import tables as t
 
 
+def _resolve(ref: str) -> Callable:
+    module, func = ref.split(":")
+    return getattr(importlib.import_module(module), func)
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str
@@ -19,10 +24,20 @@ class Stage:
     inputs: tuple[str, ...]
     outputs: tuple[str, ...]
     summary: str
+    # What decides the stage's output besides its input tables (hashed into runs.config_hash, so
+    # `curate run` can skip the stage and an incremental job knows whether its stored rows are still
+    # valid): config sections, dotted keys inside them that do not matter, command-line options, and
+    # a "module:function" (ctx) -> JSON-able state of inputs that are not tables.
+    config: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()
+    fingerprint: str | None = None
 
     def load(self) -> Callable:
-        module, func = self.job.split(":")
-        return getattr(importlib.import_module(module), func)
+        return _resolve(self.job)
+
+    def load_fingerprint(self) -> Callable | None:
+        return _resolve(self.fingerprint) if self.fingerprint else None
 
     @property
     def module(self) -> str:
@@ -31,16 +46,23 @@ class Stage:
 
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "curate.jobs.ingest:run_ingest", (), (t.DOCS_RAW, t.QUARANTINE),
-          "raw files -> docs_raw (+ quarantine)"),
+          "raw files -> docs_raw (+ quarantine)",
+          config=("inputs", "ingest"), options=("inputs",), fingerprint="curate.jobs.ingest:input_files"),
     Stage("annotate", "curate.jobs.annotate:run_annotate", (t.DOCS_RAW,), (t.DOCS_ANNOTATED,),
-          "docs_raw -> docs_annotated: language, quality signals, verdict, PII redaction"),
+          "docs_raw -> docs_annotated: language, quality signals, verdict, PII redaction",
+          config=("annotate",)),
+    # Signatures and token ids are computed from the annotated text and carry its language and
+    # score: annotate settings other than the keep/drop rules invalidate them.
     Stage("dedup", "curate.jobs.dedup:run_dedup", (t.DOCS_ANNOTATED,),
           (t.DEDUP_SIGNATURES, t.DUP_CLUSTERS, t.DOCS_CURATED),
-          "docs_annotated -> dup_clusters + docs_curated: exact and MinHash dedup"),
+          "docs_annotated -> dup_clusters + docs_curated: exact and MinHash dedup",
+          config=("dedup", "annotate"), ignore=("dedup.mode", "annotate.rules")),
     Stage("tokenize", "curate.jobs.tokenize_docs:run_tokenize", (t.DOCS_CURATED,), (t.DOCS_TOKENIZED,),
-          "docs_curated -> docs_tokenized: tiktoken cl100k_base ids"),
+          "docs_curated -> docs_tokenized: tiktoken cl100k_base ids",
+          config=("tokenize", "annotate"), ignore=("tokenize.threads", "annotate.rules"), options=("input",)),
     Stage("mix", "curate.jobs.mix:run_mix", (t.DOCS_TOKENIZED,), (),
-          "docs_tokenized + mixture -> MDS shards per curriculum stage"),
+          "docs_tokenized + mixture -> MDS shards per curriculum stage",
+          config=("mix",), options=("mixture",), fingerprint="curate.jobs.incremental:mixture_hash"),
 )
 
 

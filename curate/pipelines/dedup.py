@@ -1,7 +1,8 @@
 """The dedup stage as pure transforms, one materializable step each (the job writes between them):
 
     signatures(docs)        kept documents -> one signature row each (norm hash, MinHash, bands)
-    find_duplicates(sigs)   signature rows -> dup_clusters (exact groups + verified LSH edges ->
+    find_duplicates(sigs)   signature rows -> dup_clusters (exact groups + LSH candidate edges,
+                            verified on the exact Jaccard of the re-shingled candidates ->
                             connected components -> one kept document per cluster)
     remove_duplicates(docs, clusters) -> docs_curated
 
@@ -18,10 +19,10 @@ import json
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from curate.dedup.components import connected_components
+from curate.dedup.components import checkpoint, connected_components
 from curate.dedup.config import DedupConfig
-from curate.dedup.lsh import candidate_edges, estimated_jaccard, verified_edges
-from curate.dedup.spark import signature_frame
+from curate.dedup.lsh import candidate_edges, estimated_jaccard, exact_jaccard, verified_edges
+from curate.dedup.spark import shingle_set_frame, signature_frame
 
 
 def signature_params(cfg: DedupConfig) -> str:
@@ -52,8 +53,18 @@ def _scope(cfg: DedupConfig) -> Column:
     return {"global": F.lit(""), "source": F.col("source"), "lang": F.coalesce("lang", F.lit(""))}[cfg.scope]
 
 
-def _edges(sigs: DataFrame, cfg: DedupConfig) -> DataFrame:
-    """Exact edges (group minimum -> member) and verified near edges between exact representatives."""
+def _candidate_shingles(edges: DataFrame, sigs: DataFrame, texts: DataFrame, cfg: DedupConfig) -> DataFrame:
+    """(doc_id, norm_hash, shingles) of the documents on a candidate edge, re-shingled from `texts`
+    with the lang stored beside their signature (so the shingling is the one that was signed)."""
+    ids = edges.select(F.col("src").alias("doc_id")).union(edges.select(F.col("dst").alias("doc_id"))).distinct()
+    docs = texts.select("doc_id", "text").join(ids, "doc_id").join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id")
+    sets = shingle_set_frame(docs.select("doc_id", "text", "lang"), cfg)
+    return checkpoint(sets.join(docs.select("doc_id", "norm_hash"), "doc_id"))
+
+
+def _edges(sigs: DataFrame, cfg: DedupConfig, texts: DataFrame | None) -> tuple[DataFrame, DataFrame | None]:
+    """Exact edges (group minimum -> member) and verified near edges between exact representatives;
+    and the shingle sets of the candidate documents when verification is exact."""
     empty = sigs.sparkSession.createDataFrame([], "src string, dst string")
     exact, reps = empty, sigs
     if cfg.exact.enabled:
@@ -61,10 +72,16 @@ def _edges(sigs: DataFrame, cfg: DedupConfig) -> DataFrame:
         members = sigs.join(groups, ["scope", "norm_hash"])
         exact = members.where(F.col("doc_id") != F.col("src")).select("src", F.col("doc_id").alias("dst"))
         reps = members.where(F.col("doc_id") == F.col("src")).drop("src")
-    near = empty
+    near, shingles = empty, None
     if cfg.minhash.enabled:
-        near = verified_edges(candidate_edges(reps), reps, cfg.minhash)
-    return exact.unionByName(near)
+        candidates = candidate_edges(reps)
+        if cfg.minhash.verify == "exact":
+            if texts is None:
+                raise ValueError("minhash.verify = 'exact' needs the documents' texts: pass texts=")
+            candidates = checkpoint(candidates)
+            shingles = _candidate_shingles(candidates, reps, texts, cfg)
+        near = verified_edges(candidates, reps, cfg.minhash, shingles=shingles)
+    return exact.unionByName(near), shingles
 
 
 def _keep_key(cfg: DedupConfig) -> Column:
@@ -78,18 +95,41 @@ def _keep_key(cfg: DedupConfig) -> Column:
     return F.struct(*parts, F.col("doc_id"))
 
 
-def find_duplicates(sigs: DataFrame, cfg: DedupConfig) -> DataFrame:
-    """dup_clusters rows (less dedup_run_id) for every document in a cluster of two or more."""
+def _similarity(cfg: DedupConfig, shingles: DataFrame | None) -> tuple[Column, DataFrame | None]:
+    """Jaccard of a member (columns signature, _set) to its kept document (_kept_sig, _kept_set),
+    and the shingle set of each normalized text to join on norm_hash: exact when the candidates were
+    re-shingled, estimated from the signatures otherwise (and for a text without a set)."""
+    estimated = estimated_jaccard(F.col("signature"), F.col("_kept_sig"))
+    if shingles is None:
+        return estimated, None
+    # Exact copies share one set: a copy that never was a candidate uses its representative's.
+    by_text = shingles.groupBy("norm_hash").agg(F.min_by("shingles", "doc_id").alias("_set"))
+    exact = exact_jaccard(F.col("_set"), F.col("_kept_set"))
+    return F.when(F.col("_set").isNull() | F.col("_kept_set").isNull(), estimated).otherwise(exact), by_text
+
+
+def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | None = None) -> DataFrame:
+    """dup_clusters rows (less dedup_run_id) for every document in a cluster of two or more.
+
+    `texts` (doc_id, text) of the signed documents is needed when minhash.verify = 'exact': only
+    the documents on a candidate edge are read and re-shingled."""
     sigs = sigs.withColumn("scope", _scope(cfg))
-    clusters = connected_components(_edges(sigs, cfg)).withColumnRenamed("component_id", "cluster_id")
+    edges, shingles = _edges(sigs, cfg, texts)
+    clusters = connected_components(edges).withColumnRenamed("component_id", "cluster_id")
     members = clusters.join(sigs.select("doc_id", "norm_hash", "signature", "quality_score", "length"), "doc_id")
+    similarity, by_text = _similarity(cfg, shingles)
+    if by_text is not None:
+        members = members.join(by_text, "norm_hash", "left")
+    else:
+        members = members.withColumn("_set", F.lit(None))
     heads = members.groupBy("cluster_id").agg(
         F.min(_keep_key(cfg)).alias("_key"),
         F.count("*").alias("cluster_size"),
         F.countDistinct("norm_hash").alias("_texts"),
     )
     kept = members.select(
-        F.col("doc_id").alias("_kept_id"), F.col("norm_hash").alias("_kept_hash"), F.col("signature").alias("_kept_sig")
+        F.col("doc_id").alias("_kept_id"), F.col("norm_hash").alias("_kept_hash"),
+        F.col("signature").alias("_kept_sig"), F.col("_set").alias("_kept_set"),
     )
     rows = members.join(heads.withColumn("_kept_id", F.col("_key.doc_id")), "cluster_id").join(kept, "_kept_id")
     is_kept = F.col("doc_id") == F.col("_kept_id")
@@ -102,9 +142,7 @@ def find_duplicates(sigs: DataFrame, cfg: DedupConfig) -> DataFrame:
         .when(same_text, "exact")
         .otherwise("near")
         .alias("kind"),
-        F.when(same_text, F.lit(1.0)).otherwise(estimated_jaccard(F.col("signature"), F.col("_kept_sig")))
-        .cast("double")
-        .alias("similarity"),
+        F.when(same_text, F.lit(1.0)).otherwise(similarity).cast("double").alias("similarity"),
         is_kept.alias("is_kept"),
         F.when(~is_kept, F.col("_kept_id")).alias("duplicate_of"),
     )

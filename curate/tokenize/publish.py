@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from curate.errors import StorageError
+from curate.faults import fault_point
 from curate.schemas.mixture import Mixture
 from curate.tokenize.encoder import ENCODING_NAME, EOS_ID, VOCAB_SIZE
 from curate.tokenize.mds import MDS_COLUMNS
@@ -132,7 +133,16 @@ def publish(staging: Path, final: Path, *, entry: dict) -> None:
     if final.exists():
         shutil.rmtree(staging, ignore_errors=True)
         raise StorageError(f"version {final} was published meanwhile by another run; nothing was changed")
+    fault_point("mix:staged")
     os.rename(staging, final)
+    fault_point("mix:renamed")  # published, not yet listed in versions.json
+    list_version(final, entry=entry)
+    for stale in final.parent.glob(f".tmp-{entry['version']}-*"):  # left by killed runs of this version
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def list_version(final: Path, *, entry: dict) -> None:
+    """Add (or replace) the version's entry in versions.json, atomically."""
     listing = final.parent / VERSIONS
     versions = json.loads(listing.read_text()) if listing.is_file() else []
     versions = [v for v in versions if v["version"] != entry["version"]] + [entry]

@@ -1,5 +1,6 @@
 """The command line as users call it, in-process on the test session."""
 
+import json
 
 from curate.cli import build_parser, main
 
@@ -34,7 +35,10 @@ def test_run_on_the_embedded_default(spark, tmp_path, capsys):
     assert {r.stage for r in runs} >= {"ingest"} and all(r.status == "succeeded" for r in runs)
     assert store.read("docs_raw").count() > 500
     assert main(["status", "--root", str(tmp_path)]) == 0
-    assert "last runs" in capsys.readouterr().out
+    status = capsys.readouterr().out
+    assert "last runs" in status and "shard versions" in status
+    (listing,) = (tmp_path / "shards").glob("*/versions.json")
+    assert json.loads(listing.read_text())[-1]["version"] in status
 
 
 def test_job_modules_are_spark_submittable_without_shadowing_the_stdlib():

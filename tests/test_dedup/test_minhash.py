@@ -8,7 +8,7 @@ import pytest
 from datasketch import MinHash
 
 from curate.dedup.config import NormalizeConfig
-from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes, shingle_hash32, shingles
+from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes, shingle_hash32, shingle_sets, shingles
 from curate.dedup.normalize import exact_hashes, normalize
 
 from .texts import cjk_text, license_text, paragraphs, stdlib_docstrings, stdlib_source
@@ -108,3 +108,16 @@ def test_band_hashes_equal_iff_band_values_equal():
     assert (bh[:, 1] != bo[:, 1]).all()
     np.testing.assert_array_equal(np.delete(bh, 1, axis=1), np.delete(bo, 1, axis=1))
     assert len(np.unique(bh[:, 0])) == 8
+
+
+def test_shingle_sets_are_the_distinct_shingle_hashes():
+    norm = normalize(pa.array(_corpus()), NormalizeConfig())
+    char_mask = np.zeros(len(norm), bool)
+    char_mask[-6:-4] = True  # the two CJK texts of _corpus()
+    sets = shingle_sets(norm, char_mask=char_mask, word_ngram=5, char_ngram=3).to_pylist()
+    for text, got, is_char in zip(norm.to_pylist(), sets, char_mask):
+        mode, n = ("char", 3) if is_char else ("word", 5)
+        expected = sorted({shingle_hash32(s) for s in shingles(text, mode=mode, n=n)})
+        assert sorted(h & MAX_HASH for h in got) == expected
+        assert got == sorted(got) and len(set(got)) == len(got)
+    assert sets[-4] == sets[-3] == sets[-1] == [] and len(sets[-2]) == 1  # "tiny doc": one shingle

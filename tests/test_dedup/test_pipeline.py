@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import random
+
+import pyarrow as pa
 import pytest
 from pyspark.sql import functions as F
 
 from curate.dedup.config import DedupConfig, ExactConfig, MinHashConfig
+from curate.dedup.lsh import candidate_edges, verified_edges
+from curate.dedup.minhash import shingle_hash32, shingles
+from curate.dedup.normalize import normalize
+from curate.dedup.spark import shingle_set_frame
 from curate.pipelines.dedup import find_duplicates, remove_duplicates, signatures
 
 from .texts import cjk_text, paragraphs, stdlib_docstrings, stdlib_source
@@ -73,7 +80,7 @@ def result(spark):
     docs = make_docs(spark, _corpus())
     cfg = DedupConfig()
     sigs = signatures(docs, cfg).localCheckpoint()
-    clusters = find_duplicates(sigs, cfg).localCheckpoint()
+    clusters = find_duplicates(sigs, cfg, texts=docs).localCheckpoint()
     by_doc = {r["doc_id"]: r.asDict() for r in clusters.collect()}
     curated = {r["doc_id"] for r in remove_duplicates(docs, clusters).select("doc_id").collect()}
     return by_doc, curated
@@ -149,7 +156,10 @@ def test_bucket_of_ten_thousand_identical_documents(spark, exact):
     docs = make_docs(spark, [(f"copy-{i:05d}", text) for i in range(10_000)] + [("other", paragraphs("GPL-2")[8])])
     cfg = DedupConfig(exact=ExactConfig(enabled=exact))
     sigs = signatures(docs, cfg).localCheckpoint()
-    clusters = find_duplicates(sigs, cfg)
+    if not exact:  # the giant-bucket guard: a star of 9 999 edges, not 10 000 x 9 999 / 2 pairs
+        edges = candidate_edges(sigs.withColumn("scope", F.lit("")))
+        assert edges.count() == 9_999 and edges.select("src").distinct().collect()[0][0] == "copy-00000"
+    clusters = find_duplicates(sigs, cfg, texts=docs)
     summary = clusters.groupBy("cluster_id", "cluster_size").agg(
         F.sum(F.col("is_kept").cast("int")).alias("kept"), F.count("*").alias("n"),
         F.min("kind").alias("kind_min"), F.max("kind").alias("kind_max"),
@@ -165,7 +175,7 @@ def test_scope(spark, scope, expect_cluster):
     text = paragraphs("GPL-3")[1]
     docs = make_docs(spark, [("s1", text, {"source": "crawl-a"}), ("s2", text, {"source": "crawl-b"})])
     cfg = DedupConfig(scope=scope)
-    clusters = find_duplicates(signatures(docs, cfg), cfg)
+    clusters = find_duplicates(signatures(docs, cfg), cfg, texts=docs)
     assert (clusters.count() == 2) is expect_cluster
 
 
@@ -178,5 +188,43 @@ def test_keep_rule_order_is_configurable(spark):
     ])
     for keep_by, expected in [(["quality_score", "length"], "k2"), (["length"], "k1"), ([], "k1")]:
         cfg = DedupConfig(keep_by=keep_by, minhash=MinHashConfig(verify="none"))
-        kept = find_duplicates(signatures(docs, cfg), cfg).where("is_kept").collect()
+        kept = find_duplicates(signatures(docs, cfg), cfg, texts=docs).where("is_kept").collect()
         assert [r["doc_id"] for r in kept] == [expected], keep_by
+
+
+def _deleted_spans(words: list[str], seed: int, fraction: float) -> str:
+    rng = random.Random(seed)
+    out = list(words)
+    for _ in range(int(fraction * len(words)) // 8):
+        i = rng.randrange(len(out))
+        out[i : i + 8] = []
+    return " ".join(out)
+
+
+def test_exact_verification_keeps_exactly_the_candidates_at_or_above_the_threshold(spark):
+    # A real text and 30 copies with 15%..35% of it deleted in 8-word spans: Jaccard 0.48..0.76,
+    # where LSH candidates fall on both sides of the 0.7 threshold.
+    words = " ".join(paragraphs("GPL-3")[20:32]).split()
+    texts = [" ".join(words)] + [_deleted_spans(words, i, 0.15 + 0.2 * i / 30) for i in range(30)]
+    docs = make_docs(spark, [(f"v{i:02d}", t) for i, t in enumerate(texts)])
+    cfg = DedupConfig()
+    sigs = signatures(docs, cfg).localCheckpoint()
+    candidates = candidate_edges(sigs.withColumn("scope", F.lit(""))).localCheckpoint()
+    sets = shingle_set_frame(docs.select("doc_id", "text", "lang"), cfg)
+    kept = {tuple(r) for r in verified_edges(candidates, sigs, cfg.minhash, shingles=sets).collect()}
+
+    norm = dict(zip([f"v{i:02d}" for i in range(len(texts))], normalize(pa.array(texts), cfg.normalize).to_pylist()))
+    ref = {d: {shingle_hash32(s) for s in shingles(t, mode="word", n=5)} for d, t in norm.items()}
+    jaccard = {(a, b): len(ref[a] & ref[b]) / len(ref[a] | ref[b]) for a, b in (tuple(r) for r in candidates.collect())}
+    assert kept == {e for e, j in jaccard.items() if j >= 0.7}
+    assert sum(j < 0.7 for j in jaccard.values()) >= 5 and len(kept) >= 3  # both sides are exercised
+
+    # The clusters are built on the same verified edges, and report the exact Jaccard.
+    clusters = find_duplicates(sigs, cfg, texts=docs).collect()
+    for r in clusters:
+        if not r["is_kept"]:
+            a, b = norm[r["doc_id"]], norm[r["duplicate_of"]]
+            sa, sb = (ref[r["doc_id"]], ref[r["duplicate_of"]])
+            assert r["similarity"] == pytest.approx(len(sa & sb) / len(sa | sb)) and a != b
+    clustered = {r["doc_id"] for r in clusters}
+    assert clustered == {d for e in kept for d in e}

@@ -64,7 +64,8 @@ def bad_inputs(tmp_path_factory, paragraphs) -> tuple[Path, dict[str, int]]:
     (d / "notes.xyz").write_text(paragraphs[7])
     (d / "readme.txt").write_text(paragraphs[8])
     (d / "latin1.txt").write_bytes(paragraphs[9].encode("utf-8") + "é".encode("latin-1"))
-    # records per file: lines (incl. blank ones) for JSONL; 1 for a whole-file document or a refused file
-    expected = {"mixed.jsonl": len(raw), "big.jsonl": 2, "whole.jsonl.gz": 5, "empty.jsonl": 0,
+    # records per file: lines (a run of blank lines is one) for JSONL; 1 for a whole-file document, a
+    # refused file or a file without records (empty_file)
+    expected = {"mixed.jsonl": len(raw), "big.jsonl": 2, "whole.jsonl.gz": 5, "empty.jsonl": 1,
                 "notes.xyz": 1, "readme.txt": 1, "latin1.txt": 1}
     return d, expected

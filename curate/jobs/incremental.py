@@ -1,0 +1,104 @@
+"""Incremental runs: what a stage's output depends on, and what its last successful run saw.
+
+A stage's hash covers the config sections, options and non-table inputs it reads (see
+`dag.Stage`) and the curate version; `run_stage` records it in `runs.config_hash`. `curate run`
+skips a stage whose last successful run had the same hash, read the same input table versions and
+whose outputs are still the versions it wrote. The jobs that keep rows between runs (annotate,
+tokenize) ask `rows_are_current` whether those rows were made with the current settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+
+import curate
+from curate.pipelines import dag
+from curate.schemas.mixture import load_mixture
+from curate.schemas.tables import RUNS
+
+if TYPE_CHECKING:
+    from pyspark.sql import Row
+
+    from curate.jobs.common import StageContext
+
+
+def _jsonable(value):
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    raise TypeError(f"cannot hash {type(value).__name__} {value!r}")
+
+
+def stage_hash(ctx: StageContext, name: str) -> str:
+    """Hash of what decides stage `name`'s output besides its input tables."""
+    try:
+        st = dag.stage(name)
+    except KeyError:  # a job outside the DAG: the whole config decides
+        return ctx.cfg.config_hash()
+    config = ctx.cfg.model_dump(mode="json")
+    parts = {
+        "curate": curate.__version__,
+        "stage": name,
+        "config": {section: config[section] for section in st.config},
+        "options": {o: ctx.options[o] for o in st.options if ctx.options.get(o)},
+    }
+    for dotted in st.ignore:
+        *path, key = dotted.split(".")
+        node = parts["config"]
+        for p in path:
+            node = node.get(p, {})
+        node.pop(key, None)
+    fingerprint = st.load_fingerprint()
+    if fingerprint is not None:
+        parts["inputs"] = fingerprint(ctx)
+    blob = json.dumps(parts, sort_keys=True, default=_jsonable).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def mixture_hash(ctx: StageContext) -> str:
+    """The mix stage's non-table input: the mixture file's content."""
+    return load_mixture(ctx.options.get("mixture") or ctx.cfg.mix.mixture).config_hash()
+
+
+def last_success(ctx: StageContext, name: str) -> Row | None:
+    if not ctx.store.exists(RUNS):
+        return None
+    rows = (
+        ctx.store.read(RUNS)
+        .where((F.col("stage") == name) & (F.col("status") == "succeeded"))
+        .orderBy(F.col("started_at").desc())
+        .limit(1)
+        .collect()
+    )
+    return rows[0] if rows else None
+
+
+def _outputs_unchanged(ctx: StageContext, run: Row) -> bool:
+    recorded = dict(run.output_versions or {})
+    return ctx.store.versions(recorded) == recorded
+
+
+def unchanged_since(ctx: StageContext, name: str, config_hash: str) -> Row | None:
+    """The last successful run of `name` if nothing it depends on changed since, else None."""
+    last = last_success(ctx, name)
+    if last is None or last.config_hash != config_hash or not _outputs_unchanged(ctx, last):
+        return None
+    recorded = dict(last.input_versions or {})
+    names = set(recorded) | set(dag.stage(name).inputs)
+    return last if ctx.store.versions(names) == recorded else None
+
+
+def rows_are_current(ctx: StageContext, name: str) -> bool:
+    """True when stage `name`'s output rows were written with the current hash and nothing else
+    has written its tables since: a job may then process only the new documents."""
+    last = last_success(ctx, name)
+    return last is not None and last.config_hash == stage_hash(ctx, name) and _outputs_unchanged(ctx, last)
+
+
+def settings_changed(ctx: StageContext, name: str) -> bool:
+    """True when stage `name` last succeeded with other settings (its kept state may be stale)."""
+    last = last_success(ctx, name)
+    return last is not None and last.config_hash != stage_hash(ctx, name)

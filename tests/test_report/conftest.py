@@ -1,0 +1,26 @@
+"""One `curate run` of the bundled sample, logged to a local MLflow file store, shared by the report tests."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from curate.cli import main
+from curate.schemas.config import load_pipeline_config
+
+
+@pytest.fixture(scope="session")
+def sample_run(spark, tmp_path_factory):
+    base = tmp_path_factory.mktemp("report")
+    cfg = load_pipeline_config(root=str(base / "root")).model_dump(mode="json")
+    cfg["spark"].update(master="local[2]", driver_memory="4g", shuffle_partitions=2)
+    cfg["tracking"] = {"mlflow_uri": (base / "mlruns").as_uri(), "experiment": "sample"}
+    config = base / "pipeline.yaml"
+    config.write_text(yaml.safe_dump(cfg))
+    assert main(["run", "--config", str(config)]) == 0
+    from curate.delta.store import DeltaStore
+
+    store = DeltaStore(spark, cfg["root"])
+    run_id = store.read("runs").select("run_id").first()["run_id"]
+    return {"config": config, "root": base / "root", "run_id": run_id, "mlflow_uri": cfg["tracking"]["mlflow_uri"],
+            "store": store}

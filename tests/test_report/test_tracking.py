@@ -1,0 +1,40 @@
+"""`curate run` with tracking.mlflow_uri set logs params, counts, timings and the report to MLflow."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+
+def test_run_is_logged_to_the_file_store(sample_run, tmp_path):
+    os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=sample_run["mlflow_uri"])
+    experiment = client.get_experiment_by_name("sample")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.info.run_name == sample_run["run_id"] and run.info.status == "FINISHED"
+    assert run.data.tags["curate.run_id"] == sample_run["run_id"]
+
+    runs = pa.table(DeltaTable(str(sample_run["root"] / "tables" / "runs")).to_pyarrow_table()).to_pylist()
+    by_stage = {r["stage"]: r for r in runs if r["run_id"] == sample_run["run_id"]}
+    params = run.data.params
+    assert params["config_hash"] == by_stage["ingest"]["config_hash"]
+    assert params["spark.master"] == "local[2]" and params["annotate.rules.text.min_gopher_alpha_word_frac"] == "0.8"
+    assert not any(k.startswith("tracking.") for k in params)
+
+    metrics = run.data.metrics
+    for stage, r in by_stage.items():
+        assert metrics[f"{stage}.duration_s"] == r["duration_s"]
+        assert metrics[f"{stage}.rows_out"] == r["rows_out"]
+    assert metrics["ingest.quarantined.malformed_json"] == dict(by_stage["ingest"]["counts"])["quarantined:malformed_json"]
+    assert metrics["tokenize.tokens"] > 0
+
+    (artifact,) = client.list_artifacts(run.info.run_id)
+    assert artifact.path == f"{sample_run['run_id']}.html"
+    local = client.download_artifacts(run.info.run_id, artifact.path, str(tmp_path))
+    html = Path(local).read_text(encoding="utf-8")
+    assert sample_run["run_id"] in html and 'id="report-data"' in html
