@@ -27,21 +27,24 @@ def count_sentences(line: str) -> int:
     return len(ends) + (1 if tail else 0)
 
 
-def c4_signals(text: str) -> dict[str, float]:
-    lines = text.splitlines()
+def c4_signals(lines: list[str]) -> dict[str, float]:
+    """Signals of a document split by `str.splitlines`."""
     no_terminal = too_few = javascript = policy = 0
     sentences = 0
     lorem = curly = 0.0
     for raw in lines:
         line = raw.strip()
-        words = line.split()
-        if any(len(w) > MAX_WORD_CHARS for w in words):
-            continue
-        line = _CITATION.sub("", line)
+        words = None
+        if len(line) > MAX_WORD_CHARS:  # shorter lines cannot hold a too-long word
+            words = line.split()
+            if any(len(w) > MAX_WORD_CHARS for w in words):
+                continue
+        if "[" in line:
+            line = _CITATION.sub("", line)
         if not line.endswith(END_PUNCTUATION) or line.endswith("..."):
             no_terminal += 1
             continue
-        if len(words) < MIN_LINE_WORDS:
+        if len(raw.split() if words is None else words) < MIN_LINE_WORDS:  # counted before citations go
             too_few += 1
             continue
         lowered = line.lower()

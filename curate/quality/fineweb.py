@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 from curate.quality.gopher import duplicates
 
@@ -15,15 +16,13 @@ _LIST_ITEM = re.compile(r"^\s*(?:[-*•·‣◦▪►–—+]|\(?(?:\d{1,3}|[a-z
 _TERMINALS = frozenset(".?!。！？｡．﹒﹗۔؟।॥።፧፨။៕។‼⁇⁈⁉")
 
 
-def ends_with_terminal_punctuation(line: str) -> bool:
+@lru_cache(maxsize=4096)
+def is_terminal_punctuation(ch: str) -> bool:
     """Sentence-final punctuation of any script (close to Unicode Sentence_Terminal, datatrove's list)."""
-    if not line:
-        return False
-    ch = line[-1]
     return ch in _TERMINALS or unicodedata.name(ch, "").endswith(("FULL STOP", "QUESTION MARK", "EXCLAMATION MARK"))
 
 
-def fineweb_signals(text: str, words: list[str]) -> dict[str, float]:
+def fineweb_signals(text: str, n_words: int) -> dict[str, float]:
     lines = [line for line in text.split("\n") if line.strip()]
     n = len(lines)
     if not n:
@@ -36,9 +35,9 @@ def fineweb_signals(text: str, words: list[str]) -> dict[str, float]:
         }
     non_newline_chars = len(text) - text.count("\n")
     return {
-        "fineweb_line_punct_ratio": sum(ends_with_terminal_punctuation(x) for x in lines) / n,
-        "fineweb_short_line_ratio": sum(len(x) <= SHORT_LINE_CHARS for x in lines) / n,
+        "fineweb_line_punct_ratio": sum(map(is_terminal_punctuation, (x[-1] for x in lines))) / n,
+        "fineweb_short_line_ratio": sum(1 for x in lines if len(x) <= SHORT_LINE_CHARS) / n,
         "fineweb_dup_line_char_ratio": duplicates(lines)[1] / non_newline_chars if non_newline_chars else 0.0,
-        "fineweb_newline_ratio": text.count("\n") / len(words) if words else 0.0,
-        "fineweb_list_line_ratio": sum(bool(_LIST_ITEM.match(x)) for x in lines) / n,
+        "fineweb_newline_ratio": text.count("\n") / n_words if n_words else 0.0,
+        "fineweb_list_line_ratio": sum(1 for _ in filter(_LIST_ITEM.match, lines)) / n,
     }

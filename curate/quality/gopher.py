@@ -1,8 +1,9 @@
 """Gopher quality and repetition signals (Rae et al. 2021, arXiv:2112.11446, section A.1.1).
 
 Every signal is computed; none stops early. Ratios over an empty denominator are 0.0. Words are
-`words.split_words` tokens (symbols included, as in datatrove); the word count and the mean word
-length use only tokens that are not pure punctuation.
+`words.tokenize` tokens (symbols included, as in datatrove); the word count and the mean word
+length use only tokens that are not pure punctuation. Per-word tests run once per distinct word
+and n-grams are compared as 64-bit keys of word ids, so the cost per token is numpy's, not Python's.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import unicodedata
 from functools import lru_cache
 
 import numpy as np
+
+from curate.quality.words import Tokens
 
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 
@@ -36,43 +39,35 @@ def _ratio(num: float, den: float) -> float:
     return num / den if den else 0.0
 
 
-def gopher_quality_signals(text: str, words: list[str]) -> dict[str, float]:
-    n_tokens = len(words)
-    content = [w for w in words if not is_symbol(w)]
-    lines = text.splitlines()
+def gopher_quality_signals(text: str, tokens: Tokens, lines: list[str]) -> dict[str, float]:
+    """`lines`: text.splitlines()."""
+    n_tokens = len(tokens)
+    vocab = tokens.vocab
+    counts = np.bincount(tokens.ids, minlength=len(vocab))
+    content = ~np.fromiter(map(is_symbol, vocab), dtype=bool, count=len(vocab))
+    alpha = np.fromiter((any(map(str.isalpha, w)) for w in vocab), dtype=bool, count=len(vocab))
+    n_content = int(counts[content].sum())
     return {
-        "gopher_word_count": float(len(content)),
-        "gopher_mean_word_length": _ratio(sum(map(len, content)), len(content)),
+        "gopher_word_count": float(n_content),
+        "gopher_mean_word_length": _ratio(int((counts * tokens.vocab_lengths)[content].sum()), n_content),
         "gopher_hash_word_ratio": _ratio(text.count("#"), n_tokens),
         "gopher_ellipsis_word_ratio": _ratio(text.count("...") + text.count("…"), n_tokens),
-        "gopher_bullet_line_frac": _ratio(sum(s.lstrip().startswith(("•", "-")) for s in lines), len(lines)),
-        "gopher_ellipsis_line_frac": _ratio(sum(s.rstrip().endswith(("...", "…")) for s in lines), len(lines)),
-        "gopher_alpha_word_frac": _ratio(sum(any(c.isalpha() for c in w) for w in words), n_tokens),
-        "gopher_stop_words": float(len(STOP_WORDS.intersection(words))),
+        "gopher_bullet_line_frac": _ratio(sum(1 for s in lines if s.lstrip().startswith(("•", "-"))), len(lines)),
+        "gopher_ellipsis_line_frac": _ratio(sum(1 for s in lines if s.rstrip().endswith(("...", "…"))), len(lines)),
+        "gopher_alpha_word_frac": _ratio(int(counts[alpha].sum()), n_tokens),
+        "gopher_stop_words": float(len(STOP_WORDS.intersection(vocab))),
     }
 
 
 def duplicates(items: list[str]) -> tuple[int, int]:
     """(number, characters) of items equal to an earlier item."""
-    seen: set[str] = set()
-    count = chars = 0
-    for item in items:
-        if item in seen:
-            count += 1
-            chars += len(item)
-        else:
-            seen.add(item)
-    return count, chars
+    distinct = set(items)
+    return len(items) - len(distinct), sum(map(len, items)) - sum(map(len, distinct))
 
 
-def word_ids(words: list[str]) -> np.ndarray:
-    """One id per distinct word (1-based), so n-grams compare as integers."""
-    vocab: dict[str, int] = {}
-    return np.array([vocab.setdefault(w, len(vocab)) for w in words], dtype=np.uint64) + np.uint64(1)
-
-
-def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
+def _ngram_keys(tokens: Tokens, n: int) -> np.ndarray:
     """A 64-bit key per n-gram window: word ids mixed by a fixed odd multiplier (collisions ~2^-64)."""
+    ids = tokens.ids.astype(np.uint64) + np.uint64(1)
     width = len(ids) - n + 1
     keys = np.zeros(width, dtype=np.uint64)
     with np.errstate(over="ignore"):
@@ -81,39 +76,47 @@ def _ngram_keys(ids: np.ndarray, n: int) -> np.ndarray:
     return keys
 
 
-def top_ngram_chars(words: list[str], n: int, *, ids: np.ndarray | None = None) -> int:
+def top_ngram_chars(tokens: Tokens, n: int) -> int:
     """Characters covered by the most frequent n-gram: len(' '.join(ngram)) x occurrences."""
-    if len(words) < n:
+    if len(tokens) < n:
         return 0
-    keys = _ngram_keys(word_ids(words) if ids is None else ids, n)
-    uniq, first, counts = np.unique(keys, return_index=True, return_counts=True)
+    _, first, counts = np.unique(_ngram_keys(tokens, n), return_index=True, return_counts=True)
     top = int(np.argmax(counts))  # ties: the smallest key, as any most frequent n-gram would do
-    first, occurrences = int(first[top]), int(counts[top])
-    return (sum(map(len, words[first : first + n])) + n - 1) * occurrences
+    start = int(first[top])
+    offsets = tokens.char_offsets
+    return int(offsets[start + n] - offsets[start] + n - 1) * int(counts[top])
 
 
-def duplicated_ngram_chars(words: list[str], n: int, *, ids: np.ndarray | None = None) -> int:
+def duplicated_ngram_chars(tokens: Tokens, n: int) -> int:
     """Characters of n-gram occurrences repeating an earlier one, scanned left to right.
 
     After a repeat the scan jumps past it, so overlapping repeats are not counted twice
-    (the same greedy definition as datatrove's `find_all_duplicate`).
+    (the same greedy definition as datatrove's `find_all_duplicate`). Only windows whose n-gram
+    occurs more than once can be a repeat or make a later one, so only those are walked.
     """
-    if len(words) < n:
+    if len(tokens) < n:
         return 0
-    grams = _ngram_keys(word_ids(words) if ids is None else ids, n).tolist()
+    _, group, counts = np.unique(_ngram_keys(tokens, n), return_inverse=True, return_counts=True)
+    candidates = np.flatnonzero(counts[group] > 1)
     seen: set[int] = set()
-    chars = i = 0
-    while i < len(grams):
-        if grams[i] in seen:
-            chars += sum(map(len, words[i : i + n]))
-            i += n
+    repeats: list[int] = []
+    next_pos = 0  # the first window the scan has not jumped over
+    for pos, g in zip(candidates.tolist(), group[candidates].tolist()):
+        if pos < next_pos:
+            continue
+        if g in seen:
+            repeats.append(pos)
+            next_pos = pos + n
         else:
-            seen.add(grams[i])
-            i += 1
-    return chars
+            seen.add(g)
+    if not repeats:
+        return 0
+    starts = np.array(repeats)
+    offsets = tokens.char_offsets
+    return int((offsets[starts + n] - offsets[starts]).sum())
 
 
-def gopher_repetition_signals(text: str, words: list[str]) -> dict[str, float]:
+def gopher_repetition_signals(text: str, tokens: Tokens) -> dict[str, float]:
     n_chars = len(text)
     paragraphs = _PARAGRAPH_BREAK.split(text.strip())
     para_dups, para_dup_chars = duplicates(paragraphs)
@@ -125,9 +128,8 @@ def gopher_repetition_signals(text: str, words: list[str]) -> dict[str, float]:
         "rep_dup_line_frac": _ratio(line_dups, len(lines)),
         "rep_dup_line_char_frac": _ratio(line_dup_chars, n_chars),
     }
-    ids = word_ids(words)
     for n in TOP_NGRAM_SIZES:
-        out[f"rep_top_{n}gram_char_frac"] = _ratio(top_ngram_chars(words, n, ids=ids), n_chars)
+        out[f"rep_top_{n}gram_char_frac"] = _ratio(top_ngram_chars(tokens, n), n_chars)
     for n in DUP_NGRAM_SIZES:
-        out[f"rep_dup_{n}gram_char_frac"] = _ratio(duplicated_ngram_chars(words, n, ids=ids), n_chars)
+        out[f"rep_dup_{n}gram_char_frac"] = _ratio(duplicated_ngram_chars(tokens, n), n_chars)
     return out

@@ -11,7 +11,7 @@ from curate.quality.c4 import c4_signals
 from curate.quality.codequality import code_signals
 from curate.quality.fineweb import fineweb_signals
 from curate.quality.gopher import gopher_quality_signals, gopher_repetition_signals
-from curate.quality.words import split_words
+from curate.quality.words import tokenize
 
 TEXT_SIGNALS = (
     "gopher_word_count", "gopher_mean_word_length", "gopher_hash_word_ratio", "gopher_ellipsis_word_ratio",
@@ -36,12 +36,13 @@ RULE_SIGNALS = frozenset(TEXT_SIGNALS + CODE_SIGNALS + COMMON_SIGNALS + COLUMN_S
 
 
 def text_signals(text: str) -> dict[str, float]:
-    words = split_words(text)
+    tokens = tokenize(text)
+    lines = text.splitlines()
     return {
-        **gopher_quality_signals(text, words),
-        **gopher_repetition_signals(text, words),
-        **c4_signals(text),
-        **fineweb_signals(text, words),
+        **gopher_quality_signals(text, tokens, lines),
+        **gopher_repetition_signals(text, tokens),
+        **c4_signals(lines),
+        **fineweb_signals(text, len(tokens)),
     }
 
 

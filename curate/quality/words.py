@@ -15,6 +15,11 @@ languages (see `rules.DEFAULT_OVERRIDES`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cached_property
+import re
+
+import numpy as np
 import regex
 
 NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
@@ -34,9 +39,64 @@ _TOKEN = regex.compile(
 )
 
 
+# str.split() also splits at \x1c-\x1f, which the pattern's \S keeps; \x00 marks chunk ends below.
+_NOT_SPLITTABLE = re.compile(r"[\x00\x1c-\x1f]")
+
+
 def split_words(text: str) -> list[str]:
-    """Word and symbol tokens of `text` in order; whitespace is dropped."""
-    return _TOKEN.findall(text)
+    """Word and symbol tokens of `text` in order; whitespace is dropped.
+
+    No token spans whitespace, so the text is split at whitespace first (in C) and only chunks
+    that are not a plain ASCII word go through the (slow, Unicode-aware) pattern: all of them in
+    one call, joined by a marker token, instead of one call per chunk.
+    """
+    if _NOT_SPLITTABLE.search(text):
+        return _TOKEN.findall(text)
+    chunks = text.split()
+    hard = [c for c in chunks if not (c.isascii() and c.isalnum())]
+    if not hard:
+        return chunks
+    # Tokens hold no whitespace: joined by spaces, cut at the marker, each chunk's tokens come back.
+    pieces = iter(" ".join(_TOKEN.findall(" \x00 ".join(hard))).split(" \x00 "))
+    out: list[str] = []
+    for c in chunks:
+        if c.isascii() and c.isalnum():
+            out.append(c)
+        else:
+            out += next(pieces).split(" ")
+    return out
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """A document's tokens, each numbered by its first occurrence, so signals work on integers.
+
+    Per-word properties are computed once per distinct word (`vocab`) and spread to every
+    occurrence with `ids`, instead of once per token in a Python loop.
+    """
+
+    words: list[str]
+    vocab: list[str]  # distinct words, in order of first occurrence
+    ids: np.ndarray  # int64: index into vocab of each word
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    @cached_property
+    def vocab_lengths(self) -> np.ndarray:
+        return np.fromiter(map(len, self.vocab), dtype=np.int64, count=len(self.vocab))
+
+    @cached_property
+    def char_offsets(self) -> np.ndarray:
+        """Characters in words[:i] (separators not counted), for i in 0..len(words)."""
+        return np.concatenate(([0], np.cumsum(self.vocab_lengths[self.ids])))
+
+
+def tokenize(text: str) -> Tokens:
+    words = split_words(text)
+    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
+    ids = np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words))
+    return Tokens(words, list(index), ids)
 
 
 # ISO 639-1/3 codes fastText lid.176 emits for languages written without spaces between words.

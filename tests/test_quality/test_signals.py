@@ -15,11 +15,11 @@ from curate.quality.gopher import (
     top_ngram_chars,
 )
 from curate.quality.signals import CODE_SIGNALS, TEXT_SIGNALS, compute_signals
-from curate.quality.words import split_words
+from curate.quality.words import split_words, tokenize
 
 
 def _gq(text):
-    return gopher_quality_signals(text, split_words(text))
+    return gopher_quality_signals(text, tokenize(text), text.splitlines())
 
 
 def test_gopher_quality_by_hand():
@@ -46,27 +46,31 @@ def test_gopher_quality_on_real_prose(gpl3):
 
 def test_repetition_by_hand():
     text = "a b\n\na b\n\nc"
-    s = gopher_repetition_signals(text, split_words(text))
+    s = gopher_repetition_signals(text, tokenize(text))
     assert s["rep_dup_para_frac"] == pytest.approx(1 / 3)
     assert s["rep_dup_para_char_frac"] == pytest.approx(3 / len(text))
     assert s["rep_dup_line_frac"] == pytest.approx(1 / 3)
     # most frequent 2-gram "a b" occurs twice: 3 characters x 2
     assert s["rep_top_2gram_char_frac"] == pytest.approx(6 / len(text))
-    assert top_ngram_chars(["x"], 2) == 0
+    assert top_ngram_chars(tokenize("x"), 2) == 0
 
 
 def test_duplicated_ngrams_do_not_double_count_overlaps():
-    words = "one two three four five one two three four five one two three four five".split()
+    text = "one two three four five one two three four five one two three four five"
     # the second and third occurrences repeat the first: 2 x len("onetwothreefourfive")
-    assert duplicated_ngram_chars(words, 5) == 2 * 19
-    assert duplicated_ngram_chars(words[:5], 5) == 0
+    assert duplicated_ngram_chars(tokenize(text), 5) == 2 * 19
+    assert duplicated_ngram_chars(tokenize("one two three four five"), 5) == 0
+    # windows 0 and 5 and 11 are "a b c d e"; the scan counts 5 (jumps to 10), then 11: 2 x 5 chars
+    assert duplicated_ngram_chars(tokenize("a b c d e a b c d e f a b c d e"), 5) == 10
+    # seven equal words: window 1 repeats window 0, the jump then ends the scan
+    assert duplicated_ngram_chars(tokenize("x x x x x x x"), 5) == 5
 
 
 def test_repetition_on_real_text_repeated(gpl3):
     paragraph = gpl3.split("\n\n")[5].strip()
-    clean = gopher_repetition_signals(gpl3, split_words(gpl3))
+    clean = gopher_repetition_signals(gpl3, tokenize(gpl3))
     repeated_text = "\n\n".join([paragraph] * 5)
-    repeated = gopher_repetition_signals(repeated_text, split_words(repeated_text))
+    repeated = gopher_repetition_signals(repeated_text, tokenize(repeated_text))
     assert clean["rep_dup_para_frac"] < 0.05
     assert repeated["rep_dup_para_frac"] == pytest.approx(0.8)
     assert repeated["rep_dup_10gram_char_frac"] > 0.5 > clean["rep_dup_10gram_char_frac"]
@@ -82,7 +86,7 @@ def test_c4_by_hand():
         "Lorem ipsum dolor sit amet, consectetur.",
         "A curly { bracket in a kept line.",
     ])
-    s = c4_signals(text)
+    s = c4_signals(text.splitlines())
     assert s["c4_no_terminal_punct_line_frac"] == pytest.approx(1 / 7)
     assert s["c4_too_few_words_line_frac"] == pytest.approx(1 / 7)
     assert s["c4_javascript_line_frac"] == pytest.approx(1 / 7)
@@ -98,13 +102,13 @@ def test_sentence_count_handles_cjk_and_quotes():
 
 
 def test_c4_on_real_prose_and_changelog(gpl3, changelog):
-    assert c4_signals(gpl3)["c4_sentences"] > 100
-    assert c4_signals(changelog)["c4_no_terminal_punct_line_frac"] > 0.5
+    assert c4_signals(gpl3.splitlines())["c4_sentences"] > 100
+    assert c4_signals(changelog.splitlines())["c4_no_terminal_punct_line_frac"] > 0.5
 
 
 def test_fineweb_by_hand():
     text = "A full line of text that ends with a stop.\nshort\nshort\n\n- item one"
-    s = fineweb_signals(text, split_words(text))
+    s = fineweb_signals(text, len(split_words(text)))
     assert s["fineweb_line_punct_ratio"] == pytest.approx(1 / 4)
     assert s["fineweb_short_line_ratio"] == pytest.approx(3 / 4)
     assert s["fineweb_dup_line_char_ratio"] == pytest.approx(5 / (len(text) - 4))
@@ -114,7 +118,7 @@ def test_fineweb_by_hand():
 
 def test_fineweb_terminal_punctuation_of_other_scripts():
     for line in ("日本語の文です。", "Это предложение.", "क्या यह सही है।", "هل هذا صحيح؟"):
-        assert fineweb_signals(line, split_words(line))["fineweb_line_punct_ratio"] == 1.0
+        assert fineweb_signals(line, len(split_words(line)))["fineweb_line_punct_ratio"] == 1.0
 
 
 def test_code_signals_on_real_source(python_source):
