@@ -21,14 +21,18 @@ log = logging.getLogger(__name__)
 
 
 def _file_state(path: str) -> tuple[int, int]:
-    """(size, mtime in ns); the file itself for a symbolic link."""
+    """(size, mtime in ns); the file itself for a symbolic link; (-1, -1) for a path that cannot be
+    stat'ed (a name that is not UTF-8 is listed escaped; ingest records it as `invalid_path`)."""
     if "://" in path and not path.startswith("file://"):
         from pyarrow import fs
 
         filesystem, inner = fs.FileSystem.from_uri(path)
         info = filesystem.get_file_info(inner)
         return info.size or 0, info.mtime_ns or 0
-    st = os.lstat(path.removeprefix("file://"))
+    try:
+        st = os.lstat(path.removeprefix("file://"))
+    except OSError:
+        return -1, -1
     return st.st_size, st.st_mtime_ns
 
 
