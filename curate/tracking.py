@@ -88,7 +88,9 @@ def _log(ctx: StageContext, runs: list[dict], report: Path) -> str:
     run = client.create_run(experiment_id, run_name=ctx.run_id,
                             tags={"curate.run_id": ctx.run_id, "curate.root": ctx.cfg.root})
     mlflow_id = run.info.run_id
+    # The whole config's hash, and each stage's own (what `runs` records and incremental runs compare).
     params = {"config_hash": ctx.cfg.config_hash(),
+              **{f"{r['stage']}.config_hash": r["config_hash"] for r in runs},
               **flat_params(ctx.cfg.model_dump(mode="json", exclude={"tracking"}))}
     items = [Param(k, v) for k, v in sorted(params.items())]
     for i in range(0, len(items), PARAMS_PER_BATCH):

@@ -8,6 +8,8 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
+from curate.schemas.config import load_pipeline_config
+
 
 def test_run_is_logged_to_the_file_store(sample_run, tmp_path):
     os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
@@ -22,7 +24,9 @@ def test_run_is_logged_to_the_file_store(sample_run, tmp_path):
     runs = pa.table(DeltaTable(str(sample_run["root"] / "tables" / "runs")).to_pyarrow_table()).to_pylist()
     by_stage = {r["stage"]: r for r in runs if r["run_id"] == sample_run["run_id"]}
     params = run.data.params
-    assert params["config_hash"] == by_stage["ingest"]["config_hash"]
+    assert params["config_hash"] == load_pipeline_config(sample_run["config"]).config_hash()
+    for stage, r in by_stage.items():
+        assert params[f"{stage}.config_hash"] == r["config_hash"]
     assert params["spark.master"] == "local[2]" and params["annotate.rules.text.min_gopher_alpha_word_frac"] == "0.8"
     assert not any(k.startswith("tracking.") for k in params)
 
