@@ -46,8 +46,10 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from bench_results import write_result  # noqa: E402
+from proctree import process_tree  # noqa: E402
 
 MB = 1_000_000
+PAGE = os.sysconf("SC_PAGE_SIZE")
 CORES = 2
 STAGE_INPUT = {"annotate": "docs_raw", "dedup": "docs_annotated", "tokenize": "docs_curated"}
 
@@ -90,31 +92,6 @@ def write_configs(work: Path, corpus: Path, root: Path, text_bytes: int, weights
     return cfg
 
 
-def _process_tree(pid: int) -> dict[int, tuple[str, int]]:
-    """{pid: (command name, RSS bytes)} of pid and all its descendants, from /proc."""
-    children: dict[int, list[int]] = {}
-    info: dict[int, tuple[str, int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-            rss_pages = int(Path(f"/proc/{entry}/statm").read_text().split()[1])
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        ppid = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-        info[int(entry)] = (name, rss_pages * os.sysconf("SC_PAGE_SIZE"))
-    tree, todo = {}, [pid]
-    while todo:
-        p = todo.pop()
-        if p in info:
-            tree[p] = info[p]
-        todo.extend(children.get(p, []))
-    return tree
-
-
 class MemorySampler(threading.Thread):
     """Peak RSS of the driver (curate's Python + the JVM) and of the JVM's Python workers."""
 
@@ -126,12 +103,12 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.wait(self.every_s):
-            tree = _process_tree(self.pid)
+            tree = process_tree(self.pid)
+            rss = {p: int(fields[21]) * PAGE for p, (_, fields) in tree.items()}
             java = [p for p, (name, _) in tree.items() if name == "java"]
-            workers = {p for j in java for p in _process_tree(j) if p != j}
-            driver = sum(rss for p, (_, rss) in tree.items() if p not in workers)
-            self.peak_driver = max(self.peak_driver, driver)
-            self.peak_workers = max(self.peak_workers, sum(tree[p][1] for p in workers if p in tree))
+            workers = {p for j in java for p in process_tree(j) if p != j}
+            self.peak_driver = max(self.peak_driver, sum(r for p, r in rss.items() if p not in workers))
+            self.peak_workers = max(self.peak_workers, sum(r for p, r in rss.items() if p in workers))
 
 
 def run_pipeline(cfg: Path, log: Path) -> tuple[float, MemorySampler]:

@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench_results import write_result
+from proctree import process_tree
 
 from curate.tokenize.encoder import get_encoding, tokenize_batch
 
@@ -74,25 +75,8 @@ def cores(master: str) -> int:
 
 def tree_cpu_seconds(pid: int) -> float:
     """CPU seconds used by `pid` and all its descendants, ended ones included (Linux /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    children: dict[int, list[int]] = {}
-    stats: dict[int, list[str]] = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as fh:
-                    f = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            stats[int(d)] = f
-            children.setdefault(int(f[1]), []).append(int(d))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        if p in stats:
-            total += sum(int(x) for x in stats[p][11:15])  # utime stime cutime cstime
-        todo.extend(children.get(p, []))
-    return total / tick
+    ticks = sum(sum(int(x) for x in fields[11:15]) for _, fields in process_tree(pid).values())  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def timed(fn, rounds: int) -> tuple[float, float]:
