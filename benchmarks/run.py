@@ -1,12 +1,14 @@
 """End-to-end benchmark: the whole `curate run` at three corpus sizes, beside the bare-library
 limits of each stage and beside datatrove doing the same stages on the same documents.
 
-    python benchmarks/run.py                       # 1x, 4x, 16x of 100 MB (hours on 2 cores)
+    python benchmarks/run.py --registry-cache /tmp/registry   # 1x, 4x, 16x of 100 MB (hours on 2 cores)
     python benchmarks/run.py --sizes 100,400 --no-peers
     python benchmarks/run.py --smoke               # seconds of work on a 2 MB corpus (CI)
 
-Per size: scripts/build_corpus.py builds a real corpus (text and code from this machine, never
-filler) under --work; `curate run` processes it in a subprocess while a sampler records the peak
+scripts/build_corpus.py builds one real corpus of the largest size (text and code from this machine
+and pinned registry packages, never filler; or --corpus names one); the smaller sizes are nested
+samples of its documents by id hash, so all sizes share one composition. Per size: `curate run`
+processes it in a subprocess while a sampler records the peak
 RSS of the driver (Python + the JVM, which holds the executors in local mode) and of the
 executors' Python workers; per-stage wall time and rows come from the run's `runs` rows.
 
@@ -33,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import zlib
 from pathlib import Path
 
 import pyarrow as pa
@@ -56,12 +59,45 @@ STAGE_INPUT = {"annotate": "docs_raw", "dedup": "docs_annotated", "tokenize": "d
 
 # ---- corpus and pipeline run ------------------------------------------------------------------
 
-def build_corpus(out: Path, size_mb: float) -> dict:
+def build_corpus(out: Path, size_mb: float, registry_cache: Path | None) -> dict:
     manifest = out / "manifest.json"
     if not manifest.exists():
-        subprocess.run([sys.executable, str(REPO / "scripts" / "build_corpus.py"), "--out", str(out),
-                        "--size-mb", str(size_mb)], check=True)
+        cmd = [sys.executable, str(REPO / "scripts" / "build_corpus.py"), "--out", str(out), "--size-mb", str(size_mb)]
+        if registry_cache:
+            cmd += ["--registry-cache", str(registry_cache)]
+        subprocess.run(cmd, check=True)
     return json.loads(manifest.read_text())
+
+
+def subsample(corpus: Path, out: Path, keep: int, of: int) -> dict:
+    """The documents of `corpus` whose id hashes into `keep` of `of` slots, in the same shards.
+
+    Every size is a sample of one corpus, so the sizes share a composition (sources, languages,
+    document lengths) and the cost per document compares scale, not content; the samples nest.
+    """
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        return json.loads(manifest.read_text())
+    tmp = out.with_name(out.name + ".part")
+    shutil.rmtree(tmp, ignore_errors=True)
+    totals = {"text": 0, "code": 0}
+    docs = 0
+    for src in sorted(corpus.glob("*/*.jsonl.gz")):
+        kind = src.parent.name
+        (tmp / kind).mkdir(parents=True, exist_ok=True)
+        with gzip.open(src, "rt", encoding="utf-8") as fin, gzip.open(tmp / kind / src.name, "wt", encoding="utf-8",
+                                                                       compresslevel=1) as fout:
+            for line in fin:
+                row = json.loads(line)
+                if zlib.crc32(row["id"].encode()) % of < keep:
+                    fout.write(line)
+                    totals[kind] += len(row["text"].encode())
+                    docs += 1
+    meta = {"sample_of": str(corpus), "keep": f"{keep}/{of}", "docs": docs, "text_bytes": totals["text"],
+            "code_bytes": totals["code"], "total_text_bytes": totals["text"] + totals["code"]}
+    (tmp / "manifest.json").write_text(json.dumps(meta, indent=1) + "\n")
+    tmp.rename(out)
+    return meta
 
 
 def write_configs(work: Path, corpus: Path, root: Path, text_bytes: int, weights: dict[str, float]) -> Path:
@@ -302,9 +338,8 @@ def text_mb(root: Path, table: str) -> float:
     return pc.sum(pc.binary_length(read_table(root, table, ["text"]).column("text"))).as_py() / MB
 
 
-def bench_size(size_mb: float, work: Path, limit_mb: float, peers: bool, weights: dict[str, float]) -> dict:
-    corpus = work / f"corpus-{size_mb:g}mb"
-    manifest = build_corpus(corpus, size_mb)
+def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_mb: float, peers: bool,
+               weights: dict[str, float]) -> dict:
     run_dir = work / f"run-{size_mb:g}mb"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -385,6 +420,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="100,400,1600", help="corpus sizes in MB, comma-separated")
     ap.add_argument("--work", default="/tmp/curate-bench")
+    ap.add_argument("--corpus", help="a corpus built by scripts/build_corpus.py of at least the largest size "
+                                     "(default: built under --work)")
+    ap.add_argument("--registry-cache", type=Path,
+                    help="passed to build_corpus.py: the registry packages, needed for sizes above ~500 MB")
     ap.add_argument("--limit-mb", type=float, default=100, help="texts each bare limit runs on (a prefix)")
     ap.add_argument("--no-peers", dest="peers", action="store_false")
     ap.add_argument("--smoke", action="store_true", help="one 2 MB corpus: checks the benchmark runs (CI)")
@@ -395,7 +434,19 @@ def main(argv: list[str] | None = None) -> int:
     # The 2 MB smoke corpus's prose is all Debian Reference, which the Gopher alpha-word rule drops
     # entirely: its mixture takes code only.
     weights = {"code": 1.0} if args.smoke else {"text": 0.6, "code": 0.4}
-    results = [bench_size(size, work, args.limit_mb, args.peers, weights) for size in sizes]
+    full = Path(args.corpus) if args.corpus else work / "corpus"
+    full_manifest = build_corpus(full, max(sizes), args.registry_cache)
+    smallest = min(sizes)
+    results = []
+    for size in sizes:
+        # 1x, 4x, 16x: the largest size is the whole corpus, the others nested samples of it.
+        of = round(max(sizes) / smallest)
+        keep = round(size / smallest)
+        corpus, manifest = ((full, full_manifest) if keep == of else
+                            (work / f"corpus-{size:g}mb", None))
+        if manifest is None:
+            manifest = subsample(full, corpus, keep, of)
+        results.append(bench_size(size, corpus, manifest, work, args.limit_mb, args.peers, weights))
     cost = [r["curate"]["s_per_1k_docs"] for r in results]
     summary = {"sizes": results, "cores": CORES, "cpu_count": os.cpu_count(),
                "cost_per_doc_drift": max(cost) / min(cost)}

@@ -28,6 +28,7 @@ _LINE_BREAKS = re.compile(r"\n+")
 
 TOP_NGRAM_SIZES = (2, 3, 4)
 DUP_NGRAM_SIZES = (5, 6, 7, 8, 9, 10)
+_SCAN_BLOCK = 1 << 16
 
 
 @lru_cache(maxsize=1 << 16)  # tokens repeat: the cache turns most calls into one lookup
@@ -101,14 +102,16 @@ def duplicated_ngram_chars(tokens: Tokens, n: int) -> int:
     seen: set[int] = set()
     repeats: list[int] = []
     next_pos = 0  # the first window the scan has not jumped over
-    for pos, g in zip(candidates.tolist(), group[candidates].tolist()):
-        if pos < next_pos:
-            continue
-        if g in seen:
-            repeats.append(pos)
-            next_pos = pos + n
-        else:
-            seen.add(g)
+    for i in range(0, len(candidates), _SCAN_BLOCK):  # in blocks: a huge document's windows as
+        block = candidates[i : i + _SCAN_BLOCK]      # Python ints would take gigabytes
+        for pos, g in zip(block.tolist(), group[block].tolist()):
+            if pos < next_pos:
+                continue
+            if g in seen:
+                repeats.append(pos)
+                next_pos = pos + n
+            else:
+                seen.add(g)
     if not repeats:
         return 0
     starts = np.array(repeats)

@@ -15,9 +15,10 @@ languages (see `rules.DEFAULT_OVERRIDES`).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-import re
 
 import numpy as np
 import regex
@@ -75,12 +76,11 @@ class Tokens:
     occurrence with `ids`, instead of once per token in a Python loop.
     """
 
-    words: list[str]
     vocab: list[str]  # distinct words, in order of first occurrence
     ids: np.ndarray  # int64: index into vocab of each word
 
     def __len__(self) -> int:
-        return len(self.words)
+        return len(self.ids)
 
     @cached_property
     def vocab_lengths(self) -> np.ndarray:
@@ -92,11 +92,29 @@ class Tokens:
         return np.concatenate(([0], np.cumsum(self.vocab_lengths[self.ids])))
 
 
+# Text is split into pieces of about this many characters, cut at a space or newline (no token
+# spans one), so a huge document never holds one Python string per token: only ids and vocab.
+PIECE_CHARS = 1 << 20
+_CUT = re.compile(r"[ \n]")
+
+
+def _pieces(text: str) -> Iterator[str]:
+    start = 0
+    while len(text) - start > PIECE_CHARS and (cut := _CUT.search(text, start + PIECE_CHARS)):
+        yield text[start : cut.start()]
+        start = cut.start()
+    yield text[start:]
+
+
 def tokenize(text: str) -> Tokens:
-    words = split_words(text)
-    index = {w: i for i, w in enumerate(dict.fromkeys(words))}
-    ids = np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words))
-    return Tokens(words, list(index), ids)
+    index: dict[str, int] = {}
+    parts = []
+    for piece in _pieces(text):
+        words = split_words(piece)
+        for w in dict.fromkeys(words):
+            index.setdefault(w, len(index))
+        parts.append(np.fromiter(map(index.__getitem__, words), dtype=np.int64, count=len(words)))
+    return Tokens(list(index), parts[0] if len(parts) == 1 else np.concatenate(parts))
 
 
 # ISO 639-1/3 codes fastText lid.176 emits for languages written without spaces between words.
