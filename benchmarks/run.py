@@ -381,6 +381,17 @@ def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_m
     return result
 
 
+def stage_drift(results: list[dict]) -> dict[str, float]:
+    """Per stage: the largest over the smallest seconds per input document across the sizes."""
+    drift = {}
+    for stage in results[0]["curate"]["stages"]:
+        cost = [r["curate"]["stages"][stage]["wall_s"] / r["curate"]["stages"][stage]["rows_in"]
+                for r in results if r["curate"]["stages"].get(stage, {}).get("rows_in")]
+        if cost:
+            drift[stage] = max(cost) / min(cost)
+    return drift
+
+
 def chart(results: list[dict], png: Path) -> None:
     import matplotlib
 
@@ -436,23 +447,21 @@ def main(argv: list[str] | None = None) -> int:
     weights = {"code": 1.0} if args.smoke else {"text": 0.6, "code": 0.4}
     full = Path(args.corpus) if args.corpus else work / "corpus"
     full_manifest = build_corpus(full, max(sizes), args.registry_cache)
-    smallest = min(sizes)
+    out = Path(args.out)
     results = []
     for size in sizes:
-        # 1x, 4x, 16x: the largest size is the whole corpus, the others nested samples of it.
-        of = round(max(sizes) / smallest)
-        keep = round(size / smallest)
-        corpus, manifest = ((full, full_manifest) if keep == of else
-                            (work / f"corpus-{size:g}mb", None))
-        if manifest is None:
-            manifest = subsample(full, corpus, keep, of)
+        # Sizes are nested samples of the corpus in steps of the smallest (the largest is usually
+        # the whole corpus).
+        keep, of = round(size / min(sizes)), max(1, round(full_manifest["total_text_bytes"] / MB / min(sizes)))
+        corpus = full if keep >= of else work / f"corpus-{size:g}mb"
+        manifest = full_manifest if keep >= of else subsample(full, corpus, keep, of)
         results.append(bench_size(size, corpus, manifest, work, args.limit_mb, args.peers, weights))
-    cost = [r["curate"]["s_per_1k_docs"] for r in results]
-    summary = {"sizes": results, "cores": CORES, "cpu_count": os.cpu_count(),
-               "cost_per_doc_drift": max(cost) / min(cost)}
-    out = Path(args.out)
+        cost = [r["curate"]["s_per_1k_docs"] for r in results]
+        summary = {"sizes": results, "cores": CORES, "cpu_count": os.cpu_count(),
+                   "cost_per_doc_drift": max(cost) / min(cost),
+                   "cost_per_doc_drift_by_stage": stage_drift(results)}
+        write_result(summary, out)  # after every size: a late failure keeps the sizes done
     chart(results, out.with_suffix(".png"))
-    write_result(summary, out)
     return 0
 
 
