@@ -428,8 +428,12 @@ def build(out: Path, *, size_mb: float, text_share: float, jobs: int, shard_mb: 
                    f"sources ({budget[kind] / MB:.0f} MB asked); filling {short / MB:.1f} MB with {other}")
             log.warning(msg)
             shortfall.append(msg)
+            filled = 0
             for src in (s for s in all_sources if s.kind == other):
-                written[other] += _take(src, short, short, writers[other], seen, stats)
+                filled += _take(src, short - filled, short, writers[other], seen, stats)
+                if filled >= short:
+                    break
+            written[other] += filled
     for w in writers.values():
         w.flush()
     total = sum(written.values())
