@@ -437,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="passed to build_corpus.py: the registry packages, needed for sizes above ~500 MB")
     ap.add_argument("--limit-mb", type=float, default=100, help="texts each bare limit runs on (a prefix)")
     ap.add_argument("--no-peers", dest="peers", action="store_false")
+    ap.add_argument("--peer-max-mb", type=float, help="run datatrove only on sizes up to this many MB")
+    ap.add_argument("--resume", action="store_true", help="keep the sizes already in --out")
     ap.add_argument("--smoke", action="store_true", help="one 2 MB corpus: checks the benchmark runs (CI)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "run.json"))
     args = ap.parse_args(argv)
@@ -448,14 +450,21 @@ def main(argv: list[str] | None = None) -> int:
     full = Path(args.corpus) if args.corpus else work / "corpus"
     full_manifest = build_corpus(full, max(sizes), args.registry_cache)
     out = Path(args.out)
+    # --resume: sizes already in --out (same corpus) are kept, so a run of hours can go on after a stop.
+    done = ({r["size_mb"]: r for r in json.loads(out.read_text())["sizes"]}
+            if args.resume and out.exists() else {})
     results = []
     for size in sizes:
+        if size in done:
+            results.append(done[size])
+            continue
         # Sizes are nested samples of the corpus in steps of the smallest (the largest is usually
         # the whole corpus).
         keep, of = round(size / min(sizes)), max(1, round(full_manifest["total_text_bytes"] / MB / min(sizes)))
         corpus = full if keep >= of else work / f"corpus-{size:g}mb"
         manifest = full_manifest if keep >= of else subsample(full, corpus, keep, of)
-        results.append(bench_size(size, corpus, manifest, work, args.limit_mb, args.peers, weights))
+        peers = args.peers and (args.peer_max_mb is None or size <= args.peer_max_mb)
+        results.append(bench_size(size, corpus, manifest, work, args.limit_mb, peers, weights))
         cost = [r["curate"]["s_per_1k_docs"] for r in results]
         summary = {"sizes": results, "cores": CORES, "cpu_count": os.cpu_count(),
                    "cost_per_doc_drift": max(cost) / min(cost),

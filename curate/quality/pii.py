@@ -16,6 +16,7 @@ import ipaddress
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 EMAIL = "EMAIL"
@@ -24,19 +25,23 @@ IPV6 = "IPV6"
 
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
 _EXAMPLE_DOMAIN = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|[^.]+\.(?:test|example|invalid|localhost))$", re.I)
-_IPV4 = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?!\w|\.\d)")
+# The guard "not right after a word character or a dot" is written after the first digit, so the
+# pattern starts with \d and `re` skips ahead to digits instead of trying every position.
+_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)")
+_IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")  # two colons close together; starts with a literal
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
 # A dotted quad right after these is a version, not an address.
 _VERSION_CONTEXT = re.compile(r"(?:\b(?:v|version|ver\.?|release|rev\.?)|==|>=|<=|~=|!=|@)\s*[:=]?\s*$", re.I)
 
-# Secrets with a recognisable shape: (placeholder type, pattern).
+# Secrets with a recognisable shape: (placeholder type, literals one of which it contains, pattern).
+# A document without any of the literals (a C-speed substring test) is not scanned.
 _SECRET_SHAPES = (
-    ("SECRET_PRIVATE_KEY", re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----.*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----", re.S)),
-    ("SECRET_AWS_KEY", re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    ("SECRET_GCP_KEY", re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])")),
-    ("SECRET_GITHUB_TOKEN", re.compile(r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})(?!\w)")),
-    ("SECRET_SLACK_TOKEN", re.compile(r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10,}(?!\w)")),
-    ("SECRET_STRIPE_KEY", re.compile(r"(?<!\w)(?:sk|rk)_live_[A-Za-z0-9]{20,}(?!\w)")),
+    ("SECRET_PRIVATE_KEY", ("PRIVATE KEY",), re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----.*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----", re.S)),
+    ("SECRET_AWS_KEY", ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA"), re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    ("SECRET_GCP_KEY", ("AIza",), re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])")),
+    ("SECRET_GITHUB_TOKEN", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), re.compile(r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})(?!\w)")),
+    ("SECRET_SLACK_TOKEN", ("xox",), re.compile(r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10,}(?!\w)")),
+    ("SECRET_STRIPE_KEY", ("_live_",), re.compile(r"(?<!\w)(?:sk|rk)_live_[A-Za-z0-9]{20,}(?!\w)")),
 )
 # `name = "value"` where the name says key/secret/token/password.
 _ASSIGNED = re.compile(
@@ -44,6 +49,30 @@ _ASSIGNED = re.compile(
     r"""["']?\s*(?::=|=>|[:=])\s*(?P<q>["'])(?P<value>[^"'\s]{8,200})(?P=q)""",
     re.I,
 )
+# Where an assignment of a quoted string can be: the operator and the opening quote. Found first
+# (the pattern starts with a character set, which `re` skips to), then `_ASSIGNED` is tried only
+# shortly before it.
+_ASSIGN_OP = re.compile(r"""[:=>]\s*["']""")
+_NAME_REACH = 300  # characters before an operator searched for the name
+# Every name `_ASSIGNED` accepts contains one of these (casefolded, as re.I compares).
+_NAME_WORDS = ("key", "secret", "token", "passw", "pwd", "credential")
+
+
+def _assignments(text: str) -> Iterator[re.Match]:
+    """`_ASSIGNED.finditer(text)`, searching only before string-assignment operators."""
+    pos = 0
+    for op in _ASSIGN_OP.finditer(text):
+        if op.start() < pos:
+            continue
+        start = max(pos, op.start() - _NAME_REACH)
+        before = text[start : op.start()].casefold()
+        if not any(w in before for w in _NAME_WORDS):
+            continue
+        # A quoted value may hold no whitespace or quote: it ends within 202 characters.
+        m = _ASSIGNED.search(text, start, min(len(text), op.end() + 201))
+        if m and m.start() < op.end():
+            yield m
+            pos = m.end()
 _HASH_NAME = re.compile(r"sha\d*|md5|hash|digest|checksum|integrity|etag|nonce", re.I)
 _HEX_DIGEST = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})", re.I)
 _PLACEHOLDER_VALUE = re.compile(r"^(?:x+|\*+|\.+|<[^>]*>|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{.*\}\}|changeme|password|secret|your[_-].*|test.*|dummy.*|example.*|fake.*)$", re.I)
@@ -71,9 +100,10 @@ def _is_version(text: str, start: int) -> bool:
 def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     if opts.secrets:
-        for kind, pattern in _SECRET_SHAPES:
-            spans += [(m.start(), m.end(), kind) for m in pattern.finditer(text)]
-        for m in _ASSIGNED.finditer(text):
+        for kind, literals, pattern in _SECRET_SHAPES:
+            if any(lit in text for lit in literals):
+                spans += [(m.start(), m.end(), kind) for m in pattern.finditer(text)]
+        for m in _assignments(text):
             value = m.group("value")
             if (_HASH_NAME.search(m.group("name")) or _HEX_DIGEST.fullmatch(value)
                     or _PLACEHOLDER_VALUE.match(value) or _entropy(value) < MIN_SECRET_ENTROPY
@@ -87,6 +117,8 @@ def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
                 spans.append((m.start(), m.end(), EMAIL))
     if opts.ips:
         for pattern, kind in ((_IPV4, IPV4), (_IPV6, IPV6)):
+            if kind == IPV6 and not _IPV6_HINT.search(text):
+                continue
             for m in pattern.finditer(text):
                 try:
                     addr = ipaddress.ip_address(m.group(0))
