@@ -187,9 +187,11 @@ def _chunk_tokens(chunk: str) -> tuple[str, ...]:
     return tuple(tokens)
 
 
-# Tokens of recently seen chunks; cleared when full (a worker's memory stays bounded).
+# Tokens of recently seen chunks; cleared when full. Long chunks (base64, minified code) seldom
+# repeat and are not kept, so a worker's cache stays within a few tens of MB.
 _CACHE: dict[str, tuple[str, ...]] = {}
-CACHE_SIZE = 1 << 18
+CACHE_SIZE = 1 << 17
+_LONGEST_CACHED = 64
 
 
 def split_words(text: str) -> list[str]:
@@ -205,7 +207,11 @@ def split_words(text: str) -> list[str]:
         new = set(chunks)
     for c in new:
         _CACHE[c] = _chunk_tokens(c)
-    return list(chain.from_iterable(map(_CACHE.__getitem__, chunks)))
+    words = list(chain.from_iterable(map(_CACHE.__getitem__, chunks)))
+    for c in new:
+        if len(c) > _LONGEST_CACHED:
+            del _CACHE[c]
+    return words
 
 
 @dataclass(frozen=True)
