@@ -18,10 +18,28 @@ from curate.quality.words import Tokens
 
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 
-# The punctuation characters datatrove treats as symbols, plus every Unicode punctuation mark.
+# datatrove's PUNCTUATION (utils/text.py, 0.9.0): symbols and most control characters.
 _SYMBOLS = frozenset(
     "!/—”:％１〈&(、━\\【#%「」，】；+^]~“《„';’{|∶´[=-`*．（–？！：$～«〉,><》)?）。…@_.\"}►»"
 ) | frozenset(chr(c) for r in ((0, 9), (11, 13), (13, 32), (127, 160)) for c in range(*r))
+# datatrove's PUNCTUATION_SET: the above and its TERMINAL_PUNCTUATION (sentence ends in many
+# scripts). A token made only of these is not a word for the Gopher word count and mean length;
+# others are, even "•" or "§", as in datatrove.
+_GOPHER_SYMBOLS = _SYMBOLS | frozenset(
+    "\u0589\u061d\u061e\u061f\u06d4\u0700\u0701\u0702\u07f9\u0837\u0839\u083d\u083e\u0964\u0965\u104a"
+    "\u104b\u1362\u1367\u1368\u166e\u1735\u1736\u17d4\u17d5\u17d6\u17d9\u17da\u1803\u1809\u1944\u1945"
+    "\u1aa8\u1aa9\u1aaa\u1aab\u1b5a\u1b5b\u1b5e\u1b5f\u1b7d\u1b7e\u1c3b\u1c3c\u1c7e\u1c7f\u203c\u203d"
+    "\u2047\u2048\u2049\u2e2e\u2e3c\u2e53\u2e54\ua4ff\ua60e\ua60f\ua6f3\ua6f7\ua876\ua877\ua8ce\ua8cf"
+    "\ua92f\ua9c8\ua9c9\uaa5d\uaa5e\uaa5f\uaaf0\uaaf1\uabeb\ufe52\ufe56\ufe57\uff61\U00010a56\U00010a57"
+    "\U00010f55\U00010f56\U00010f57\U00010f58\U00010f59\U00010f86\U00010f87\U00010f88\U00010f89\U00011047"
+    "\U00011048\U000110be\U000110bf\U000110c0\U000110c1\U00011141\U00011142\U00011143\U000111c5\U000111c6"
+    "\U000111cd\U000111de\U000111df\U00011238\U00011239\U0001123b\U0001123c\U000112a9\U0001144b\U0001144c"
+    "\U000115c2\U000115c3\U000115c9\U000115ca\U000115cb\U000115cc\U000115cd\U000115ce\U000115cf\U000115d0"
+    "\U000115d1\U000115d2\U000115d3\U000115d4\U000115d5\U000115d6\U000115d7\U00011641\U00011642\U0001173c"
+    "\U0001173d\U0001173e\U00011944\U00011946\U00011a42\U00011a43\U00011a9b\U00011a9c\U00011c41\U00011c42"
+    "\U00011ef7\U00011ef8\U00011f43\U00011f44\U00016a6e\U00016a6f\U00016af5\U00016b37\U00016b38\U00016b44"
+    "\U00016e98\U0001bc9f\U0001da88"
+)
 
 _PARAGRAPH_BREAK = re.compile(r"\n{2,}")
 _LINE_BREAKS = re.compile(r"\n+")
@@ -33,7 +51,12 @@ _SCAN_BLOCK = 1 << 16
 
 @lru_cache(maxsize=1 << 16)  # tokens repeat: the cache turns most calls into one lookup
 def is_symbol(token: str) -> bool:
+    """Only datatrove's symbols or Unicode punctuation (decontamination skips these)."""
     return all(c in _SYMBOLS or unicodedata.category(c)[0] == "P" for c in token)
+
+
+def _is_gopher_symbol(token: str) -> bool:
+    return _GOPHER_SYMBOLS.issuperset(token)
 
 
 def _ratio(num: float, den: float) -> float:
@@ -45,7 +68,7 @@ def gopher_quality_signals(text: str, tokens: Tokens, lines: list[str]) -> dict[
     n_tokens = len(tokens)
     vocab = tokens.vocab
     counts = np.bincount(tokens.ids, minlength=len(vocab))
-    content = ~np.fromiter(map(is_symbol, vocab), dtype=bool, count=len(vocab))
+    content = ~np.fromiter(map(_is_gopher_symbol, vocab), dtype=bool, count=len(vocab))
     alpha = np.fromiter((any(map(str.isalpha, w)) for w in vocab), dtype=bool, count=len(vocab))
     n_content = int(counts[content].sum())
     return {
@@ -82,10 +105,10 @@ def top_ngram_chars(tokens: Tokens, n: int) -> int:
     if len(tokens) < n:
         return 0
     _, first, counts = np.unique(_ngram_keys(tokens, n), return_index=True, return_counts=True)
-    top = int(np.argmax(counts))  # ties: the smallest key, as any most frequent n-gram would do
-    start = int(first[top])
+    most = counts.max()
+    start = int(first[counts == most].min())  # ties: the first to occur, as datatrove's Counter
     offsets = tokens.char_offsets
-    return int(offsets[start + n] - offsets[start] + n - 1) * int(counts[top])
+    return int(offsets[start + n] - offsets[start] + n - 1) * int(most)
 
 
 def duplicated_ngram_chars(tokens: Tokens, n: int) -> int:

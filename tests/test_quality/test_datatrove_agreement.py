@@ -2,12 +2,13 @@
 
 datatrove is a test-only dependency (`pip install "datatrove==0.9.0" spacy`: 0.10 needs
 huggingface_hub >= 1.6, which conflicts with transformers here). Measured on 400 Debian doc files
-(`/usr/share/doc`): C4 100%, FineWeb 100%, Gopher quality 96.5%, Gopher repetition 96.25%.
-The disagreements are one class: word splitting. datatrove uses spaCy's English tokenizer
-(prefix/suffix/exception rules: "/usr", "--foo", "ca n't", "3.130-1"), ours a regex that is
-~20x faster and works for every script; token counts then differ on symbol-heavy documents
-(changelogs, copyright files) near the alpha-word and duplicated-n-gram thresholds. datatrove
-also joins duplicated n-grams without a separator ("ab c" == "a bc"); we compare word tuples.
+(`/usr/share/doc`): C4, FineWeb, Gopher quality and Gopher repetition all 100% (Gopher was 96.75%
+each before `words.py` replayed spaCy's tokenizer). Tokens equal datatrove's (spaCy's) in 396
+documents; what is left differs without flipping a verdict here:
+- CJK / Thai runs: per-character tokens here, one token per run in spaCy (ours, on purpose; in
+  a corpus of Japanese and Chinese pages this is the one class that flips Gopher verdicts);
+- duplicated n-grams: datatrove joins an n-gram's words without a separator, so ("ab", "c")
+  repeats ("a", "bc"); we compare word tuples (datatrove's bug, not copied: 1 document's values).
 """
 
 from __future__ import annotations
@@ -18,15 +19,21 @@ from pathlib import Path
 
 import pytest
 
-from curate.quality.rules import C4_RULES, FINEWEB_RULES, GOPHER_QUALITY_RULES, GOPHER_REPETITION_RULES, decide
+from curate.quality.rules import (
+    C4_RULES,
+    FINEWEB_RULES,
+    GOPHER_QUALITY_RULES,
+    GOPHER_REPETITION_RULES,
+    decide,
+)
 from curate.quality.signals import compute_signals
 
 pytest.importorskip("spacy")
 filters = pytest.importorskip("datatrove.pipeline.filters")
 from datatrove.data import Document  # noqa: E402
 
-# Floors at the measured agreement: a regression in either direction fails.
-MIN_AGREEMENT = {"c4": 0.99, "fineweb": 0.99, "gopher_quality": 0.96, "gopher_repetition": 0.96}
+# Floors at the measured agreement: one more disagreeing document fails.
+MIN_AGREEMENT = {"c4": 1.0, "fineweb": 1.0, "gopher_quality": 1.0, "gopher_repetition": 1.0}
 
 
 def _corpus(limit: int = 400) -> list[tuple[str, str]]:

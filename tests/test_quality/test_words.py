@@ -2,7 +2,17 @@ from curate.quality.words import split_words
 
 
 def test_spaced_scripts_split_on_words_and_symbols():
-    assert split_words("Hello, world... it's 3.14!") == ["Hello", ",", "world", "...", "it", "'", "s", "3.14", "!"]
+    assert split_words("Hello, world... it's 3.14!") == ["Hello", ",", "world", "...", "it", "'s", "3.14", "!"]
+
+
+def test_spacy_rules():
+    # Tokens as spacy.blank("en") makes them: special cases ("can't", "e.g."), prefixes and
+    # suffixes peeled off in turn, infixes ("/" between letters, "-" between digits) split, but
+    # not at the start of a chunk ("/usr", "--foo").
+    assert split_words("can't (e.g., /usr/bin) --foo 3.130-1 well-known") == [
+        "ca", "n't", "(", "e.g.", ",", "/usr", "/", "bin", ")", "--foo", "3.130", "-", "1", "well", "-", "known"]
+    # Special cases the affix rules split are put back together, the longest then the first.
+    assert split_words("x[:] x''' :-)") == ["x", "[:", "]", "x", "''", "'", ":-)"]
 
 
 def test_url_stays_whole():
