@@ -1,3 +1,3 @@
 """curate: a Spark + Delta data curation pipeline for LLM pretraining corpora."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
