@@ -8,7 +8,9 @@ under curate's shingling (normalized word 5-grams, the reference one-shingle-at-
 * Candidate recall per Jaccard bucket (0.5-0.6 ... 0.9-1.0, lower buckets for context): the share
   of (base, variant) pairs whose band hashes agree in some band, beside the theoretical
   1 - (1 - s^r)^b averaged over the bucket's pairs, its binomial sampling error
-  sqrt(sum p(1 - p)) / n, and z = (recall - theory) / error.
+  sqrt(sum p(1 - p)) / n, and z = (recall - theory) / error. The error treats pairs as independent;
+  two variants of one base with near-identical edits are not (both hit a band or neither does), so
+  a bucket where theory expects less than one hit can show a z of several units from one event.
 * The stage itself in Spark on all documents (signatures -> star candidate edges -> verification ->
   components), for each verification mode: precision of the verified edges (share whose exact
   Jaccard >= min_similarity), share of edges inside one family, and per bucket the share of
