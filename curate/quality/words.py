@@ -22,8 +22,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
+from importlib import resources
 from itertools import chain
-from pathlib import Path
 
 import numpy as np
 import regex
@@ -37,7 +37,8 @@ _NO_SPACE_TOKEN = regex.compile(
 )
 
 # spaCy compiles its rules with `re`; so do we, for the same matches.
-_RULES = json.loads(Path(__file__).with_name("spacy_en.json").read_text(encoding="utf-8"))
+# Read through importlib so it also works from the zip that spark-submit ships with --py-files.
+_RULES = json.loads(resources.files(__package__).joinpath("spacy_en.json").read_text("utf-8"))
 _PREFIX = re.compile(_RULES["prefix"]).match  # every branch starts with "^"
 _SUFFIX = re.compile(_RULES["suffix"]).search
 _INFIXES = re.compile(_RULES["infix"]).finditer

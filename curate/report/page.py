@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 from html import escape
-from pathlib import Path
+from importlib import resources
 
-_HERE = Path(__file__).parent
+_HERE = resources.files(__package__)  # a folder, or a folder in the zip that spark-submit ships
 FUNNEL_STEPS = (("records", "input records"), ("raw", "docs_raw"), ("kept", "annotate keep"),
                 ("curated", "docs_curated"), ("tokenized", "docs_tokenized"))
 
@@ -146,7 +146,7 @@ def render(data: dict) -> str:
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>curate run {escape(run['run_id'])}</title>
-<style>{(_HERE / 'report.css').read_text()}</style>
+<style>{(_HERE / 'report.css').read_text(encoding='utf-8')}</style>
 </head><body>
 <header><h1>curate run {escape(run['run_id'])}</h1>
 <p>root <code>{escape(run['root'])}</code> · config hash <code>{escape(run['config_hash'])}</code> ·
@@ -154,6 +154,6 @@ stages {escape(run['stages'])} · generated {escape(run['generated_at'])}</p>
 <p>tables as of the end of the run: {escape(versions)}</p></header>
 {_sections(data, {s['id'] for s in specs})}
 <script type="application/json" id="report-data">{payload}</script>
-<script>{(_HERE / 'report.js').read_text()}</script>
+<script>{(_HERE / 'report.js').read_text(encoding='utf-8')}</script>
 </body></html>
 """
