@@ -17,29 +17,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from curate.errors import DependencyError, StorageError
+from curate.errors import StorageError
 from curate.faults import fault_point
+from curate.tokenize.mds_writer import TokenShardWriter
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 log = logging.getLogger(__name__)
 
-# `tokens` is what llm-foundry's text loader reads; int32 because cl100k ids exceed 65 535. No
-# `text` column: that loader would re-tokenize it. `source` holds the sample's mixture component
-# (every sample is filled from one component).
-MDS_COLUMNS = {"tokens": "ndarray:int32", "source": "str"}
 # One row per writer task (TASK_STATS_SCHEMA in spark.py is its Spark twin).
 TASK_STATS = pa.schema([("task", pa.int32()), ("samples", pa.int64()), ("shards", pa.int32()), ("bytes", pa.int64())])
-_INSTALL_HINT = "install it with `pip install 'mosaicml-streaming>=0.13,<0.14'`"
-
-
-def _mds_writer():
-    try:
-        from streaming import MDSWriter
-    except ImportError as err:
-        raise DependencyError(f"mosaicml-streaming cannot be imported ({err}); {_INSTALL_HINT}") from None
-    return MDSWriter
 
 
 def task_dir(out_dir: str | Path, task: int) -> Path:
@@ -81,9 +69,7 @@ class _TaskWriter:
         self.buf = np.empty(0, dtype=np.int32)
         self.sources: list[str] = []
         self.samples = 0
-        self.writer = _mds_writer()(
-            out=str(self.dir), columns=MDS_COLUMNS, compression=compression, size_limit=size_limit
-        )
+        self.writer = TokenShardWriter(self.dir, compression=compression, size_limit=size_limit)
 
     def add(self, seg: pa.RecordBatch) -> None:
         tokens = seg.column("tokens")
@@ -107,7 +93,7 @@ class _TaskWriter:
         full = self.buf.size // self.seq_len
         for k in range(full):
             sample_ids = self.buf[k * self.seq_len : (k + 1) * self.seq_len]
-            self.writer.write({"tokens": sample_ids, "source": self.sources[self.samples]})
+            self.writer.write(sample_ids, self.sources[self.samples])
             self.samples += 1
         self.buf = self.buf[full * self.seq_len :].copy()
 
@@ -151,13 +137,19 @@ def write_task_shards(
 
 
 def merge_task_indexes(out_dir: str | Path, tasks: list[TaskSpec]) -> None:
-    """Write `out_dir/index.json` over the tasks' sub-directories, in task (= sample) order."""
-    try:
-        from streaming.base.util import merge_index
-    except ImportError as err:
-        raise DependencyError(f"mosaicml-streaming cannot be imported ({err}); {_INSTALL_HINT}") from None
-    indexes = [str(Path(t.dir) / "index.json") for t in tasks]
-    missing = [p for p in indexes if not Path(p).is_file()]
-    if missing:
-        raise StorageError(f"shard tasks wrote no index at {missing[:3]}; rerun `curate mix`")
-    merge_index(indexes, str(out_dir), keep_local=True)
+    """Write `out_dir/index.json` over the tasks' sub-directories, in task (= sample) order.
+
+    The same file as `streaming.base.util.merge_index` writes (a test compares them), without
+    importing `streaming` on the driver: its package init pulls in transformers and torch (~6 s).
+    """
+    shards = []
+    for t in tasks:
+        index = Path(t.dir) / "index.json"
+        if not index.is_file():
+            raise StorageError(f"shard task wrote no index at {index}; rerun `curate mix`")
+        for shard in json.loads(index.read_text())["shards"]:
+            for key in ("raw_data", "zip_data", "raw_meta", "zip_meta"):
+                if shard.get(key):
+                    shard[key]["basename"] = f"{index.parent.name}/{shard[key]['basename']}"
+            shards.append(shard)
+    (Path(out_dir) / "index.json").write_text(json.dumps({"version": 2, "shards": shards}))

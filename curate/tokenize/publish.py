@@ -23,7 +23,7 @@ from curate.errors import StorageError
 from curate.faults import fault_point
 from curate.schemas.mixture import Mixture
 from curate.tokenize.encoder import ENCODING_NAME, EOS_ID, VOCAB_SIZE
-from curate.tokenize.mds import MDS_COLUMNS
+from curate.tokenize.mds_writer import COLUMNS as MDS_COLUMNS
 from curate.tokenize.realize import StagePlan
 
 MANIFEST = "manifest.json"

@@ -6,7 +6,7 @@ import pytest
 from curate.errors import StorageError
 from curate.schemas.mixture import Mixture
 from curate.tokenize.encoder import encode_documents
-from curate.tokenize.mds import TASK_STATS, plan_tasks, write_task_shards
+from curate.tokenize.mds import TASK_STATS, merge_task_indexes, plan_tasks, write_task_shards
 from curate.tokenize.realize import Supply, realize
 from test_tokenize.corpus import python_docs
 
@@ -43,6 +43,28 @@ def test_tasks_write_every_sample(tmp_path):
     stats = [b.to_pylist()[0] for b in out]
     assert [s["task"] for s in stats] == [0, 1, 2] and sum(s["samples"] for s in stats) == samples == 100
     assert json.loads((tmp_path / "00002" / "index.json").read_text())["shards"][0]["samples"] == 20
+
+
+def test_merged_index_is_streamings_and_reads_back(tmp_path):
+    from streaming import StreamingDataset
+    from streaming.base.util import merge_index
+
+    batches, samples = task_batches()
+    write(batches, tmp_path / "ours")
+    tasks = plan_tasks(tmp_path / "ours", samples=100, seq_len=64, samples_per_task=SPT)
+    merge_task_indexes(tmp_path / "ours", tasks)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    merge_index([f"{t.dir}/index.json" for t in tasks], str(theirs), keep_local=True)
+    assert (tmp_path / "ours" / "index.json").read_bytes() == (theirs / "index.json").read_bytes()
+    ds = StreamingDataset(local=str(tmp_path / "ours"), batch_size=1, shuffle=False)
+    assert len(ds) == samples and [len(ds[i]["tokens"]) for i in (0, samples - 1)] == [64, 64]
+
+
+def test_a_missing_task_index_is_refused(tmp_path):
+    tasks = plan_tasks(tmp_path, samples=100, seq_len=64, samples_per_task=SPT)
+    with pytest.raises(StorageError, match="wrote no index"):
+        merge_task_indexes(tmp_path, tasks)
 
 
 def test_a_missing_piece_is_refused(tmp_path):

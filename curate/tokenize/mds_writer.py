@@ -1,0 +1,112 @@
+"""MDS shards of token samples, written without importing `streaming`.
+
+`streaming.MDSWriter` is the reference, but importing the `streaming` package imports transformers
+and torch (about 7 s per Python worker, once per mix). This writer produces the same files as
+`MDSWriter(columns={"tokens": "ndarray:int32", "source": "str"}, hashes=None)`: the same shard
+layout, file names, size-limit rollover and index.json (tests compare them byte for byte), except
+that gzip shards carry mtime 0, so equal inputs give equal files.
+
+MDS shard: [samples: u32] [offsets: u32 x (samples + 1)] [config JSON] [sample 0] [sample 1] ...
+A sample: [byte lengths of its variable columns: u32 each] [column bytes, in sorted column order].
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import numpy as np
+
+# `tokens` is what llm-foundry's text loader reads; int32 because cl100k ids exceed 65 535. No
+# `text` column: that loader would re-tokenize it. `source` holds the sample's mixture component
+# (every sample is filled from one component). Sorted by name, as MDSWriter orders them.
+COLUMNS = {"source": "str", "tokens": "ndarray:int32"}
+_EXTRA_BYTES_PER_SAMPLE = 4  # its offset
+_DEFAULT_LEVEL = {"zstd": 3, "gz": 9, "br": 11}  # streaming.base.compression's defaults
+
+
+def _compressor(compression: str | None):
+    """bytes -> bytes for one of streaming's compression names ('zstd', 'zstd:7', 'gz', 'br', 'snappy')."""
+    if not compression:
+        return None
+    family, _, level = compression.partition(":")
+    level = int(level) if level else _DEFAULT_LEVEL.get(family)
+    if family == "zstd":
+        import zstd
+
+        return lambda data: zstd.compress(data, level)
+    if family == "gz":
+        return lambda data: gzip.compress(data, level, mtime=0)
+    if family == "br":
+        import brotli
+
+        return lambda data: brotli.compress(data, quality=level)
+    if family == "snappy":
+        import snappy
+
+        return snappy.compress
+    raise ValueError(f"unsupported MDS compression {compression!r}")
+
+
+def _shape_header(length: int) -> bytes:
+    """NDArray encoding of a 1-D shape: one byte (ndim << 2 | shape dtype code), then the shape."""
+    for code, dtype in enumerate((np.uint8, np.uint16, np.uint32, np.uint64)):
+        if length < 1 << (8 << code):
+            return bytes([(1 << 2) | code]) + np.array([length], dtype).tobytes()
+    raise ValueError(f"sample of {length} tokens is too long for MDS")
+
+
+class TokenShardWriter:
+    """Writes samples (int32 token ids + source name) into MDS shards under `out`."""
+
+    def __init__(self, out: str | Path, *, compression: str | None, size_limit: int):
+        self.out = Path(out)
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.compression, self.size_limit = compression, size_limit
+        self._compress = _compressor(compression)
+        self.config = {
+            "version": 2, "format": "mds", "compression": compression, "hashes": [], "size_limit": size_limit,
+            "column_names": list(COLUMNS), "column_encodings": list(COLUMNS.values()), "column_sizes": [None, None],
+        }
+        self.config_data = json.dumps(self.config, sort_keys=True).encode("utf-8")
+        self.shards: list[dict] = []
+        self._reset()
+
+    def _reset(self) -> None:
+        self.samples: list[bytes] = []
+        self.shard_size = 4 + 4 + len(self.config_data)
+
+    def write(self, tokens: np.ndarray, source: str) -> None:
+        if tokens.dtype != np.int32 or tokens.ndim != 1 or not tokens.size:
+            raise ValueError(f"a sample is a non-empty 1-D int32 array, got {tokens.dtype} of shape {tokens.shape}")
+        src = source.encode("utf-8")
+        body = _shape_header(tokens.size) + tokens.tobytes()
+        sample = np.array([len(src), len(body)], np.uint32).tobytes() + src + body
+        size = len(sample) + _EXTRA_BYTES_PER_SAMPLE
+        if self.size_limit and self.size_limit < self.shard_size + size:  # MDSWriter's rule, verbatim
+            self._flush()
+        self.samples.append(sample)
+        self.shard_size += size
+
+    def _flush(self) -> None:
+        n = len(self.samples)
+        offsets = np.array([0, *map(len, self.samples)]).cumsum().astype(np.uint32)
+        offsets += 4 + 4 * (n + 1) + len(self.config_data)
+        raw = np.uint32(n).tobytes() + offsets.tobytes() + self.config_data + b"".join(self.samples)
+        raw_name = f"shard.{len(self.shards):05}.mds"
+        raw_info = {"basename": raw_name, "bytes": len(raw), "hashes": {}}
+        zip_info, data = None, raw
+        if self._compress is not None:
+            data = self._compress(raw)
+            zip_info = {"basename": f"{raw_name}.{self.compression.partition(':')[0]}", "bytes": len(data),
+                        "hashes": {}}
+        (self.out / (zip_info or raw_info)["basename"]).write_bytes(data)
+        self.shards.append({"samples": n, "raw_data": raw_info, "zip_data": zip_info, **self.config})
+        self._reset()
+
+    def finish(self) -> None:
+        if self.samples:
+            self._flush()
+        index = json.dumps({"version": 2, "shards": self.shards}, sort_keys=True)
+        (self.out / "index.json").write_text(index, encoding="utf-8")
