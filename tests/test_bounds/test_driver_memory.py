@@ -97,3 +97,51 @@ def test_the_pipeline_runs_with_a_driver_smaller_than_the_corpus(tmp_path):
     assert done.returncode == 0, done.stderr[-4000:]
     assert "OutOfMemoryError" not in done.stderr
     assert list((tmp_path / "root" / "shards" / "bounds").glob("*/pretrain/manifest.json"))
+
+
+@pytest.mark.slow
+@pytest.mark.integration
+def test_on_a_cluster_the_driver_runs_a_corpus_five_times_its_heap(tmp_path):
+    """The driver apart from its executors (standalone cluster, 2g executors), as the bound is meant:
+    in local mode the executors share the driver's heap, so that test also bounds their working set."""
+    import pyspark
+
+    from curate.package import build
+    from test_operate.test_cluster import alive, cluster, free_port, spark_env
+
+    driver_memory = os.environ.get("CURATE_BOUNDS_DRIVER_MEMORY", "400m")
+    corpus_dir, real = corpus(tmp_path)
+    corpus_bytes = json.loads((corpus_dir / "manifest.json").read_text())["total_text_bytes"]
+    if real:
+        assert corpus_bytes >= 5 * _bytes(driver_memory), f"{corpus_dir} holds {corpus_bytes} bytes of text"
+    config = write_config(tmp_path, corpus_dir, driver_memory)  # its spark section is spark-submit's here
+    reserve = yaml.safe_load(Path(config).read_text())["spark"]["conf"]
+    bundle = build(tmp_path / "dist")
+    state, ports, log = tmp_path / "cluster", (free_port(), free_port()), tmp_path / "run.log"
+    assert cluster("start", state, ports).returncode == 0
+    pids = [int(p.read_text()) for p in (state / "pids").glob("*.pid")]
+    try:
+        cmd = [str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", f"spark://127.0.0.1:{ports[0]}",
+               "--driver-memory", driver_memory, *[a for k, v in reserve.items() for a in ("--conf", f"{k}={v}")],
+               *bundle.submit_args(), "--conf", f"spark.pyspark.python={sys.executable}",
+               "--conf", "spark.executor.memory=2g", "--conf", "spark.sql.shuffle.partitions=8",
+               str(REPO / "curate" / "jobs" / "run.py"), "--config", config, "--root", str(tmp_path / "root")]
+        start = time.monotonic()
+        with log.open("w") as out:
+            rc = subprocess.run(cmd, cwd=tmp_path, env=spark_env(), stdout=out, stderr=subprocess.STDOUT,
+                                timeout=6 * 3600).returncode
+    finally:
+        cluster("stop", state, ports)
+    assert not [pid for pid in pids if alive(pid)]
+    text = log.read_text(errors="replace")
+    result = {"mode": "standalone cluster, 2 workers x 1 core, executors 2g", "driver_memory": driver_memory,
+              "corpus_text_bytes": corpus_bytes, "corpus_over_driver": round(corpus_bytes / _bytes(driver_memory), 2),
+              "returncode": rc, "wall_s": round(time.monotonic() - start, 1)}
+    print(json.dumps(result))
+    if real:
+        from benchmarks.bench_results import write_result
+
+        write_result(result, REPO / "benchmarks" / "results" / "driver_memory_bound_cluster.json")
+    assert rc == 0, text[-4000:]
+    assert "OutOfMemoryError" not in text
+    assert list((tmp_path / "root" / "shards" / "bounds").glob("*/pretrain/manifest.json"))
