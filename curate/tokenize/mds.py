@@ -52,13 +52,6 @@ def plan_tasks(out_dir: str | Path, *, samples: int, seq_len: int, samples_per_t
     ]
 
 
-def shard_footprint(index: Path) -> tuple[int, int, int]:
-    """(samples, shards, bytes on disk) of an MDS index."""
-    shards = json.loads(index.read_text())["shards"]
-    size = sum((s.get("zip_data") or s["raw_data"])["bytes"] for s in shards)
-    return sum(s["samples"] for s in shards), len(shards), size
-
-
 class _TaskWriter:
     def __init__(self, task: int, spec: TaskSpec, *, compression: str | None, size_limit: int):
         self.dir = Path(spec.dir)
@@ -110,7 +103,7 @@ class _TaskWriter:
             )
         fault_point("mix:shard_task")  # shard files written, the task's index not yet
         self.writer.finish()
-        samples, shards, size = shard_footprint(self.dir / "index.json")
+        samples, shards, size = self.writer.footprint()
         return {"task": self.task, "samples": samples, "shards": shards, "bytes": size}
 
 

@@ -26,11 +26,9 @@ _EXTRA_BYTES_PER_SAMPLE = 4  # its offset
 _DEFAULT_LEVEL = {"zstd": 3, "gz": 9, "br": 11}  # streaming.base.compression's defaults
 
 
-def _compressor(compression: str | None):
-    """bytes -> bytes for one of streaming's compression names ('zstd', 'zstd:7', 'gz', 'br', 'snappy')."""
-    if not compression:
-        return None
-    family, _, level = compression.partition(":")
+def _compressor(family: str, level: str):
+    """bytes -> bytes for one of streaming's compressions: family 'zstd', 'gz', 'br' or 'snappy',
+    level as in 'zstd:7' ('' for the family's default)."""
     level = int(level) if level else _DEFAULT_LEVEL.get(family)
     if family == "zstd":
         import zstd
@@ -46,7 +44,7 @@ def _compressor(compression: str | None):
         import snappy
 
         return snappy.compress
-    raise ValueError(f"unsupported MDS compression {compression!r}")
+    raise ValueError(f"unsupported MDS compression {family!r}")
 
 
 def _shape_header(length: int) -> bytes:
@@ -63,8 +61,10 @@ class TokenShardWriter:
     def __init__(self, out: str | Path, *, compression: str | None, size_limit: int):
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.compression, self.size_limit = compression, size_limit
-        self._compress = _compressor(compression)
+        self.size_limit = size_limit
+        # "zstd:7" -> extension "zstd", level "7"
+        self._zip_ext, _, level = (compression or "").partition(":")
+        self._compress = _compressor(self._zip_ext, level) if compression else None
         self.config = {
             "version": 2, "format": "mds", "compression": compression, "hashes": [], "size_limit": size_limit,
             "column_names": list(COLUMNS), "column_encodings": list(COLUMNS.values()), "column_sizes": [None, None],
@@ -99,11 +99,15 @@ class TokenShardWriter:
         zip_info, data = None, raw
         if self._compress is not None:
             data = self._compress(raw)
-            zip_info = {"basename": f"{raw_name}.{self.compression.partition(':')[0]}", "bytes": len(data),
-                        "hashes": {}}
+            zip_info = {"basename": f"{raw_name}.{self._zip_ext}", "bytes": len(data), "hashes": {}}
         (self.out / (zip_info or raw_info)["basename"]).write_bytes(data)
         self.shards.append({"samples": n, "raw_data": raw_info, "zip_data": zip_info, **self.config})
         self._reset()
+
+    def footprint(self) -> tuple[int, int, int]:
+        """(samples, shards, bytes on disk) of what was flushed."""
+        size = sum((s["zip_data"] or s["raw_data"])["bytes"] for s in self.shards)
+        return sum(s["samples"] for s in self.shards), len(self.shards), size
 
     def finish(self) -> None:
         if self.samples:
