@@ -1,5 +1,6 @@
-"""Benchmark annotate: Spark stage vs the same Annotator bare in one process, rules-only vs full,
-and our heuristic families vs datatrove's filters on the same documents.
+"""Benchmark annotate: Spark stage vs the same Annotator bare in one process, and our heuristic
+families vs datatrove's filters on the same documents (`--rules-only` against a full annotate is
+timed by benchmarks/run.py, on the pipeline's own table).
 
 The corpus is real text: HTML documentation installed on this machine (Rust and Python docs),
 converted to plain text with resiliparse, cached under --work. Pages over 1 MB of text are left
@@ -88,8 +89,8 @@ def bare(corpus: Path, texts: list[tuple[str, str]], cfg: AnnotateConfig) -> dic
     return {"signals_s": signals_s, "annotate_s": annotate_s, "annotate_batch_s": batches_s}
 
 
-def spark_runs(corpus: Path, work: Path, cfg: AnnotateConfig, cores: int) -> dict:
-    from curate.pipelines.annotate import annotate, redecide
+def spark_runs(corpus: Path, cfg: AnnotateConfig, cores: int) -> dict:
+    from curate.pipelines.annotate import annotate
     from curate.schemas.config import SparkConfig
     from curate.schemas.tables import DOCS_RAW_SCHEMA
     from curate.session import get_spark
@@ -101,14 +102,8 @@ def spark_runs(corpus: Path, work: Path, cfg: AnnotateConfig, cores: int) -> dic
     start = time.perf_counter()
     annotate(docs, cfg).write.format("noop").mode("overwrite").save()
     full_s = time.perf_counter() - start
-    annotated = work / "annotated.parquet"
-    annotate(docs, cfg).write.mode("overwrite").parquet(str(annotated))
-    stored = spark.read.parquet(str(annotated))
-    start = time.perf_counter()
-    redecide(stored, cfg).write.format("noop").mode("overwrite").save()
-    rules_s = time.perf_counter() - start
     spark.stop()
-    return {"full_s": full_s, "rules_only_s": rules_s}
+    return {"full_s": full_s}
 
 
 def datatrove_compare(texts: list[str]) -> dict | None:
@@ -149,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     mb = sum(len(t.encode()) for t, _ in texts) / 1e6
     cfg = AnnotateConfig()
     bare_s = bare(corpus, texts, cfg)
-    spark = spark_runs(corpus, work, cfg, args.cores)
+    spark = spark_runs(corpus, cfg, args.cores)
     subset, size = [], 0
     for t, _ in texts:
         if size >= args.datatrove_mb * 1e6:
@@ -171,7 +166,6 @@ def main(argv: list[str] | None = None) -> int:
             # > 0: Spark costs that much more per core than the bare loop (same work, same documents)
             "overhead_per_core": (spark["full_s"] * args.cores) / bare_s["annotate_s"] - 1,
         },
-        "rules_only_speedup": spark["full_s"] / spark["rules_only_s"],
         "vs_datatrove_heuristics": datatrove_compare(subset),
         "cpu_count": os.cpu_count(),
         "note": "machine shared with other jobs; per-core figures assume the cores were free",

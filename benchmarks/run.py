@@ -10,7 +10,8 @@ and pinned registry packages, never filler; or --corpus names one); the smaller 
 samples of its documents by id hash, so all sizes share one composition. Per size: `curate run`
 processes it in a subprocess while a sampler records the peak
 RSS of the driver (Python + the JVM, which holds the executors in local mode) and of the
-executors' Python workers; per-stage wall time and rows come from the run's `runs` rows.
+executors' Python workers; per-stage wall time and rows come from the run's `runs` rows. Then
+`curate annotate --rules-only` re-decides that run's docs_annotated, timed beside the annotate stage.
 
 Limits, measured in this process on one core over the same texts each stage read (a --limit-mb
 prefix of them): Parquet read + write of the input bytes (ingest), bare fastText language ID
@@ -147,10 +148,10 @@ class MemorySampler(threading.Thread):
             self.peak_workers = max(self.peak_workers, sum(r for p, r in rss.items() if p in workers))
 
 
-def run_pipeline(cfg: Path, log: Path) -> tuple[float, MemorySampler]:
+def run_pipeline(cfg: Path, log: Path, command: tuple[str, ...] = ("run",)) -> tuple[float, MemorySampler]:
     start = time.perf_counter()
     with log.open("w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "curate.cli", "run", "--config", str(cfg)],
+        proc = subprocess.Popen([sys.executable, "-m", "curate.cli", *command, "--config", str(cfg)],
                                 stdout=fh, stderr=subprocess.STDOUT, cwd=REPO,
                                 env={**os.environ, "PYTHONPATH": str(REPO)})
         sampler = MemorySampler(proc.pid)
@@ -158,7 +159,7 @@ def run_pipeline(cfg: Path, log: Path) -> tuple[float, MemorySampler]:
         rc = proc.wait()
         sampler.done.set()
     if rc != 0:
-        sys.exit(f"curate run failed (exit {rc}); log: {log}")
+        sys.exit(f"curate {' '.join(command)} failed (exit {rc}); log: {log}")
     return time.perf_counter() - start, sampler
 
 
@@ -374,6 +375,11 @@ def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_m
             # core-seconds per MB under Spark over those of the same annotation in one process
             row["spark_overhead"] = (r["duration_s"] * CORES / stage_mb[name]) / (whole["annotator_in_process_s"] / whole["mb"]) - 1
         stages[name] = row
+    # `curate annotate --rules-only` on the run's table: a threshold change, beside the full annotate
+    rules_wall_s, _ = run_pipeline(cfg, run_dir / "rules-only.log", ("annotate", "--rules-only"))
+    rules_s = last_run(root)["annotate"]["duration_s"]
+    stages["annotate"]["rules_only"] = {"wall_s": rules_s, "command_wall_s": rules_wall_s,
+                                        "speedup": stages["annotate"]["wall_s"] / rules_s}
     result = {
         "size_mb": size_mb, "corpus": {k: manifest[k] for k in ("docs", "total_text_bytes", "text_bytes", "code_bytes")},
         "curate": {"wall_s": wall_s, "stages": stages,

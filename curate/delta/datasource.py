@@ -18,19 +18,22 @@ Options (all strings, as Spark passes them):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
+import posixpath
 import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import quote
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from pyspark.sql import SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
 from pyspark.sql.types import StructType
 
@@ -38,6 +41,7 @@ from curate.faults import fault_point
 
 log = logging.getLogger(__name__)
 
+ENGINE = "curate/delta-rs-datasource"  # commitInfo's engine, for whoever reads the log
 # Delta collects min/max statistics for the first 32 columns by default.
 _STATS_COLUMNS = 32
 _MAX_STAT_STRING = 32
@@ -220,7 +224,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
         adds = [AddAction(**a) for m in messages if m is not None for a in m.adds]
         props = CommitProperties(
             app_transactions=[Transaction(app_id=self.txn[0], version=self.txn[1])] if self.txn else None,
-            custom_metadata={"engine": "curate/delta-rs-datasource"},
+            custom_metadata={"engine": ENGINE},
         )
         try:
             dt = DeltaTable(self.uri, version=self.read_version) if self.read_version is not None else DeltaTable(self.uri)
@@ -260,6 +264,54 @@ class DeltaRsWriter(DataSourceArrowWriter):
                 fs.delete_file(f"{table_path}/{a.path}")
             except (FileNotFoundError, OSError):  # already gone: nothing to clean
                 pass
+
+
+BatchFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+# Rows per batch a rewrite task hands to its function, as Spark hands mapInArrow (session.py).
+_REWRITE_BATCH_ROWS = 2000
+
+
+def _rewrite_task(files: Iterator[pa.RecordBatch], *, uri: str, schema: pa.Schema, fn: BatchFn,
+                  table: str) -> Iterator[pa.RecordBatch]:
+    fs, table_path = _fs_and_path(uri)
+    for batch in files:
+        for rel_path in batch.column("path").to_pylist():
+            with fs.open_input_file(f"{table_path}/{rel_path}") as source:
+                out = _PartFile(fs, table_path, posixpath.dirname(rel_path), schema)
+                for b in fn(pq.ParquetFile(source).iter_batches(batch_size=_REWRITE_BATCH_ROWS)):
+                    out.write(pa.Table.from_batches([b]).cast(schema))
+            fault_point(f"write:{table}")  # file written, task not reported
+            yield pa.RecordBatch.from_pydict({"add": [json.dumps(out.close({}))]})
+
+
+def rewrite_files(spark: SparkSession, uri: str, version: int, fn: BatchFn, schema: StructType) -> None:
+    """Replace each data file of the unpartitioned Delta table at `uri` (as of `version`) by `fn`
+    of its rows, one Spark task per file reading and writing Parquet itself, and commit the new
+    files as one overwrite made against `version`: a concurrent commit that replaced those files
+    makes it fail rather than be lost (rows appended meanwhile stay, not rewritten).
+
+    For a change of some columns of every row this skips the DataFrame path's JVM decoding and
+    JVM-to-Python hand-over of every column, which cost more than the change itself.
+    """
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(uri, version=version)
+    if dt.metadata().partition_columns:
+        raise ValueError(f"rewrite_files takes an unpartitioned table; {uri} is partitioned by "
+                         f"{dt.metadata().partition_columns}")
+    paths = pa.table(dt.get_add_actions()).column("path").to_pylist()
+    writer = DeltaRsWriter({"path": uri, "read_version": str(version)}, schema, overwrite=True)
+    adds = []
+    if paths:
+        task = functools.partial(_rewrite_task, uri=uri, schema=writer.arrow_schema, fn=fn, table=writer.table)
+        files = spark.createDataFrame(spark.sparkContext.parallelize([(p,) for p in paths], len(paths)), "path string")
+        adds = [json.loads(r["add"]) for r in files.mapInArrow(task, "add string").collect()]
+    messages = [DeltaFiles(adds=adds)]
+    try:
+        writer.commit(messages)
+    except Exception:
+        writer.abort(messages)
+        raise
 
 
 class DeltaRsDataSource(DataSource):

@@ -1,4 +1,4 @@
-"""Delta tables under the storage root: read, append, overwrite, merge.
+"""Delta tables under the storage root: read, append, overwrite, merge, rewrite.
 
 Two engines behind one interface. Where the Delta JVM classes are on the classpath (Databricks,
 clusters that fetched io.delta:delta-spark) Spark's own Delta source does the work. Elsewhere the
@@ -12,14 +12,19 @@ from __future__ import annotations
 import json
 import logging
 import re
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from curate.errors import StorageError
 from curate.schemas.tables import conform
+
+if TYPE_CHECKING:
+    from curate.delta.datasource import BatchFn
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +84,17 @@ class DeltaStore:
         dt = self._table(name)
         return [] if dt is None else dt.history()
 
+    def rows(self, name: str, *, version: int | None = None) -> int:
+        """The table's row count from its log's per-file statistics, without a Spark job; Spark counts
+        when a file has none."""
+        dt = self._table(name, version)
+        if dt is None:
+            raise StorageError(f"table {name!r} does not exist at {self.path(name)}")
+        records = pa.table(dt.get_add_actions()).column("num_records")
+        if records.null_count:
+            return self.read(name, version=version).count()
+        return int(pc.sum(records).as_py() or 0)
+
     def read(self, name: str, *, version: int | None = None, schema: StructType | None = None) -> DataFrame:
         """The table as a DataFrame; an absent table reads as empty when `schema` is given."""
         dt = self._table(name, version)
@@ -134,20 +150,57 @@ class DeltaStore:
         try:
             writer.save(self.path(name))
         except Exception as err:
-            if _CONFLICT.search(str(err)):
-                raise StorageError(
-                    f"table {name!r} at {self.path(name)} was changed by another writer while this run wrote it "
-                    f"(Delta commit conflict); this write committed nothing. Rerun when the other run has finished"
-                ) from err
-            raise StorageError(f"writing table {name!r} at {self.path(name)} failed: {err}") from err
+            raise self._write_error(name, err) from err
         version = self.version(name)
         log.debug("wrote %s (%s) -> version %s", name, mode, version)
         return version
+
+    def _write_error(self, name: str, err: Exception) -> StorageError:
+        if _CONFLICT.search(f"{type(err).__name__}: {err}"):  # delta-rs raised here, or through Spark
+            return StorageError(
+                f"table {name!r} at {self.path(name)} was changed by another writer while this run wrote it "
+                f"(Delta commit conflict); this write committed nothing. Rerun when the other run has finished"
+            )
+        return StorageError(f"writing table {name!r} at {self.path(name)} failed: {err}")
+
+    def rewrite(self, name: str, fn: BatchFn, *, schema: StructType, version: int) -> int:
+        """Replace every row of table `name` (as of `version`) by `fn` of it, in one commit made
+        against `version`. `fn` maps Arrow batches to batches as `mapInArrow` takes it, keeping each
+        row where it is (new values for some columns). Without the jar, tasks rewrite the Parquet
+        files directly (`datasource.rewrite_files`)."""
+        if self.native:
+            return self.overwrite(self.read(name, version=version).mapInArrow(fn, schema), name, schema=schema)
+        from curate.delta.datasource import rewrite_files
+
+        try:
+            rewrite_files(self.spark, self.path(name), version, fn, schema)
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        return self.version(name)
 
     def append(self, df: DataFrame, name: str, *, schema: StructType, partition_by: Sequence[str] = (),
                txn: tuple[str, int] | None = None) -> int:
         """Append `df` as one commit; with `txn=(app_id, version)` a repeated write is skipped."""
         return self._write(df, name, mode="append", schema=schema, partition_by=partition_by, txn=txn)
+
+    def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
+        """Append a few rows made on the driver (a run record) as one commit. Without the jar
+        delta-rs writes them from here: a Spark write of one row costs a job and Python planner
+        processes, seconds on a cold session."""
+        if self.native:
+            return self.append(self.spark.createDataFrame(rows, schema), name, schema=schema)
+        from deltalake import CommitProperties, write_deltalake
+
+        from curate.delta.datasource import ENGINE, delta_arrow_schema
+
+        arrow_schema = delta_arrow_schema(schema)
+        table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=arrow_schema)
+        try:
+            write_deltalake(self.path(name), table, mode="append",
+                            commit_properties=CommitProperties(custom_metadata={"engine": ENGINE}))
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        return self.version(name)
 
     def overwrite(self, df: DataFrame, name: str, *, schema: StructType, where: str | None = None,
                   partitions: dict[str, str] | None = None, partition_by: Sequence[str] = (),

@@ -44,11 +44,12 @@ def _rules_only(ctx: StageContext) -> StageResult:
     version = ctx.store.version(DOCS_ANNOTATED)
     if version is None:
         raise StorageError("docs_annotated does not exist yet: run `curate annotate` before --rules-only")
-    docs = ctx.store.read(DOCS_ANNOTATED, version=version)
-    out_version = ctx.store.overwrite(redecide(docs, ctx.cfg.annotate), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    rows_in = ctx.store.rows(DOCS_ANNOTATED, version=version)
+    out_version = ctx.store.rewrite(DOCS_ANNOTATED, redecide(ctx.cfg.annotate), schema=DOCS_ANNOTATED_SCHEMA,
+                                    version=version)
     rows_out, counts = verdict_counts(ctx, out_version, run_only=False)
     return StageResult(input_versions={DOCS_ANNOTATED: version}, output_versions={DOCS_ANNOTATED: out_version},
-                       rows_in=docs.count(), rows_out=rows_out, counts=counts, message="rules only")
+                       rows_in=rows_in, rows_out=rows_out, counts=counts, message="rules only")
 
 
 def run_annotate(ctx: StageContext) -> StageResult:

@@ -65,7 +65,7 @@ def record_run(ctx: StageContext, *, stage: str, status: str, started: float, re
         result.counts,
         result.message[:2000],
     )
-    ctx.store.append(ctx.spark.createDataFrame([row], RUNS_SCHEMA), RUNS, schema=RUNS_SCHEMA)
+    ctx.store.append_rows([row], RUNS, schema=RUNS_SCHEMA)
 
 
 def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], StageResult], *,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from curate.quality.spark import annotate_frame, redecide_frame
+from curate.quality.spark import annotate_frame, redecide_fn
 from curate.schemas.tables import DOCS_RAW_SCHEMA
 
 if TYPE_CHECKING:
@@ -19,6 +19,7 @@ def annotate(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | 
     return annotate_frame(docs.select(*DOCS_RAW_SCHEMA.names), cfg, eval_ngrams=eval_ngrams)
 
 
-def redecide(annotated: DataFrame, cfg: AnnotateConfig) -> DataFrame:
-    """Re-apply `cfg.rules` to stored signals: a threshold change without recomputing anything."""
-    return redecide_frame(annotated, cfg.rules)
+def redecide(cfg: AnnotateConfig):
+    """The batch function re-applying `cfg.rules` to stored signals, for `DeltaStore.rewrite`: a
+    threshold change without recomputing anything."""
+    return redecide_fn(cfg.rules)

@@ -1,4 +1,5 @@
-"""The one place the quality subpackage meets Spark: annotate and re-decide as mapInArrow.
+"""The one place the quality subpackage meets Spark: annotate as mapInArrow, re-decide as a batch
+function for `DeltaStore.rewrite`.
 
 Python workers are reused across tasks, so the `Annotator` (fastText models, regexes, evaluation
 n-grams) is built once per worker process and kept in `_ANNOTATORS`.
@@ -18,7 +19,7 @@ from curate.quality.rules import RulesConfig
 from curate.quality.schema import ANNOTATION_SCHEMA
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     import numpy as np
     import pyarrow as pa
@@ -52,7 +53,6 @@ def annotate_frame(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndar
     return docs.mapInArrow(fn, StructType([*docs.schema.fields, *ANNOTATION_SCHEMA.fields]))
 
 
-def redecide_frame(annotated: DataFrame, rules: RulesConfig) -> DataFrame:
-    """docs_annotated rows with keep / drop_reasons recomputed from stored signals (no text work)."""
-    fn = functools.partial(_redecide_batches, rules_json=rules.model_dump_json())
-    return annotated.mapInArrow(fn, annotated.schema)
+def redecide_fn(rules: RulesConfig) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """docs_annotated batches -> the same with keep / drop_reasons recomputed from stored signals."""
+    return functools.partial(_redecide_batches, rules_json=rules.model_dump_json())

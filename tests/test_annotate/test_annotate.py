@@ -93,6 +93,7 @@ def test_job_rules_only_and_decontamination(spark, tmp_path):
     assert table.columns == DOCS_ANNOTATED_SCHEMA.names
     assert table.filter(F.col("annotate_run_id") != "r1").count() == 0
     signals_before = {r["doc_id"]: dict(r["signals"]) for r in table.collect()}
+    texts_before = {r["doc_id"]: r["text"] for r in table.collect()}
 
     # --rules-only with a stricter rule: verdicts change, signals do not
     strict = Cfg(root=str(tmp_path / "root"),
@@ -102,6 +103,8 @@ def test_job_rules_only_and_decontamination(spark, tmp_path):
     assert second.counts["kept"] == 1 and second.counts["dropped_max_code_max_line_length"] == 1
     after = {r["doc_id"]: r for r in store.read(DOCS_ANNOTATED).collect()}
     assert {k: dict(r["signals"]) for k, r in after.items()} == signals_before
+    assert {k: r["text"] for k, r in after.items()} == texts_before
+    assert store.version(DOCS_ANNOTATED) == 1  # one commit
     assert after["id-code"]["drop_reasons"] == ["max_code_max_line_length"]
     assert after["id-code"]["annotate_run_id"] == "r1"  # the annotation itself is unchanged
 

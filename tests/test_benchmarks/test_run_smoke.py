@@ -27,6 +27,7 @@ def test_benchmark_smoke_writes_every_stage_and_limit(tmp_path):
         assert stages[name]["mb_in"] > 0
         assert stages[name]["ratio_to_limit"] > 0
         assert size["limits"][name]["mb_per_s_per_core"] > 0
+    assert stages["annotate"]["rules_only"]["wall_s"] > 0
     assert size["curate"]["peak_driver_rss_mb"] > 100  # the JVM alone is larger
     assert size["curate"]["peak_executor_workers_rss_mb"] > 0
     assert out.with_suffix(".png").stat().st_size > 10_000

@@ -1,6 +1,7 @@
 """The delta-rs path of DeltaStore, checked with delta-rs itself as the independent reader."""
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from deltalake import DeltaTable
@@ -134,3 +135,61 @@ def test_add_actions_carry_statistics(spark, store):
     a = adds[0]
     assert a["num_records"] == 30 and a["min.v"] == 0 and a["max.v"] == 29
     assert a["min.k"] == "k0" and a["max.k"] == "k9" and a["null_count.v"] == 0
+
+
+@pytest.fixture
+def double_v():
+    def fn(batches):  # defined here so Spark pickles it by value: workers cannot import test modules
+        import pyarrow.compute as pc
+
+        for b in batches:
+            yield b.set_column(b.schema.get_field_index("v"), "v", pc.multiply(b.column("v"), 2))
+    return fn
+
+
+def test_rewrite_replaces_every_file_in_one_commit(spark, store, double_v):
+    store.append(frame(spark, 40).repartition(4), "t", schema=SCHEMA)
+    before = delta_rows(store, "t")
+    old_files = set(DeltaTable(store.path("t")).file_uris())
+    version = store.rewrite("t", double_v, schema=SCHEMA, version=0)
+    assert version == 1 and len(DeltaTable(store.path("t")).history()) == 2
+    after = delta_rows(store, "t")
+    assert [r["v"] for r in after] == [2 * r["v"] for r in before]
+    assert [{**r, "v": 0} for r in after] == [{**r, "v": 0} for r in before]  # nothing else changed
+    new_files = set(DeltaTable(store.path("t")).file_uris())
+    assert len(new_files) == len(old_files) and not new_files & old_files
+    assert store.rows("t") == 40 and store.rows("t", version=0) == 40  # from the new files' statistics
+
+
+def test_rewrite_against_a_stale_version_commits_nothing(spark, store, double_v):
+    store.append(frame(spark, 10), "t", schema=SCHEMA)
+    store.rewrite("t", double_v, schema=SCHEMA, version=0)  # another writer, after version 0 was read
+    once = delta_rows(store, "t")
+    with pytest.raises(StorageError, match="changed by another writer"):
+        store.rewrite("t", double_v, schema=SCHEMA, version=0)
+    assert store.version("t") == 1 and delta_rows(store, "t") == once
+    on_disk = {p.name for p in Path(store.path("t")).glob("*.parquet")}
+    in_log = {Path(f).name for v in (0, 1) for f in DeltaTable(store.path("t"), version=v).file_uris()}
+    assert on_disk == in_log  # the failed rewrite's files are gone
+
+
+def test_rewrite_whose_function_fails_leaves_the_table(spark, store):
+    store.append(frame(spark, 10), "t", schema=SCHEMA)
+
+    def boom(batches):
+        raise ValueError("boom")
+        yield
+
+    with pytest.raises(StorageError, match="boom"):
+        store.rewrite("t", boom, schema=SCHEMA, version=0)
+    assert store.version("t") == 0 and len(delta_rows(store, "t")) == 10
+
+
+def test_append_rows_writes_from_the_driver(store):
+    rows = [("a", 1, "p", {"x": "1"}, TS), ("b", None, None, None, TS)]
+    assert store.append_rows(rows, "t", schema=SCHEMA) == 0
+    assert store.append_rows(rows[:1], "t", schema=SCHEMA) == 1
+    got = delta_rows(store, "t")
+    assert [(r["k"], r["v"], r["m"] and dict(r["m"]), r["ts"]) for r in got] == [
+        ("a", 1, {"x": "1"}, TS), ("a", 1, {"x": "1"}, TS), ("b", None, None, TS)]
+    assert store.rows("t") == 3 and store.read("t").count() == 3
