@@ -80,7 +80,7 @@ def run_dedup(ctx: StageContext) -> StageResult:
     counts = {"signed": signed, "candidates": candidates.count()}
     for r in clusters.groupBy("kind", "is_kept").count().collect():
         counts[f"{'kept' if r['is_kept'] else 'removed'}_{r['kind']}"] = int(r["count"])
-    rows_out = ctx.store.read(DOCS_CURATED, version=curated_version).count()
+    rows_out = ctx.store.rows(DOCS_CURATED, version=curated_version)
     removed = counts.get("removed_exact", 0) + counts.get("removed_near", 0)
     if rows_out != counts["candidates"] - removed:
         log.warning("[%s] dedup counts do not reconcile: %d kept documents, %d removed, %d curated",
@@ -88,7 +88,7 @@ def run_dedup(ctx: StageContext) -> StageResult:
     return StageResult(
         input_versions={DOCS_ANNOTATED: version},
         output_versions={DEDUP_SIGNATURES: sig_version, DUP_CLUSTERS: clusters_version, DOCS_CURATED: curated_version},
-        rows_in=docs.count(),
+        rows_in=ctx.store.rows(DOCS_ANNOTATED, version=version),
         rows_out=rows_out,
         counts=counts,
         message=f"mode={mode}",

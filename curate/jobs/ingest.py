@@ -51,7 +51,7 @@ def run_ingest(ctx: StageContext) -> StageResult:
     log.info("ingest: %d file tasks from %d inputs", len(tasks), len(inputs))
     records = ingest(tasks_frame(ctx.spark, tasks), ctx.cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        before = ctx.store.read(DOCS_RAW, schema=DOCS_RAW_SCHEMA).count()
+        before = ctx.store.rows(DOCS_RAW) if ctx.store.exists(DOCS_RAW) else 0
         # The docs write reads the files once and fills the cache; the rest reads the cache.
         docs_version = ctx.store.merge_insert(documents(records, run_id=ctx.run_id), DOCS_RAW,
                                               schema=DOCS_RAW_SCHEMA, keys=["doc_id"])
@@ -62,7 +62,7 @@ def run_ingest(ctx: StageContext) -> StageResult:
             counts[row["fate"]] = counts.get(row["fate"], 0) + row["count"]
             if row["reason_code"]:
                 counts[f"{row['fate']}:{row['reason_code']}"] = row["count"]
-        added = ctx.store.read(DOCS_RAW).count() - before
+        added = ctx.store.rows(DOCS_RAW, version=docs_version) - before
     finally:
         records.unpersist()
     counts["docs_new"] = added

@@ -31,11 +31,12 @@ def run_tokenize(ctx: StageContext) -> StageResult:
     if version is None:
         raise StorageError(f"table {name!r} does not exist under {ctx.cfg.root}; run the stage that writes it first")
     docs = ctx.store.read(name, version=version)
+    rows_in = ctx.store.rows(name, version=version)
     held_version = ctx.store.version(DOCS_TOKENIZED)
     counts = {"encoded": 0, "removed": 0}
     if held_version is None or not rows_are_current(ctx, "tokenize"):
         out_version = ctx.store.overwrite(tokenize(docs, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
-        counts["encoded"] = docs.count()
+        counts["encoded"] = rows_in
     else:
         held = ctx.store.read(DOCS_TOKENIZED, version=held_version)
         new = docs.join(held.select("doc_id"), "doc_id", "left_anti")
@@ -55,7 +56,6 @@ def run_tokenize(ctx: StageContext) -> StageResult:
         .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens"))
         .first()
     )
-    rows_in = docs.count()
     if row["docs"] != rows_in:
         log.warning("[%s] tokenize read %d documents but docs_tokenized holds %d", ctx.run_id, rows_in, row["docs"])
     return StageResult(
