@@ -47,8 +47,8 @@ def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: 
         version = store.overwrite(new, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA)
     else:
         version = store.append(new, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA)
-    signed = store.read(DEDUP_SIGNATURES, version=version).where(F.col("dedup_run_id") == ctx.run_id).count()
-    return version, signed
+    before = 0 if stored_version is None else store.rows(DEDUP_SIGNATURES, version=stored_version)
+    return version, store.rows(DEDUP_SIGNATURES, version=version) - before
 
 
 def run_dedup(ctx: StageContext) -> StageResult:

@@ -30,7 +30,8 @@ def tables_table(ctx: StageContext) -> Table:
     for name in ALL_TABLES:
         version = ctx.store.version(name)
         if version is not None:
-            table.add_row(name, str(version), f"{ctx.store.read(name).count():,}", ctx.store.path(name))
+            rows = ctx.store.rows(name, version=version)
+            table.add_row(name, str(version), f"{rows:,}", ctx.store.path(name))
     return table
 
 
