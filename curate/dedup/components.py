@@ -5,7 +5,8 @@ shuffles over the edge list; it converges in O(log^2 n) rounds whatever the grap
 where min-label propagation needs O(diameter) rounds (long chains of near-duplicates, each a small
 edit of the previous, are common in web crawls). Every component ends as a star around its
 smallest node, which becomes the component id: deterministic, and stable when unrelated documents
-are added. Only row counts reach the driver; each round's edges are checkpointed to cut the lineage.
+are added. Only row counts reach the driver; each round's edges are checkpointed to cut the lineage,
+with the flags that tell whether they are a star forest yet.
 """
 
 from __future__ import annotations
@@ -49,16 +50,14 @@ def _small_star(e: DataFrame) -> DataFrame:
     )
 
 
-def _is_star_forest(e: DataFrame) -> bool:
-    """True when every node has one smaller neighbor and that neighbor has none (stars at minima)."""
+def _with_star_flags(e: DataFrame) -> DataFrame:
+    """The edges, each flagged `off_star` when it breaks the star-forest shape the rounds end in
+    (every node one smaller neighbor, which has none): computed in the round's own query, so the
+    convergence test reads the checkpoint instead of running a query of its own."""
     parents = e.groupBy("hi").agg(F.count("*").alias("n_parents"))
     has_parent = parents.select(F.col("hi").alias("lo"), F.lit(True).alias("lo_has_parent"))
-    bad = (
-        e.join(parents, "hi")
-        .join(has_parent, "lo", "left")
-        .where((F.col("n_parents") > 1) | F.col("lo_has_parent").isNotNull())
-    )
-    return bad.limit(1).count() == 0
+    return e.join(parents, "hi").join(has_parent, "lo", "left").select(
+        "hi", "lo", ((F.col("n_parents") > 1) | F.col("lo_has_parent").isNotNull()).alias("off_star"))
 
 
 def checkpoint(df: DataFrame) -> DataFrame:
@@ -71,15 +70,15 @@ def checkpoint(df: DataFrame) -> DataFrame:
 
 def connected_components(edges: DataFrame, *, max_rounds: int = 64) -> DataFrame:
     """(src, dst) edges -> (doc_id, component_id) for every node on an edge; id = smallest node."""
-    e = checkpoint(_oriented(edges))
-    for round_no in range(1, max_rounds + 1):
-        e = checkpoint(_small_star(_large_star(e)))
-        if _is_star_forest(e):
-            log.info("connected components converged after %d rounds", round_no)
-            break
-    else:
-        raise CurateError(f"connected components did not converge in {max_rounds} rounds; "
-                          "raise max_rounds (the algorithm needs O(log^2 n) rounds)")
+    e = checkpoint(_with_star_flags(_oriented(edges)))
+    rounds = 0
+    while e.where("off_star").limit(1).count():  # already pairs or stars (common): no round at all
+        if rounds == max_rounds:
+            raise CurateError(f"connected components did not converge in {max_rounds} rounds; "
+                              "raise max_rounds (the algorithm needs O(log^2 n) rounds)")
+        e = checkpoint(_with_star_flags(_small_star(_large_star(e.select("hi", "lo")))))
+        rounds += 1
+    log.info("connected components converged after %d rounds", rounds)
     roots = e.select(F.col("lo").alias("doc_id"), F.col("lo").alias("component_id")).distinct()
     leaves = e.select(F.col("hi").alias("doc_id"), F.col("lo").alias("component_id"))
     return leaves.unionByName(roots)
