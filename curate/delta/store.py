@@ -85,13 +85,13 @@ class DeltaStore:
         return [] if dt is None else dt.history()
 
     def rows(self, name: str, *, version: int | None = None) -> int:
-        """The table's row count from its log's per-file statistics, without a Spark job; Spark counts
-        when a file has none."""
+        """The table's row count from its log's per-file statistics, without a Spark job. Spark counts
+        when a file has none, or when deletion vectors (a jar's MERGE/DELETE) may hide some rows."""
         dt = self._table(name, version)
         if dt is None:
             raise StorageError(f"table {name!r} does not exist at {self.path(name)}")
         records = pa.table(dt.get_add_actions()).column("num_records")
-        if records.null_count:
+        if records.null_count or "deletionVectors" in (dt.protocol().reader_features or ()):
             return self.read(name, version=version).count()
         return int(pc.sum(records).as_py() or 0)
 

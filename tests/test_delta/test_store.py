@@ -193,3 +193,20 @@ def test_append_rows_writes_from_the_driver(store):
     assert [(r["k"], r["v"], r["m"] and dict(r["m"]), r["ts"]) for r in got] == [
         ("a", 1, {"x": "1"}, TS), ("a", 1, {"x": "1"}, TS), ("b", None, None, TS)]
     assert store.rows("t") == 3 and store.read("t").count() == 3
+
+
+def test_rows_counts_with_spark_when_a_file_has_no_statistics(tmp_path, store):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from deltalake import Schema
+    from deltalake.transaction import AddAction, create_table_with_add_actions
+
+    path = Path(store.path("nostats"))
+    path.mkdir(parents=True)
+    data = pa.table({"k": [f"k{i}" for i in range(7)]})
+    pq.write_table(data, path / "part-0.parquet")
+    add = AddAction(path="part-0.parquet", size=(path / "part-0.parquet").stat().st_size, partition_values={},
+                    modification_time=0, data_change=True, stats="")
+    create_table_with_add_actions(str(path), Schema.from_arrow(data.schema), [add], mode="append")
+    assert pa.table(DeltaTable(str(path)).get_add_actions()).column("num_records").null_count == 1
+    assert store.rows("nostats") == 7
