@@ -105,10 +105,8 @@ def test_the_pipeline_runs_with_a_driver_smaller_than_the_corpus(tmp_path):
 def test_on_a_cluster_the_driver_runs_a_corpus_five_times_its_heap(tmp_path):
     """The driver apart from its executors (standalone cluster, 2g executors), as the bound is meant:
     in local mode the executors share the driver's heap, so that test also bounds their working set."""
-    import pyspark
-
     from curate.package import build
-    from test_operate.test_cluster import alive, cluster, free_port, spark_env
+    from test_operate.test_cluster import alive, cluster, free_port, submit
 
     driver_memory = os.environ.get("CURATE_BOUNDS_DRIVER_MEMORY", "400m")
     corpus_dir, real = corpus(tmp_path)
@@ -121,16 +119,11 @@ def test_on_a_cluster_the_driver_runs_a_corpus_five_times_its_heap(tmp_path):
     state, ports, log = tmp_path / "cluster", (free_port(), free_port()), tmp_path / "run.log"
     assert cluster("start", state, ports).returncode == 0
     pids = [int(p.read_text()) for p in (state / "pids").glob("*.pid")]
+    heap = ("--driver-memory", driver_memory, *[a for k, v in reserve.items() for a in ("--conf", f"{k}={v}")])
     try:
-        cmd = [str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", f"spark://127.0.0.1:{ports[0]}",
-               "--driver-memory", driver_memory, *[a for k, v in reserve.items() for a in ("--conf", f"{k}={v}")],
-               *bundle.submit_args(), "--conf", f"spark.pyspark.python={sys.executable}",
-               "--conf", "spark.executor.memory=2g", "--conf", "spark.sql.shuffle.partitions=8",
-               str(REPO / "curate" / "jobs" / "run.py"), "--config", config, "--root", str(tmp_path / "root")]
         start = time.monotonic()
-        with log.open("w") as out:
-            rc = subprocess.run(cmd, cwd=tmp_path, env=spark_env(), stdout=out, stderr=subprocess.STDOUT,
-                                timeout=6 * 3600).returncode
+        rc = submit(f"spark://127.0.0.1:{ports[0]}", REPO / "curate" / "jobs" / "run.py", Path(config),
+                    tmp_path / "root", bundle, log, executor_memory="2g", extra=heap, timeout=6 * 3600)
     finally:
         cluster("stop", state, ports)
     assert not [pid for pid in pids if alive(pid)]

@@ -64,21 +64,22 @@ def config(tmp_path_factory) -> Path:
     return path
 
 
-def submit(master: str, job: Path, config: Path, root: Path, bundle, log: Path) -> None:
+def submit(master: str, job: Path, config: Path, root: Path, bundle, log: Path, *, executor_memory: str = "1g",
+           extra: tuple[str, ...] = (), timeout: int = TIMEOUT_S) -> int:
+    """spark-submit `job` with the bundle shipped; its exit code (its output is in `log`)."""
     import pyspark
 
     cmd = [
-        str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", master, *bundle.submit_args(),
-        "--conf", f"spark.pyspark.python={sys.executable}", "--conf", "spark.executor.memory=1g",
+        str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", master, *extra, *bundle.submit_args(),
+        "--conf", f"spark.pyspark.python={sys.executable}", "--conf", f"spark.executor.memory={executor_memory}",
         "--conf", "spark.sql.shuffle.partitions=8", "--conf", "spark.log.level=ERROR",
         str(job), "--config", str(config), "--root", str(root),
     ]
     # The driver finds the models by name too: among the files spark-submit shipped, not site-packages.
     env = spark_env(CURATE_BPE_FILE=bundle.bpe_path.name, CURATE_LID_MODEL=bundle.lid_path.name)
     with log.open("w") as out:
-        rc = subprocess.run(cmd, check=False, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
-                            timeout=TIMEOUT_S).returncode
-    assert rc == 0, f"{' '.join(cmd)} exited {rc}:\n{log.read_text()[-4000:]}"
+        return subprocess.run(cmd, check=False, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT,
+                              timeout=timeout).returncode
 
 
 def cluster(action: str, state: Path, ports: tuple[int, int]) -> subprocess.CompletedProcess:
@@ -100,7 +101,9 @@ def cluster_root(tmp_path_factory, bundle, config):
         assert sorted(pids) == ["master", "worker1", "worker2"] and all(map(alive, pids.values()))
         for st in STAGES:
             job = REPO / "curate" / "jobs" / (st.module.rsplit(".", 1)[1] + ".py")
-            submit(f"spark://127.0.0.1:{ports[0]}", job, config, root, bundle, tmp / f"{st.name}.log")
+            log = tmp / f"{st.name}.log"
+            rc = submit(f"spark://127.0.0.1:{ports[0]}", job, config, root, bundle, log)
+            assert rc == 0, f"{job.name} exited {rc}:\n{log.read_text()[-4000:]}"
     finally:
         stopped = cluster("stop", state, ports)
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
@@ -113,7 +116,9 @@ def cluster_root(tmp_path_factory, bundle, config):
 @pytest.fixture(scope="module")
 def local_root(tmp_path_factory, bundle, config):
     tmp = tmp_path_factory.mktemp("local")
-    submit("local[2]", REPO / "curate" / "jobs" / "run.py", config, tmp / "root", bundle, tmp / "run.log")
+    log = tmp / "run.log"
+    rc = submit("local[2]", REPO / "curate" / "jobs" / "run.py", config, tmp / "root", bundle, log)
+    assert rc == 0, f"run.py exited {rc}:\n{log.read_text()[-4000:]}"
     return tmp / "root"
 
 
