@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -156,6 +156,53 @@ class _PartFile:
         }
 
 
+class FileSink:
+    """The Parquet files one task writes into a Delta table's folder, uncommitted: one open file per
+    partition value tuple, rolled over at ~128 MB. `close` returns their add actions for a commit."""
+
+    def __init__(self, uri: str, schema: pa.Schema, partition_by: Sequence[str] = ()):
+        self.fs, self.table_path = _fs_and_path(uri)
+        self.schema, self.partition_by = schema, list(partition_by)
+        self.data_schema = pa.schema([f for f in schema if f.name not in self.partition_by])
+        self.open_files: dict[tuple, _PartFile] = {}
+        self.adds: list[dict] = []
+
+    def write(self, table: pa.Table) -> None:
+        """Add the rows of `table`, which has (at least) the table's columns."""
+        for key, part in self._split(table.select(self.schema.names).cast(self.schema)):
+            pf = self.open_files.get(key)
+            if pf is None:
+                rel_dir = "/".join(
+                    f"{c}={quote('__HIVE_DEFAULT_PARTITION__' if v is None else str(v), safe='')}"
+                    for c, v in zip(self.partition_by, key)
+                )
+                pf = self.open_files[key] = _PartFile(self.fs, self.table_path, rel_dir, self.data_schema)
+            pf.write(part.select(self.data_schema.names))
+            if pf.bytes >= _TARGET_FILE_BYTES:
+                self.adds.append(pf.close(self._values(key)))
+                del self.open_files[key]
+
+    def close(self) -> list[dict]:
+        self.adds.extend(pf.close(self._values(key)) for key, pf in self.open_files.items())
+        self.open_files = {}
+        return self.adds
+
+    def _values(self, key: tuple) -> dict:
+        return {c: None if v is None else str(v) for c, v in zip(self.partition_by, key)}
+
+    def _split(self, table: pa.Table):
+        if not self.partition_by:
+            yield (), table
+            return
+        keys = table.select(self.partition_by).group_by(self.partition_by).aggregate([])
+        for row in keys.to_pylist():
+            mask = None
+            for c in self.partition_by:
+                cond = pc.is_null(table[c]) if row[c] is None else pc.equal(table[c], row[c])
+                mask = cond if mask is None else pc.and_(mask, cond)
+            yield tuple(row[c] for c in self.partition_by), table.filter(mask)
+
+
 class DeltaRsWriter(DataSourceArrowWriter):
     def __init__(self, options: dict, schema: StructType, overwrite: bool):
         self.uri = options["path"]
@@ -172,42 +219,12 @@ class DeltaRsWriter(DataSourceArrowWriter):
 
     # ---- executors -------------------------------------------------------------------------
     def write(self, iterator: Iterator[pa.RecordBatch]) -> DeltaFiles:
-        fs, table_path = _fs_and_path(self.uri)
-        data_schema = pa.schema([f for f in self.arrow_schema if f.name not in self.partition_by])
-        open_files: dict[tuple, _PartFile] = {}
-        adds: list[dict] = []
+        sink = FileSink(self.uri, self.arrow_schema, self.partition_by)
         for batch in iterator:
-            table = pa.Table.from_batches([batch]).cast(self.arrow_schema)
-            for key, part in self._split(table):
-                pf = open_files.get(key)
-                if pf is None:
-                    rel_dir = "/".join(
-                        f"{c}={quote('__HIVE_DEFAULT_PARTITION__' if v is None else str(v), safe='')}"
-                        for c, v in zip(self.partition_by, key)
-                    )
-                    pf = open_files[key] = _PartFile(fs, table_path, rel_dir, data_schema)
-                pf.write(part.select(data_schema.names))
-                if pf.bytes >= _TARGET_FILE_BYTES:
-                    adds.append(pf.close(self._values(key)))
-                    del open_files[key]
-        adds.extend(pf.close(self._values(key)) for key, pf in open_files.items())
+            sink.write(pa.Table.from_batches([batch]))
+        adds = sink.close()
         fault_point(f"write:{self.table}")  # files written, task not reported
         return DeltaFiles(adds=adds)
-
-    def _values(self, key: tuple) -> dict:
-        return {c: None if v is None else str(v) for c, v in zip(self.partition_by, key)}
-
-    def _split(self, table: pa.Table):
-        if not self.partition_by:
-            yield (), table
-            return
-        keys = table.select(self.partition_by).group_by(self.partition_by).aggregate([])
-        for row in keys.to_pylist():
-            mask = None
-            for c in self.partition_by:
-                cond = pc.is_null(table[c]) if row[c] is None else pc.equal(table[c], row[c])
-                mask = cond if mask is None else pc.and_(mask, cond)
-            yield tuple(row[c] for c in self.partition_by), table.filter(mask)
 
     # ---- driver side -------------------------------------------------------------------------
     def commit(self, messages: list[DeltaFiles | None]) -> None:
@@ -243,7 +260,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
             if done is not None and done >= self.txn[1]:
                 log.info("delta write to %s skipped: transaction %s v%s is already committed",
                          self.uri, *self.txn)
-                self._delete(adds)
+                delete_files(self.uri, [a.path for a in adds])
                 return
         dt.create_write_transaction(
             adds, self.mode, self.arrow_schema, partition_by=self.partition_by or None,
@@ -253,17 +270,17 @@ class DeltaRsWriter(DataSourceArrowWriter):
         fault_point(f"committed:{self.table}")  # committed, Spark and the job not told yet
 
     def abort(self, messages: list[DeltaFiles | None]) -> None:
-        from deltalake.transaction import AddAction
+        delete_files(self.uri, [a["path"] for m in messages if m is not None for a in m.adds])
 
-        self._delete([AddAction(**a) for m in messages if m is not None for a in m.adds])
 
-    def _delete(self, adds) -> None:
-        fs, table_path = _fs_and_path(self.uri)
-        for a in adds:
-            try:
-                fs.delete_file(f"{table_path}/{a.path}")
-            except (FileNotFoundError, OSError):  # already gone: nothing to clean
-                pass
+def delete_files(uri: str, paths: list[str]) -> None:
+    """Delete uncommitted files, by their paths relative to the table at `uri`."""
+    fs, table_path = _fs_and_path(uri)
+    for p in paths:
+        try:
+            fs.delete_file(f"{table_path}/{p}")
+        except (FileNotFoundError, OSError):  # already gone: nothing to clean
+            pass
 
 
 BatchFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
@@ -301,11 +318,22 @@ def rewrite_files(spark: SparkSession, uri: str, version: int, fn: BatchFn, sche
                          f"{dt.metadata().partition_columns}")
     paths = pa.table(dt.get_add_actions()).column("path").to_pylist()
     writer = DeltaRsWriter({"path": uri, "read_version": str(version)}, schema, overwrite=True)
-    adds = []
+    adds: list[dict] = []
     if paths:
         task = functools.partial(_rewrite_task, uri=uri, schema=writer.arrow_schema, fn=fn, table=writer.table)
         files = spark.createDataFrame(spark.sparkContext.parallelize([(p,) for p in paths], len(paths)), "path string")
         adds = [json.loads(r["add"]) for r in files.mapInArrow(task, "add string").collect()]
+    _commit(writer, adds)
+
+
+def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version: int | None) -> None:
+    """Append files written by `FileSink`s to the table at `uri` as one commit made against
+    `read_version` (creating the table if there is none); on failure the files are deleted."""
+    options = {"path": uri} if read_version is None else {"path": uri, "read_version": str(read_version)}
+    _commit(DeltaRsWriter(options, schema, overwrite=False), adds)
+
+
+def _commit(writer: DeltaRsWriter, adds: list[dict]) -> None:
     messages = [DeltaFiles(adds=adds)]
     try:
         writer.commit(messages)

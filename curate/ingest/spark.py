@@ -1,23 +1,26 @@
-"""The one place ingest meets Spark: FileTasks as rows in, Records as Arrow batches out."""
+"""The one place ingest meets Spark: FileTasks packed into partitions, their records read there and
+returned as Arrow batches (`read_records`) or written into the tables' files (`write_records`)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+import hashlib
+import json
+import posixpath
+from collections import Counter
+from typing import Callable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import LongType, StringType, StructField, StructType
 
+from curate.delta.datasource import FileSink, delta_arrow_schema
+from curate.faults import fault_point
 from curate.ingest.opening import file_size
 from curate.ingest.readers import read_task
 from curate.ingest.records import FileTask, doc_id
 from curate.schemas.config import IngestConfig
-from curate.schemas.tables import STRING_MAP
-
-TASK_SCHEMA = StructType(
-    [StructField(name, LongType() if name in ("start", "end") else StringType())
-     for name in FileTask.__dataclass_fields__]
-)
+from curate.schemas.tables import DOCS_RAW_SCHEMA, QUARANTINE_SCHEMA, STRING_MAP
 
 # One row per input record; `fate` says which table it belongs to.
 RECORD_SCHEMA = StructType(
@@ -43,6 +46,12 @@ _ARROW_SCHEMA = pa.schema(
               pa.int64() if isinstance(f.dataType, LongType) else pa.string(), f.nullable)
      for f in RECORD_SCHEMA.fields]
 )
+# What `write_records` returns: the add actions of the files written, and the fates met.
+WRITTEN_SCHEMA = StructType([StructField("table", StringType()), StructField("add", StringType()),
+                             StructField("fate", StringType()), StructField("reason_code", StringType()),
+                             StructField("n", LongType())])
+_WRITTEN = pa.schema([("table", pa.string()), ("add", pa.string()), ("fate", pa.string()),
+                      ("reason_code", pa.string()), ("n", pa.int64())])
 # Flush an output batch at this many text bytes, so multi-MB documents don't pile up in memory.
 _BATCH_BYTES = 16 << 20
 _BATCH_ROWS = 2000
@@ -54,57 +63,127 @@ def _work(task: FileTask) -> int:
     return task.end - task.start if task.end >= 0 else file_size(task.input_file) - task.start
 
 
-def tasks_frame(spark: SparkSession, tasks: list[FileTask]) -> DataFrame:
-    """FileTasks as rows, packed into partitions of about equal bytes (largest first).
+def _packed(spark: SparkSession, tasks: list[FileTask]) -> list[list[FileTask]]:
+    """FileTasks packed into groups of about equal bytes (largest first), one per partition.
 
     Hash partitioning by file name would put several large files into one partition and leave
     others empty; with a handful of big files that doubles the wall time.
     """
     n = max(1, min(len(tasks), spark.sparkContext.defaultParallelism * 4))
     load = [0] * n
-    placed: list[tuple[int, tuple]] = []
+    groups: list[list[FileTask]] = [[] for _ in range(n)]
     for work, task in sorted(((_work(t), t) for t in tasks), key=lambda wt: wt[0], reverse=True):
         part = min(range(n), key=load.__getitem__)
         load[part] += work + 1
-        placed.append((part, tuple(getattr(task, f) for f in FileTask.__dataclass_fields__)))
-    rdd = spark.sparkContext.parallelize(placed, n).partitionBy(n, lambda part: part).values()
-    return spark.createDataFrame(rdd, TASK_SCHEMA)
+        groups[part].append(task)
+    return groups
 
 
-def read_records(tasks: DataFrame, cfg: IngestConfig) -> DataFrame:
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        cols = {name: [] for name in _ARROW_SCHEMA.names}
-        size = 0
-        for batch in batches:
-            for row in batch.to_pylist():
-                task = FileTask(**row)
-                for rec in read_task(task, cfg):
-                    uri = rec.uri or task.uri
-                    n_bytes = None if rec.text is None else len(rec.text.encode("utf-8"))
-                    values = {
-                        "fate": rec.fate,
-                        "doc_id": doc_id(task.source, uri, rec.offset, rec.text) if rec.fate == "doc" else None,
-                        "source_id": rec.source_id,
-                        "source": task.source,
-                        "kind": task.kind,
-                        "text": rec.text,
-                        "uri": uri,
-                        "offset": rec.offset,
-                        "input_file": task.input_file,
-                        "n_bytes": n_bytes,
-                        "metadata": list(rec.metadata.items()),
-                        "reason_code": rec.reason_code,
-                        "reason": rec.reason,
-                        "excerpt": rec.excerpt,
-                    }
-                    for k, v in values.items():
-                        cols[k].append(v)
-                    size += n_bytes or 0
-                    if size >= _BATCH_BYTES or len(cols["fate"]) >= _BATCH_ROWS:
-                        yield pa.RecordBatch.from_pydict(cols, schema=_ARROW_SCHEMA)
-                        cols = {name: [] for name in _ARROW_SCHEMA.names}
-                        size = 0
-        if cols["fate"]:
+def _map_tasks(spark: SparkSession, tasks: list[FileTask], fn: Callable[[list[FileTask]], Iterator[pa.RecordBatch]],
+               schema: StructType) -> DataFrame:
+    """`fn` of each group of tasks (`_packed`) in a partition of its own. The groups travel with the
+    function (Spark broadcasts a large one), so no rows of tasks are shuffled to place them."""
+    groups = _packed(spark, tasks)
+
+    def run(ids: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in ids:
+            for i in batch.column("id").to_pylist():
+                yield from fn(groups[i])
+
+    return spark.range(0, len(groups), 1, len(groups)).mapInArrow(run, schema)
+
+
+def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[dict]:
+    """One dict per record of each task."""
+    for task in tasks:
+        for rec in read_task(task, cfg):
+            uri = rec.uri or task.uri
+            yield {
+                "fate": rec.fate,
+                "doc_id": doc_id(task.source, uri, rec.offset, rec.text) if rec.fate == "doc" else None,
+                "source_id": rec.source_id,
+                "source": task.source,
+                "kind": task.kind,
+                "text": rec.text,
+                "uri": uri,
+                "offset": rec.offset,
+                "input_file": task.input_file,
+                "n_bytes": None if rec.text is None else len(rec.text.encode("utf-8")),
+                "metadata": list(rec.metadata.items()),
+                "reason_code": rec.reason_code,
+                "reason": rec.reason,
+                "excerpt": rec.excerpt,
+            }
+
+
+def _batches(rows: Iterator[dict]) -> Iterator[pa.RecordBatch]:
+    """Records as Arrow batches of at most _BATCH_ROWS rows or about _BATCH_BYTES of text."""
+    cols: dict[str, list] = {name: [] for name in _ARROW_SCHEMA.names}
+    size = 0
+    for values in rows:
+        for k, v in values.items():
+            cols[k].append(v)
+        size += values["n_bytes"] or 0
+        if size >= _BATCH_BYTES or len(cols["fate"]) >= _BATCH_ROWS:
             yield pa.RecordBatch.from_pydict(cols, schema=_ARROW_SCHEMA)
+            cols = {name: [] for name in _ARROW_SCHEMA.names}
+            size = 0
+    if cols["fate"]:
+        yield pa.RecordBatch.from_pydict(cols, schema=_ARROW_SCHEMA)
 
-    return tasks.mapInArrow(run, RECORD_SCHEMA)
+
+def read_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig) -> DataFrame:
+    """Every record of the tasks, documents with their text, as a DataFrame of RECORD_SCHEMA."""
+    return _map_tasks(spark, tasks, lambda group: _batches(_rows(group, cfg)), RECORD_SCHEMA)
+
+
+def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig, *, docs_uri: str, quarantine_uri: str,
+                  run_id: str) -> DataFrame:
+    """Read the tasks and write every record where it belongs, as uncommitted Parquet files
+    (`FileSink`): documents into the docs table at `docs_uri`, refusals into the quarantine table
+    at `quarantine_uri`. No record passes through the JVM.
+
+    Returns small rows for the driver: per file written, its table's URI and its add action as JSON
+    (`table`, `add`); per task, how many records met each fate (`fate`, `reason_code`, `n`).
+    """
+    doc_schema = delta_arrow_schema(DOCS_RAW_SCHEMA)
+    quarantine_schema = delta_arrow_schema(QUARANTINE_SCHEMA)
+
+    def run(group: list[FileTask]) -> Iterator[pa.RecordBatch]:
+        docs, refused = FileSink(docs_uri, doc_schema), FileSink(quarantine_uri, quarantine_schema)
+        fates: Counter = Counter()
+        for batch in _batches(_rows(group, cfg)):
+            is_doc = pc.equal(batch.column("fate"), "doc")
+            doc_rows = pa.Table.from_batches([batch.filter(is_doc)])
+            if doc_rows.num_rows:
+                docs.write(doc_rows.append_column("ingest_run_id", pa.array([run_id] * doc_rows.num_rows,
+                                                                            pa.string())))
+            rows = batch.filter(pc.invert(is_doc)).to_pylist()
+            if rows:
+                refused.write(pa.Table.from_pylist([_quarantine_row(r, run_id) for r in rows],
+                                                   schema=quarantine_schema))
+            fates["doc", None] += doc_rows.num_rows
+            fates.update((r["fate"], r["reason_code"]) for r in rows)
+        for uri, sink in ((docs_uri, docs), (quarantine_uri, refused)):
+            adds = [json.dumps(a) for a in sink.close()]
+            fault_point(f"write:{posixpath.basename(uri.rstrip('/'))}")  # files written, task not reported
+            yield _written(len(adds), table=[uri] * len(adds), add=adds)
+        yield _written(len(fates), fate=[f for f, _ in fates], reason_code=[c for _, c in fates],
+                       n=list(fates.values()))
+
+    return _map_tasks(spark, tasks, run, WRITTEN_SCHEMA)
+
+
+def _written(rows: int, **columns: list) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pydict({f.name: columns.get(f.name, pa.nulls(rows, f.type)) for f in _WRITTEN},
+                                      schema=_WRITTEN)
+
+
+def _quarantine_row(rec: dict, run_id: str) -> dict:
+    """A refused record as a quarantine row. Its `record_id` is stable, so re-ingesting the same bad
+    record adds nothing."""
+    key = "\0".join(("ingest", rec["input_file"], str(rec["offset"]), rec["reason_code"]))
+    return {"record_id": hashlib.sha256(key.encode("utf-8")).hexdigest()[:32], "stage": "ingest",
+            "action": rec["fate"], "reason_code": rec["reason_code"], "reason": rec["reason"],
+            "source": rec["source"], "kind": rec["kind"], "input_file": rec["input_file"], "uri": rec["uri"],
+            "offset": rec["offset"], "excerpt": rec["excerpt"], "doc_id": None, "run_id": run_id}

@@ -22,9 +22,8 @@ from curate.audit.shards import ShardVersion, latest_shard_version
 from curate.dedup.schema import DUP_CLUSTERS_SCHEMA
 from curate.errors import AuditError, ConfigError, StorageError
 from curate.ingest.listing import list_tasks
-from curate.ingest.spark import tasks_frame
+from curate.ingest.spark import read_records
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.pipelines.ingest import ingest
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas import tables as t
 from curate.schemas.mixture import load_mixture
@@ -44,7 +43,7 @@ def recount(ctx: StageContext):
         raise ConfigError("audit re-reads the inputs to count their records, but the config has no `inputs`; "
                           "pass the --config that ingested the data")
     tasks = list_tasks(ctx.cfg.inputs, ctx.cfg.ingest)
-    return ingest(tasks_frame(ctx.spark, tasks), ctx.cfg.ingest).select("source", "input_file", "fate")
+    return read_records(ctx.spark, tasks, ctx.cfg.ingest).select("source", "input_file", "fate")
 
 
 def shard_checks(ctx: StageContext, shard: ShardVersion, current_tokenized: int) -> list[Check]:

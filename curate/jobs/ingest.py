@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 
-from pyspark import StorageLevel
 
 from curate.errors import ConfigError
 from curate.ingest.listing import list_tasks
-from curate.ingest.spark import tasks_frame
+from curate.ingest.spark import write_records
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.pipelines.ingest import documents, ingest, refusals
 from curate.schemas.config import InputConfig
 from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
 
@@ -49,22 +48,25 @@ def run_ingest(ctx: StageContext) -> StageResult:
         raise ConfigError("nothing to ingest: the config has no `inputs` and no --input was given")
     tasks = list_tasks(inputs, ctx.cfg.ingest)
     log.info("ingest: %d file tasks from %d inputs", len(tasks), len(inputs))
-    records = ingest(tasks_frame(ctx.spark, tasks), ctx.cfg.ingest).persist(StorageLevel.MEMORY_AND_DISK)
-    try:
-        before = ctx.store.rows(DOCS_RAW) if ctx.store.exists(DOCS_RAW) else 0
-        # The docs write reads the files once and fills the cache; the rest reads the cache.
-        docs_version = ctx.store.merge_insert(documents(records, run_id=ctx.run_id), DOCS_RAW,
-                                              schema=DOCS_RAW_SCHEMA, keys=["doc_id"])
-        q_version = ctx.store.merge_insert(refusals(records, run_id=ctx.run_id), QUARANTINE,
-                                           schema=QUARANTINE_SCHEMA, keys=["record_id"])
-        counts: dict[str, int] = {}
-        for row in records.groupBy("fate", "reason_code").count().collect():
-            counts[row["fate"]] = counts.get(row["fate"], 0) + row["count"]
+    before = ctx.store.rows(DOCS_RAW) if ctx.store.exists(DOCS_RAW) else 0
+    # The tasks write the records into files of both tables; what comes back is their add actions.
+    written = write_records(ctx.spark, tasks, ctx.cfg.ingest, docs_uri=ctx.store.path(DOCS_RAW),
+                            quarantine_uri=ctx.store.path(QUARANTINE), run_id=ctx.run_id).collect()
+    adds: dict[str, list[dict]] = {ctx.store.path(DOCS_RAW): [], ctx.store.path(QUARANTINE): []}
+    counts: dict[str, int] = {}
+    for row in written:
+        if row["add"] is not None:
+            adds[row["table"]].append(json.loads(row["add"]))
+        elif row["n"]:
+            counts[row["fate"]] = counts.get(row["fate"], 0) + row["n"]
             if row["reason_code"]:
-                counts[f"{row['fate']}:{row['reason_code']}"] = row["count"]
-        added = ctx.store.rows(DOCS_RAW, version=docs_version) - before
-    finally:
-        records.unpersist()
+                key = f"{row['fate']}:{row['reason_code']}"
+                counts[key] = counts.get(key, 0) + row["n"]
+    docs_version = ctx.store.insert_files(adds[ctx.store.path(DOCS_RAW)], DOCS_RAW, schema=DOCS_RAW_SCHEMA,
+                                          keys=["doc_id"])
+    q_version = ctx.store.insert_files(adds[ctx.store.path(QUARANTINE)], QUARANTINE, schema=QUARANTINE_SCHEMA,
+                                       keys=["record_id"])
+    added = ctx.store.rows(DOCS_RAW, version=docs_version) - before
     counts["docs_new"] = added
     counts["docs_already_ingested"] = counts.get("doc", 0) - added
     counts["files"] = len({t.input_file for t in tasks})

@@ -210,3 +210,48 @@ def test_rows_counts_with_spark_when_a_file_has_no_statistics(tmp_path, store):
     create_table_with_add_actions(str(path), Schema.from_arrow(data.schema), [add], mode="append")
     assert pa.table(DeltaTable(str(path)).get_add_actions()).column("num_records").null_count == 1
     assert store.rows("nostats") == 7
+
+
+def staged(store, name, keys):
+    """Files a task would write into table `name`'s folder: one FileSink file of rows k<key>."""
+    import pyarrow as pa
+
+    from curate.delta.datasource import FileSink, delta_arrow_schema
+
+    schema = delta_arrow_schema(SCHEMA)
+    sink = FileSink(store.path(name), schema)
+    sink.write(pa.Table.from_pylist([{"k": f"k{i}", "v": i, "p": "a", "m": None, "ts": TS} for i in keys],
+                                    schema=schema))
+    return sink.close()
+
+
+def files_on_disk_are_the_logged_ones(store, name):
+    on_disk = {p.name for p in Path(store.path(name)).glob("*.parquet")}
+    return on_disk == {Path(f).name for f in DeltaTable(store.path(name)).file_uris()}
+
+
+def test_insert_files_commits_new_keys_as_written(store):
+    adds = staged(store, "t", range(5))
+    assert store.insert_files(adds, "t", schema=SCHEMA, keys=["k"]) == 0
+    assert [Path(f).name for f in DeltaTable(store.path("t")).file_uris()] == [adds[0]["path"]]  # not rewritten
+    more = staged(store, "t", range(5, 8))
+    assert store.insert_files(more, "t", schema=SCHEMA, keys=["k"]) == 1
+    assert {Path(f).name for f in DeltaTable(store.path("t")).file_uris()} == {adds[0]["path"], more[0]["path"]}
+    assert [r["k"] for r in delta_rows(store, "t")] == sorted(f"k{i}" for i in range(8))
+    assert store.rows("t") == 8
+
+
+def test_insert_files_merges_keys_already_there_or_repeated(store):
+    store.insert_files(staged(store, "t", range(5)), "t", schema=SCHEMA, keys=["k"])
+    # k3, k4 are in the table; k6 comes twice (two tasks read the same record)
+    adds = staged(store, "t", [3, 4, 5, 6]) + staged(store, "t", [6, 7])
+    assert store.insert_files(adds, "t", schema=SCHEMA, keys=["k"]) == 1
+    assert [r["k"] for r in delta_rows(store, "t")] == sorted(f"k{i}" for i in range(8))
+    assert files_on_disk_are_the_logged_ones(store, "t")  # the staged files were merged, then deleted
+
+
+def test_insert_files_of_nothing_is_one_empty_commit(store):
+    assert store.insert_files([], "t", schema=SCHEMA, keys=["k"]) == 0  # the table is created
+    assert store.insert_files([], "t", schema=SCHEMA, keys=["k"]) == 1
+    assert store.rows("t") == 0 and delta_rows(store, "t") == []
+

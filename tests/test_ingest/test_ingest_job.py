@@ -1,5 +1,7 @@
 """The ingest job on Spark: tables, per-file reconciliation, idempotent re-ingest, runs records."""
 
+from pathlib import Path
+
 from deltalake import DeltaTable
 
 from curate.jobs.common import StageContext, new_run_id, run_stage
@@ -39,6 +41,9 @@ def test_ingest_reconciles_and_reingest_adds_nothing(spark, store, bad_inputs):
     assert again.rows_out == 0 and again.counts["docs_already_ingested"] == first.counts["doc"]
     assert per_file(store, "docs_raw") == docs and per_file(store, "quarantine") == refused
     assert store.version("docs_raw") == v[0] + 1  # an empty commit: one version per job write
+    for name in ("docs_raw", "quarantine"):  # the rerun's files, all duplicates, were deleted
+        on_disk = {p.name for p in Path(store.path(name)).glob("*.parquet")}
+        assert on_disk == {Path(f).name for f in DeltaTable(store.path(name)).file_uris()}, name
 
     runs = store.read("runs").orderBy("started_at").collect()
     assert [(r.stage, r.status) for r in runs] == [("ingest", "succeeded")] * 2
