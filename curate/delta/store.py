@@ -122,6 +122,14 @@ class DeltaStore:
         return df.select([F.col(f.name).cast(f.dataType) if f.name in partition_cols else F.col(f.name)
                           for f in table_schema.fields])
 
+    def read_arrow(self, name: str) -> pa.Table | None:
+        """A small table (the `runs` log, never one that grows with the corpus) read into the
+        driver: with delta-rs, without a Spark job; with the jar, through Spark."""
+        dt = self._table(name)
+        if dt is None:
+            return None
+        return self.read(name).toArrow() if self.native else dt.to_pyarrow_table()
+
     # ---- writing -------------------------------------------------------------------------------
     def _write(self, df: DataFrame, name: str, *, mode: str, schema: StructType,
                partition_by: Sequence[str] = (), txn: tuple[str, int] | None = None,

@@ -13,7 +13,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING
 
-from pyspark.sql import functions as F
+import pyarrow.compute as pc
+from pyspark.sql import Row
 
 import curate
 from curate.pipelines import dag
@@ -21,8 +22,6 @@ from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import RUNS
 
 if TYPE_CHECKING:
-    from pyspark.sql import Row
-
     from curate.jobs.common import StageContext
 
 
@@ -64,16 +63,13 @@ def mixture_hash(ctx: StageContext) -> str:
 
 
 def last_success(ctx: StageContext, name: str) -> Row | None:
-    if not ctx.store.exists(RUNS):
+    """The `runs` row of stage `name`'s latest successful run (read without a Spark job)."""
+    runs = ctx.store.read_arrow(RUNS)
+    if runs is None:
         return None
-    rows = (
-        ctx.store.read(RUNS)
-        .where((F.col("stage") == name) & (F.col("status") == "succeeded"))
-        .orderBy(F.col("started_at").desc())
-        .limit(1)
-        .collect()
-    )
-    return rows[0] if rows else None
+    done = runs.filter(pc.and_(pc.equal(runs["stage"], name), pc.equal(runs["status"], "succeeded")))
+    rows = done.sort_by([("started_at", "descending")]).slice(0, 1).to_pylist()
+    return Row(**rows[0]) if rows else None
 
 
 def _outputs_unchanged(ctx: StageContext, run: Row) -> bool:
