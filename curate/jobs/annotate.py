@@ -65,7 +65,7 @@ def run_annotate(ctx: StageContext) -> StageResult:
     incremental = ctx.store.exists(DOCS_ANNOTATED) and rows_are_current(ctx, "annotate")
     if incremental:
         docs = docs.join(ctx.store.read(DOCS_ANNOTATED).select("doc_id"), "doc_id", "left_anti")
-    rows_in = docs.count()
+    rows_in = docs.count() if incremental else ctx.store.rows(DOCS_RAW, version=version)
     if incremental and rows_in == 0:
         return StageResult(input_versions={DOCS_RAW: version},
                            output_versions=ctx.store.versions([DOCS_ANNOTATED]),
