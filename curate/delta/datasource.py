@@ -284,43 +284,53 @@ def delete_files(uri: str, paths: list[str]) -> None:
 
 
 BatchFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
-# Rows per batch a rewrite task hands to its function, as Spark hands mapInArrow (session.py).
-_REWRITE_BATCH_ROWS = 2000
+# Rows per batch a map_files task hands to its function, as Spark hands mapInArrow (session.py).
+_MAP_BATCH_ROWS = 2000
 
 
-def _rewrite_task(files: Iterator[pa.RecordBatch], *, uri: str, schema: pa.Schema, fn: BatchFn,
-                  table: str) -> Iterator[pa.RecordBatch]:
-    fs, table_path = _fs_and_path(uri)
+def _map_task(files: Iterator[pa.RecordBatch], *, src_uri: str, dst_uri: str, columns: list[str] | None,
+              schema: pa.Schema, fn: BatchFn) -> Iterator[pa.RecordBatch]:
+    fs, src_path = _fs_and_path(src_uri)
+    table = posixpath.basename(dst_uri.rstrip("/"))
     for batch in files:
         for rel_path in batch.column("path").to_pylist():
-            with fs.open_input_file(f"{table_path}/{rel_path}") as source:
-                out = _PartFile(fs, table_path, posixpath.dirname(rel_path), schema)
-                for b in fn(pq.ParquetFile(source).iter_batches(batch_size=_REWRITE_BATCH_ROWS)):
-                    out.write(pa.Table.from_batches([b]).cast(schema))
+            sink = FileSink(dst_uri, schema)
+            with fs.open_input_file(f"{src_path}/{rel_path}") as source:
+                batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
+                for b in fn(batches):
+                    sink.write(pa.Table.from_batches([b]))
+            adds = sink.close()
             fault_point(f"write:{table}")  # file written, task not reported
-            yield pa.RecordBatch.from_pydict({"add": [json.dumps(out.close({}))]})
+            yield pa.RecordBatch.from_pydict({"add": [json.dumps(a) for a in adds]})
 
 
-def rewrite_files(spark: SparkSession, uri: str, version: int, fn: BatchFn, schema: StructType) -> None:
-    """Replace each data file of the unpartitioned Delta table at `uri` (as of `version`) by `fn`
-    of its rows, one Spark task per file reading and writing Parquet itself, and commit the new
-    files as one overwrite made against `version`: a concurrent commit that replaced those files
-    makes it fail rather than be lost (rows appended meanwhile stay, not rewritten).
+def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_uri: str, schema: StructType, *,
+              columns: list[str] | None = None, dst_version: int | None = None) -> None:
+    """Replace the rows of the unpartitioned Delta table at `dst_uri` by `fn` of the rows of the one at
+    `src_uri` (as of `version`; its `columns`, default all), one Spark task per data file of the
+    source reading and writing Parquet itself, committed as one overwrite made against `dst_version`
+    (None: the table is created, or replaced whatever its version). When source and destination are
+    the same table, a concurrent commit that replaced the files read makes it fail rather than be
+    lost (rows appended meanwhile stay, not rewritten).
 
-    For a change of some columns of every row this skips the DataFrame path's JVM decoding and
-    JVM-to-Python hand-over of every column, which cost more than the change itself.
+    For work on every row this skips the DataFrame path's JVM decoding and JVM-to-Python hand-over of
+    every column both ways, which cost more than a cheap `fn` itself.
     """
     from deltalake import DeltaTable
 
-    dt = DeltaTable(uri, version=version)
+    dt = DeltaTable(src_uri, version=version)
     if dt.metadata().partition_columns:
-        raise ValueError(f"rewrite_files takes an unpartitioned table; {uri} is partitioned by "
+        raise ValueError(f"map_files takes an unpartitioned table; {src_uri} is partitioned by "
                          f"{dt.metadata().partition_columns}")
-    paths = pa.table(dt.get_add_actions()).column("path").to_pylist()
-    writer = DeltaRsWriter({"path": uri, "read_version": str(version)}, schema, overwrite=True)
+    actions = pa.table(dt.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
+    # Largest first: tasks start in order, so the small files fill in at the end.
+    paths = [a["path"] for a in sorted(actions, key=lambda a: a["size_bytes"], reverse=True)]
+    options = {"path": dst_uri} if dst_version is None else {"path": dst_uri, "read_version": str(dst_version)}
+    writer = DeltaRsWriter(options, schema, overwrite=True)
     adds: list[dict] = []
     if paths:
-        task = functools.partial(_rewrite_task, uri=uri, schema=writer.arrow_schema, fn=fn, table=writer.table)
+        task = functools.partial(_map_task, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
+                                 schema=writer.arrow_schema, fn=fn)
         files = spark.createDataFrame(spark.sparkContext.parallelize([(p,) for p in paths], len(paths)), "path string")
         adds = [json.loads(r["add"]) for r in files.mapInArrow(task, "add string").collect()]
     _commit(writer, adds)

@@ -174,17 +174,28 @@ class DeltaStore:
     def rewrite(self, name: str, fn: BatchFn, *, schema: StructType, version: int) -> int:
         """Replace every row of table `name` (as of `version`) by `fn` of it, in one commit made
         against `version`. `fn` maps Arrow batches to batches as `mapInArrow` takes it, keeping each
-        row where it is (new values for some columns). Without the jar, tasks rewrite the Parquet
-        files directly (`datasource.rewrite_files`)."""
-        if self.native:
-            return self.overwrite(self.read(name, version=version).mapInArrow(fn, schema), name, schema=schema)
-        from curate.delta.datasource import rewrite_files
+        row where it is (new values for some columns)."""
+        return self.map_into(name, fn, name, schema=schema, version=version)
 
+    def map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
+                 columns: Sequence[str] | None = None) -> int:
+        """Replace table `dst` by `fn` of the rows (`columns`, default all) of table `src` as of
+        `version`, in one commit (against `version` when `dst` is `src`). `fn` maps Arrow batches to
+        batches as `mapInArrow` takes it. Without the jar, each task reads a data file of `src` and
+        writes `dst` files itself (`datasource.map_files`): no column passes through the JVM."""
+        if self.native:
+            rows = self.read(src, version=version)
+            out = (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
+            return self.overwrite(out, dst, schema=schema)
+        from curate.delta.datasource import map_files
+
+        dst_version = version if dst == src else self.version(dst)
         try:
-            rewrite_files(self.spark, self.path(name), version, fn, schema)
+            map_files(self.spark, self.path(src), version, fn, self.path(dst), schema,
+                      columns=list(columns) if columns else None, dst_version=dst_version)
         except Exception as err:
-            raise self._write_error(name, err) from err
-        return self.version(name)
+            raise self._write_error(dst, err) from err
+        return self.version(dst)
 
     def append(self, df: DataFrame, name: str, *, schema: StructType, partition_by: Sequence[str] = (),
                txn: tuple[str, int] | None = None) -> int:

@@ -21,7 +21,8 @@ from curate.jobs.incremental import rows_are_current
 from curate.pipelines.annotate import annotate, redecide
 from curate.quality.decontam import eval_ngram_set, read_eval_texts
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
-from curate.schemas.tables import DOCS_ANNOTATED, DOCS_RAW
+from curate.quality.spark import annotate_fn
+from curate.schemas.tables import DOCS_ANNOTATED, DOCS_RAW, DOCS_RAW_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,13 @@ def run_annotate(ctx: StageContext) -> StageResult:
         eval_ngrams = eval_ngram_set(texts, cfg.decontam.ngram)
         log.info("[%s] decontamination: %d examples, %d distinct %d-grams",
                  ctx.run_id, len(texts), len(eval_ngrams), cfg.decontam.ngram)
-    out = annotate(docs, cfg, eval_ngrams=eval_ngrams).withColumn("annotate_run_id", F.lit(ctx.run_id))
-    write = ctx.store.append if incremental else ctx.store.overwrite
-    out_version = write(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    if incremental:
+        out = annotate(docs, cfg, eval_ngrams=eval_ngrams).withColumn("annotate_run_id", F.lit(ctx.run_id))
+        out_version = ctx.store.append(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    else:  # file by file: docs_raw's files are read and docs_annotated's written by the same tasks
+        out_version = ctx.store.map_into(DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id),
+                                         DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA, version=version,
+                                         columns=DOCS_RAW_SCHEMA.names)
     rows_out, counts = verdict_counts(ctx, out_version, run_only=True)
     if rows_in != rows_out:
         log.warning("[%s] annotate read %d documents but wrote %d", ctx.run_id, rows_in, rows_out)

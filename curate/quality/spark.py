@@ -11,6 +11,7 @@ import functools
 import hashlib
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from pyspark.sql.types import StructType
 
 from curate.quality.annotator import Annotator, RuleBook, redecide_batch
@@ -22,19 +23,21 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     import numpy as np
-    import pyarrow as pa
     from pyspark.sql import DataFrame
 
 _ANNOTATORS: dict[str, Annotator] = {}
 
 
 def _annotate_batches(batches: Iterator[pa.RecordBatch], *, cfg_json: str, eval_ngrams: np.ndarray | None,
-                      key: str) -> Iterator[pa.RecordBatch]:
+                      key: str, run_id: str | None) -> Iterator[pa.RecordBatch]:
     annotator = _ANNOTATORS.get(key)
     if annotator is None:
         annotator = _ANNOTATORS[key] = Annotator(AnnotateConfig.model_validate_json(cfg_json), eval_ngrams=eval_ngrams)
     for batch in batches:
-        yield annotator.annotate_batch(batch)
+        out = annotator.annotate_batch(batch)
+        if run_id is not None:
+            out = out.append_column("annotate_run_id", pa.array([run_id] * out.num_rows, pa.string()))
+        yield out
 
 
 def _redecide_batches(batches: Iterator[pa.RecordBatch], *, rules_json: str) -> Iterator[pa.RecordBatch]:
@@ -43,14 +46,22 @@ def _redecide_batches(batches: Iterator[pa.RecordBatch], *, rules_json: str) -> 
         yield redecide_batch(batch, rulebook)
 
 
-def annotate_frame(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None) -> DataFrame:
-    """docs_raw rows -> the same rows (text redacted) plus the annotation columns."""
+def annotate_fn(cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None,
+                run_id: str | None = None) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """docs_raw batches -> the same rows (text redacted) plus the annotation columns, and
+    `annotate_run_id` when `run_id` is given."""
     cfg_json = cfg.model_dump_json()
     digest = hashlib.sha256(cfg_json.encode())
     if eval_ngrams is not None:
         digest.update(eval_ngrams.tobytes())
-    fn = functools.partial(_annotate_batches, cfg_json=cfg_json, eval_ngrams=eval_ngrams, key=digest.hexdigest())
-    return docs.mapInArrow(fn, StructType([*docs.schema.fields, *ANNOTATION_SCHEMA.fields]))
+    return functools.partial(_annotate_batches, cfg_json=cfg_json, eval_ngrams=eval_ngrams, key=digest.hexdigest(),
+                             run_id=run_id)
+
+
+def annotate_frame(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None) -> DataFrame:
+    """docs_raw rows -> the same rows (text redacted) plus the annotation columns."""
+    return docs.mapInArrow(annotate_fn(cfg, eval_ngrams=eval_ngrams),
+                           StructType([*docs.schema.fields, *ANNOTATION_SCHEMA.fields]))
 
 
 def redecide_fn(rules: RulesConfig) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
