@@ -411,6 +411,19 @@ def stage_drift(results: list[dict]) -> dict[str, float]:
     return drift
 
 
+def marginal_cost(results: list[dict]) -> dict:
+    """End to end: the seconds per 1,000 documents of each size step (the increase in wall time over
+    the increase in documents) and the fixed seconds that the first step implies. Unlike the cost
+    per document, which at 1x is mostly the JVM's start and warm-up, this shows whether the cost of
+    a document grows with the corpus."""
+    pts = [(r["corpus"]["docs"], r["curate"]["wall_s"]) for r in results]
+    steps = [1000 * (t1 - t0) / (n1 - n0) for (n0, t0), (n1, t1) in zip(pts, pts[1:]) if n1 > n0]
+    if not steps:
+        return {}
+    return {"s_per_1k_docs_by_step": steps, "drift": max(steps) / min(steps),
+            "fixed_s": pts[0][1] - steps[0] * pts[0][0] / 1000}
+
+
 def chart(results: list[dict], png: Path) -> None:
     import matplotlib
 
@@ -487,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         cost = [r["curate"]["s_per_1k_docs"] for r in results]
         summary = {"sizes": results, "cores": CORES, "cpu_count": os.cpu_count(),
                    "cost_per_doc_drift": max(cost) / min(cost),
-                   "cost_per_doc_drift_by_stage": stage_drift(results)}
+                   "cost_per_doc_drift_by_stage": stage_drift(results),
+                   "marginal_cost": marginal_cost(results)}
         write_result(summary, out)  # after every size: a late failure keeps the sizes done
     chart(results, out.with_suffix(".png"))
     return 0
