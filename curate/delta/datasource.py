@@ -325,25 +325,22 @@ def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_
     actions = pa.table(dt.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
     # Largest first: tasks start in order, so the small files fill in at the end.
     paths = [a["path"] for a in sorted(actions, key=lambda a: a["size_bytes"], reverse=True)]
-    options = {"path": dst_uri} if dst_version is None else {"path": dst_uri, "read_version": str(dst_version)}
-    writer = DeltaRsWriter(options, schema, overwrite=True)
     adds: list[dict] = []
     if paths:
         task = functools.partial(_map_task, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
-                                 schema=writer.arrow_schema, fn=fn)
+                                 schema=delta_arrow_schema(schema), fn=fn)
         files = spark.createDataFrame(spark.sparkContext.parallelize([(p,) for p in paths], len(paths)), "path string")
         adds = [json.loads(r["add"]) for r in files.mapInArrow(task, "add string").collect()]
-    _commit(writer, adds)
+    commit_files(dst_uri, adds, schema, read_version=dst_version, overwrite=True)
 
 
-def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version: int | None) -> None:
-    """Append files written by `FileSink`s to the table at `uri` as one commit made against
-    `read_version` (creating the table if there is none); on failure the files are deleted."""
+def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version: int | None,
+                 overwrite: bool = False) -> None:
+    """Commit files written by `FileSink`s to the table at `uri` (appended, or replacing its rows) as
+    one commit made against `read_version` (None: the latest, creating the table if there is none);
+    on failure the files are deleted."""
     options = {"path": uri} if read_version is None else {"path": uri, "read_version": str(read_version)}
-    _commit(DeltaRsWriter(options, schema, overwrite=False), adds)
-
-
-def _commit(writer: DeltaRsWriter, adds: list[dict]) -> None:
+    writer = DeltaRsWriter(options, schema, overwrite=overwrite)
     messages = [DeltaFiles(adds=adds)]
     try:
         writer.commit(messages)

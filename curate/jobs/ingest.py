@@ -8,7 +8,6 @@ import logging
 import os
 import sys
 
-
 from curate.errors import ConfigError
 from curate.ingest.listing import list_tasks
 from curate.ingest.spark import write_records
