@@ -57,6 +57,8 @@ def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = Fal
         )
         for key, value in _RUNTIME_DEFAULTS.items():
             builder = builder.config(key, value)
+        if cfg.master.startswith("local"):  # workers on this machine: the pip pyspark is Spark's own
+            builder = builder.config("spark.python.daemon.module", "curate.spark_daemon")
         for key, value in cfg.conf.items():
             builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
