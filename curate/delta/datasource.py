@@ -25,6 +25,7 @@ import os
 import posixpath
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable, Iterator, Sequence
@@ -38,6 +39,7 @@ from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterComm
 from pyspark.sql.types import StructType
 
 from curate.faults import fault_point
+from curate.spark_tasks import map_groups
 
 log = logging.getLogger(__name__)
 
@@ -284,34 +286,36 @@ def delete_files(uri: str, paths: list[str]) -> None:
 
 
 BatchFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+TallyFn = Callable[[pa.RecordBatch], Counter]
 # Rows per batch a map_files task hands to its function, as Spark hands mapInArrow (session.py).
 _MAP_BATCH_ROWS = 2000
 
 
-def _map_task(files: Iterator[pa.RecordBatch], *, src_uri: str, dst_uri: str, columns: list[str] | None,
-              schema: pa.Schema, fn: BatchFn) -> Iterator[pa.RecordBatch]:
+def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
+              fn: BatchFn, tally: TallyFn | None) -> Iterator[pa.RecordBatch]:
     fs, src_path = _fs_and_path(src_uri)
-    table = posixpath.basename(dst_uri.rstrip("/"))
-    for batch in files:
-        for rel_path in batch.column("path").to_pylist():
-            sink = FileSink(dst_uri, schema)
-            with fs.open_input_file(f"{src_path}/{rel_path}") as source:
-                batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
-                for b in fn(batches):
-                    sink.write(pa.Table.from_batches([b]))
-            adds = sink.close()
-            fault_point(f"write:{table}")  # file written, task not reported
-            yield pa.RecordBatch.from_pydict({"add": [json.dumps(a) for a in adds]})
+    sink, counts = FileSink(dst_uri, schema), Counter()
+    with fs.open_input_file(f"{src_path}/{rel_path}") as source:
+        batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
+        for b in fn(batches):
+            sink.write(pa.Table.from_batches([b]))
+            if tally is not None:
+                counts.update(tally(b))
+    adds = sink.close()
+    fault_point(f"write:{posixpath.basename(dst_uri.rstrip('/'))}")  # file written, task not reported
+    yield pa.RecordBatch.from_pydict({"adds": [json.dumps(adds)], "counts": [json.dumps(counts)]})
 
 
 def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_uri: str, schema: StructType, *,
-              columns: list[str] | None = None, dst_version: int | None = None) -> None:
+              columns: list[str] | None = None, dst_version: int | None = None,
+              tally: TallyFn | None = None) -> Counter:
     """Replace the rows of the unpartitioned Delta table at `dst_uri` by `fn` of the rows of the one at
     `src_uri` (as of `version`; its `columns`, default all), one Spark task per data file of the
     source reading and writing Parquet itself, committed as one overwrite made against `dst_version`
     (None: the table is created, or replaced whatever its version). When source and destination are
     the same table, a concurrent commit that replaced the files read makes it fail rather than be
-    lost (rows appended meanwhile stay, not rewritten).
+    lost (rows appended meanwhile stay, not rewritten). Returns the sum of `tally` over the batches
+    written.
 
     For work on every row this skips the DataFrame path's JVM decoding and JVM-to-Python hand-over of
     every column both ways, which cost more than a cheap `fn` itself.
@@ -326,12 +330,15 @@ def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_
     # Largest first: tasks start in order, so the small files fill in at the end.
     paths = [a["path"] for a in sorted(actions, key=lambda a: a["size_bytes"], reverse=True)]
     adds: list[dict] = []
+    counts: Counter = Counter()
     if paths:
-        task = functools.partial(_map_task, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
-                                 schema=delta_arrow_schema(schema), fn=fn)
-        files = spark.createDataFrame(spark.sparkContext.parallelize([(p,) for p in paths], len(paths)), "path string")
-        adds = [json.loads(r["add"]) for r in files.mapInArrow(task, "add string").collect()]
+        task = functools.partial(_map_file, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
+                                 schema=delta_arrow_schema(schema), fn=fn, tally=tally)
+        for row in map_groups(spark, paths, task, "adds string, counts string").collect():
+            adds.extend(json.loads(row["adds"]))
+            counts.update(json.loads(row["counts"]))
     commit_files(dst_uri, adds, schema, read_version=dst_version, overwrite=True)
+    return counts
 
 
 def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version: int | None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections import Counter
 from typing import TYPE_CHECKING, Sequence
 
 import pyarrow as pa
@@ -22,9 +23,10 @@ from pyspark.sql.types import StructType
 
 from curate.errors import StorageError
 from curate.schemas.tables import conform
+from curate.spark_tasks import tally_batches
 
 if TYPE_CHECKING:
-    from curate.delta.datasource import BatchFn
+    from curate.delta.datasource import BatchFn, TallyFn
 
 log = logging.getLogger(__name__)
 
@@ -171,31 +173,35 @@ class DeltaStore:
             )
         return StorageError(f"writing table {name!r} at {self.path(name)} failed: {err}")
 
-    def rewrite(self, name: str, fn: BatchFn, *, schema: StructType, version: int) -> int:
+    def rewrite(self, name: str, fn: BatchFn, *, schema: StructType, version: int,
+                tally: TallyFn | None = None) -> tuple[int, Counter]:
         """Replace every row of table `name` (as of `version`) by `fn` of it, in one commit made
         against `version`. `fn` maps Arrow batches to batches as `mapInArrow` takes it, keeping each
-        row where it is (new values for some columns)."""
-        return self.map_into(name, fn, name, schema=schema, version=version)
+        row where it is (new values for some columns). Returns what `map_into` returns."""
+        return self.map_into(name, fn, name, schema=schema, version=version, tally=tally)
 
     def map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
-                 columns: Sequence[str] | None = None) -> int:
+                 columns: Sequence[str] | None = None, tally: TallyFn | None = None) -> tuple[int, Counter]:
         """Replace table `dst` by `fn` of the rows (`columns`, default all) of table `src` as of
         `version`, in one commit (against `version` when `dst` is `src`). `fn` maps Arrow batches to
         batches as `mapInArrow` takes it. Without the jar, each task reads a data file of `src` and
-        writes `dst` files itself (`datasource.map_files`): no column passes through the JVM."""
+        writes `dst` files itself (`datasource.map_files`): no column passes through the JVM.
+        Returns the version written and the sum of `tally` over the batches written (empty without
+        `tally`)."""
         if self.native:
             rows = self.read(src, version=version)
             out = (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
-            return self.overwrite(out, dst, schema=schema)
+            out_version = self.overwrite(out, dst, schema=schema)
+            return out_version, tally_batches(self.read(dst, version=out_version), tally) if tally else Counter()
         from curate.delta.datasource import map_files
 
         dst_version = version if dst == src else self.version(dst)
         try:
-            map_files(self.spark, self.path(src), version, fn, self.path(dst), schema,
-                      columns=list(columns) if columns else None, dst_version=dst_version)
+            counts = map_files(self.spark, self.path(src), version, fn, self.path(dst), schema,
+                               columns=list(columns) if columns else None, dst_version=dst_version, tally=tally)
         except Exception as err:
             raise self._write_error(dst, err) from err
-        return self.version(dst)
+        return self.version(dst), counts
 
     def append(self, df: DataFrame, name: str, *, schema: StructType, partition_by: Sequence[str] = (),
                txn: tuple[str, int] | None = None) -> int:

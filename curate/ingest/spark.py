@@ -21,6 +21,7 @@ from curate.ingest.readers import read_task
 from curate.ingest.records import FileTask, doc_id
 from curate.schemas.config import IngestConfig
 from curate.schemas.tables import DOCS_RAW_SCHEMA, QUARANTINE_SCHEMA, STRING_MAP
+from curate.spark_tasks import map_groups
 
 # One row per input record; `fate` says which table it belongs to.
 RECORD_SCHEMA = StructType(
@@ -81,16 +82,8 @@ def _packed(spark: SparkSession, tasks: list[FileTask]) -> list[list[FileTask]]:
 
 def _map_tasks(spark: SparkSession, tasks: list[FileTask], fn: Callable[[list[FileTask]], Iterator[pa.RecordBatch]],
                schema: StructType) -> DataFrame:
-    """`fn` of each group of tasks (`_packed`) in a partition of its own. The groups travel with the
-    function (Spark broadcasts a large one), so no rows of tasks are shuffled to place them."""
-    groups = _packed(spark, tasks)
-
-    def run(ids: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        for batch in ids:
-            for i in batch.column("id").to_pylist():
-                yield from fn(groups[i])
-
-    return spark.range(0, len(groups), 1, len(groups)).mapInArrow(run, schema)
+    """`fn` of each group of tasks (`_packed`) in a partition of its own."""
+    return map_groups(spark, _packed(spark, tasks), fn, schema)
 
 
 def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[dict]:

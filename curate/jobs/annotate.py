@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 
 from pyspark.sql import functions as F
 
@@ -19,26 +20,20 @@ from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.jobs.incremental import rows_are_current
 from curate.pipelines.annotate import annotate, redecide
+from curate.quality.annotator import verdict_tally
 from curate.quality.decontam import eval_ngram_set, read_eval_texts
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.quality.spark import annotate_fn
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_RAW, DOCS_RAW_SCHEMA
+from curate.spark_tasks import tally_batches
 
 log = logging.getLogger(__name__)
 
 
-def verdict_counts(ctx: StageContext, version: int, *, run_only: bool) -> tuple[int, dict[str, int]]:
-    """(rows, counts): kept, dropped and `dropped_<rule>` per failed rule, read from the written table
-    (with `run_only`, from the rows this run annotated)."""
-    table = ctx.store.read(DOCS_ANNOTATED, version=version)
-    if run_only:
-        table = table.where(F.col("annotate_run_id") == ctx.run_id)
-    table = table.select("keep", "drop_reasons")
-    row = table.agg(F.count("*").alias("n"), F.sum(F.col("keep").cast("long")).alias("kept")).first()
-    counts = {"kept": int(row["kept"] or 0), "dropped": int(row["n"] - (row["kept"] or 0))}
-    for r in table.select(F.explode("drop_reasons").alias("r")).groupBy("r").count().collect():
-        counts[f"dropped_{r['r']}"] = int(r["count"])
-    return int(row["n"]), counts
+def _verdicts(tally: Counter) -> tuple[int, dict[str, int]]:
+    """(rows, counts) from a `verdict_tally` sum: kept, dropped and `dropped_<rule>` per failed rule."""
+    counts = {"kept": 0, "dropped": 0, **tally}
+    return counts.pop("rows", 0), counts
 
 
 def _rules_only(ctx: StageContext) -> StageResult:
@@ -46,9 +41,9 @@ def _rules_only(ctx: StageContext) -> StageResult:
     if version is None:
         raise StorageError("docs_annotated does not exist yet: run `curate annotate` before --rules-only")
     rows_in = ctx.store.rows(DOCS_ANNOTATED, version=version)
-    out_version = ctx.store.rewrite(DOCS_ANNOTATED, redecide(ctx.cfg.annotate), schema=DOCS_ANNOTATED_SCHEMA,
-                                    version=version)
-    rows_out, counts = verdict_counts(ctx, out_version, run_only=False)
+    out_version, tally = ctx.store.rewrite(DOCS_ANNOTATED, redecide(ctx.cfg.annotate), schema=DOCS_ANNOTATED_SCHEMA,
+                                           version=version, tally=verdict_tally)
+    rows_out, counts = _verdicts(tally)
     return StageResult(input_versions={DOCS_ANNOTATED: version}, output_versions={DOCS_ANNOTATED: out_version},
                        rows_in=rows_in, rows_out=rows_out, counts=counts, message="rules only")
 
@@ -80,11 +75,13 @@ def run_annotate(ctx: StageContext) -> StageResult:
     if incremental:
         out = annotate(docs, cfg, eval_ngrams=eval_ngrams).withColumn("annotate_run_id", F.lit(ctx.run_id))
         out_version = ctx.store.append(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+        written = ctx.store.read(DOCS_ANNOTATED, version=out_version).where(F.col("annotate_run_id") == ctx.run_id)
+        tally = tally_batches(written.select("keep", "drop_reasons"), verdict_tally)
     else:  # file by file: docs_raw's files are read and docs_annotated's written by the same tasks
-        out_version = ctx.store.map_into(DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id),
-                                         DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA, version=version,
-                                         columns=DOCS_RAW_SCHEMA.names)
-    rows_out, counts = verdict_counts(ctx, out_version, run_only=True)
+        out_version, tally = ctx.store.map_into(
+            DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id), DOCS_ANNOTATED,
+            schema=DOCS_ANNOTATED_SCHEMA, version=version, columns=DOCS_RAW_SCHEMA.names, tally=verdict_tally)
+    rows_out, counts = _verdicts(tally)
     if rows_in != rows_out:
         log.warning("[%s] annotate read %d documents but wrote %d", ctx.run_id, rows_in, rows_out)
     return StageResult(

@@ -7,10 +7,12 @@ Plain Python (no pyspark): `spark.py` wraps `annotate_batch` and `redecide_batch
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from curate.quality.classifier import QualityScorer
 from curate.quality.codelang import detect_code_lang
@@ -124,3 +126,12 @@ def redecide_batch(batch: pa.RecordBatch, rulebook: RuleBook) -> pa.RecordBatch:
     arrays["keep"] = pa.array([k for k, _ in verdicts], pa.bool_())
     arrays["drop_reasons"] = pa.array([r for _, r in verdicts], pa.list_(pa.string()))
     return pa.RecordBatch.from_arrays(list(arrays.values()), names=list(arrays))
+
+
+def verdict_tally(batch: pa.RecordBatch) -> Counter:
+    """Rows, kept, dropped and `dropped_<rule>` per failed rule of docs_annotated rows."""
+    kept = pc.sum(batch.column("keep").cast(pa.int64())).as_py() or 0
+    counts = Counter(rows=batch.num_rows, kept=kept, dropped=batch.num_rows - kept)
+    for item in pc.value_counts(pc.list_flatten(batch.column("drop_reasons"))).to_pylist():
+        counts[f"dropped_{item['values']}"] += item["counts"]
+    return counts

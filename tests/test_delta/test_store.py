@@ -1,6 +1,7 @@
 """The delta-rs path of DeltaStore, checked with delta-rs itself as the independent reader."""
 
 import datetime as dt
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -151,9 +152,14 @@ def test_rewrite_replaces_every_file_in_one_commit(spark, store, double_v):
     store.append(frame(spark, 40).repartition(4), "t", schema=SCHEMA)
     before = delta_rows(store, "t")
     old_files = set(DeltaTable(store.path("t")).file_uris())
-    version = store.rewrite("t", double_v, schema=SCHEMA, version=0)
+
+    def tally(batch):  # what was written, counted in the tasks
+        return Counter(rows=batch.num_rows, v=sum(v or 0 for v in batch.column("v").to_pylist()))
+
+    version, counts = store.rewrite("t", double_v, schema=SCHEMA, version=0, tally=tally)
     assert version == 1 and len(DeltaTable(store.path("t")).history()) == 2
     after = delta_rows(store, "t")
+    assert counts == Counter(rows=40, v=sum(r["v"] or 0 for r in after))
     assert [r["v"] for r in after] == [2 * r["v"] for r in before]
     assert [{**r, "v": 0} for r in after] == [{**r, "v": 0} for r in before]  # nothing else changed
     new_files = set(DeltaTable(store.path("t")).file_uris())
