@@ -73,7 +73,7 @@ def run_annotate(ctx: StageContext) -> StageResult:
         log.info("[%s] decontamination: %d examples, %d distinct %d-grams",
                  ctx.run_id, len(texts), len(eval_ngrams), cfg.decontam.ngram)
     if incremental:
-        out = annotate(docs, cfg, eval_ngrams=eval_ngrams).withColumn("annotate_run_id", F.lit(ctx.run_id))
+        out = annotate(docs, cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id)
         out_version = ctx.store.append(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
         written = ctx.store.read(DOCS_ANNOTATED, version=out_version).where(F.col("annotate_run_id") == ctx.run_id)
         tally = tally_batches(written.select("keep", "drop_reasons"), verdict_tally)

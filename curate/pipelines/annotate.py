@@ -14,9 +14,11 @@ if TYPE_CHECKING:
     from curate.quality.config import AnnotateConfig
 
 
-def annotate(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None) -> DataFrame:
-    """Annotate docs_raw rows; `eval_ngrams` (decontam.eval_ngram_set) enables decontamination."""
-    return annotate_frame(docs.select(*DOCS_RAW_SCHEMA.names), cfg, eval_ngrams=eval_ngrams)
+def annotate(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None,
+             run_id: str | None = None) -> DataFrame:
+    """Annotate docs_raw rows; `eval_ngrams` (decontam.eval_ngram_set) enables decontamination,
+    `run_id` adds it as `annotate_run_id`."""
+    return annotate_frame(docs.select(*DOCS_RAW_SCHEMA.names), cfg, eval_ngrams=eval_ngrams, run_id=run_id)
 
 
 def redecide(cfg: AnnotateConfig):

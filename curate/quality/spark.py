@@ -12,7 +12,7 @@ import hashlib
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from curate.quality.annotator import Annotator, RuleBook, redecide_batch
 from curate.quality.config import AnnotateConfig
@@ -58,10 +58,14 @@ def annotate_fn(cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None,
                              run_id=run_id)
 
 
-def annotate_frame(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None) -> DataFrame:
-    """docs_raw rows -> the same rows (text redacted) plus the annotation columns."""
-    return docs.mapInArrow(annotate_fn(cfg, eval_ngrams=eval_ngrams),
-                           StructType([*docs.schema.fields, *ANNOTATION_SCHEMA.fields]))
+def annotate_frame(docs: DataFrame, cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None,
+                   run_id: str | None = None) -> DataFrame:
+    """docs_raw rows -> the same rows (text redacted) plus the annotation columns, and
+    `annotate_run_id` when `run_id` is given."""
+    fields = [*docs.schema.fields, *ANNOTATION_SCHEMA.fields]
+    if run_id is not None:
+        fields.append(StructField("annotate_run_id", StringType(), False))
+    return docs.mapInArrow(annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=run_id), StructType(fields))
 
 
 def redecide_fn(rules: RulesConfig) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
