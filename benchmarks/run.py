@@ -424,6 +424,14 @@ def marginal_cost(results: list[dict]) -> dict:
             "fixed_s": pts[0][1] - steps[0] * pts[0][0] / 1000}
 
 
+def summary(results: list[dict]) -> dict:
+    cost = [r["curate"]["s_per_1k_docs"] for r in results]
+    return {"sizes": results, "cores": CORES, "cpu_count": os.cpu_count(),
+            "cost_per_doc_drift": max(cost) / min(cost),
+            "cost_per_doc_drift_by_stage": stage_drift(results),
+            "marginal_cost": marginal_cost(results)}
+
+
 def chart(results: list[dict], png: Path) -> None:
     import matplotlib
 
@@ -497,12 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest = full_manifest if keep >= of else subsample(full, corpus, keep, of)
         peers = args.peers and (args.peer_max_mb is None or size <= args.peer_max_mb)
         results.append(bench_size(size, corpus, manifest, work, args.limit_mb, peers, weights))
-        cost = [r["curate"]["s_per_1k_docs"] for r in results]
-        summary = {"sizes": results, "cores": CORES, "cpu_count": os.cpu_count(),
-                   "cost_per_doc_drift": max(cost) / min(cost),
-                   "cost_per_doc_drift_by_stage": stage_drift(results),
-                   "marginal_cost": marginal_cost(results)}
-        write_result(summary, out)  # after every size: a late failure keeps the sizes done
+        write_result(summary(results), out)  # after every size: a late failure keeps the sizes done
+    write_result(summary(results), out)  # with the kept sizes that come after the last one run
     chart(results, out.with_suffix(".png"))
     return 0
 
