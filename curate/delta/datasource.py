@@ -34,7 +34,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
 from pyspark.sql.types import StructType
 
@@ -349,6 +349,25 @@ def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version
     options = {"path": uri} if read_version is None else {"path": uri, "read_version": str(read_version)}
     writer = DeltaRsWriter(options, schema, overwrite=overwrite)
     messages = [DeltaFiles(adds=adds)]
+    try:
+        writer.commit(messages)
+    except Exception:
+        writer.abort(messages)
+        raise
+
+
+def _write_task(batches: Iterator[pa.RecordBatch], *, writer: DeltaRsWriter) -> Iterator[pa.RecordBatch]:
+    yield pa.RecordBatch.from_pydict({"adds": [json.dumps(writer.write(batches).adds)]})
+
+
+def write_frame(df: DataFrame, options: dict[str, str], *, overwrite: bool) -> None:
+    """What `df.write.format("delta").options(**options).save()` does through this data source, with
+    the same writer: each task writes its files, the driver commits them as one transaction (or
+    deletes them when the commit fails). Called directly, Spark plans no Python data source write,
+    which costs a planner Python worker to create the writer and another to commit, per write."""
+    writer = DeltaRsWriter(options, df.schema, overwrite)
+    rows = df.mapInArrow(functools.partial(_write_task, writer=writer), "adds string").collect()
+    messages = [DeltaFiles(adds=json.loads(r["adds"])) for r in rows]
     try:
         writer.commit(messages)
     except Exception:

@@ -154,11 +154,16 @@ class DeltaStore:
                 opts["partition_filter"] = json.dumps(partition_filter)
             if partition_by:  # one file per partition value per task, not tasks x values
                 df = df.repartition(*partition_by)
-        writer = df.write.format("delta").mode(mode).options(**opts)
-        if self.native and partition_by:
-            writer = writer.partitionBy(*partition_by)
         try:
-            writer.save(self.path(name))
+            if self.native:
+                writer = df.write.format("delta").mode(mode).options(**opts)
+                if partition_by:
+                    writer = writer.partitionBy(*partition_by)
+                writer.save(self.path(name))
+            else:
+                from curate.delta.datasource import write_frame
+
+                write_frame(df, {"path": self.path(name), **opts}, overwrite=mode == "overwrite")
         except Exception as err:
             raise self._write_error(name, err) from err
         version = self.version(name)

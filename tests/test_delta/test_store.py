@@ -45,6 +45,19 @@ def test_written_table_reads_back_in_delta_rs_with_types(spark, store):
     assert sorted(r.k for r in store.read("t").collect()) == [r["k"] for r in rows]
 
 
+def test_spark_delta_format_writes_the_same_table_as_the_store(spark, store):
+    """`df.write.format("delta")` (the registered data source, for users' own Spark code) and the
+    store's direct write (`write_frame`) share one writer: same rows, types, partitions and log."""
+    store.append(frame(spark, 30).repartition(3), "t", schema=SCHEMA, partition_by=["p"])
+    frame(spark, 30).repartition(3).write.format("delta").mode("append").option("partition_by", "p") \
+        .save(store.path("u"))
+    assert delta_rows(store, "t") == delta_rows(store, "u")
+    for name in ("t", "u"):
+        table = DeltaTable(store.path(name))
+        assert table.metadata().partition_columns == ["p"] and len(table.history()) == 1
+        assert table.schema() == DeltaTable(store.path("t")).schema()
+
+
 def test_one_version_per_job_write(spark, store):
     for i in range(3):
         store.append(frame(spark, 10, start=10 * i), "t", schema=SCHEMA)
