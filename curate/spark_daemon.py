@@ -12,7 +12,8 @@ import os
 import runpy
 import sys
 
-_home = os.environ.get("SPARK_HOME")
-if _home:
-    sys.path[:] = [p for p in sys.path if not (p.startswith(_home) and p.endswith((".zip", ".jar")))]
-runpy.run_module("pyspark.daemon", run_name="__main__", alter_sys=True)
+if __name__ == "__main__":  # run by Spark as `python -m curate.spark_daemon <worker module>`
+    home = os.environ.get("SPARK_HOME")
+    if home:
+        sys.path[:] = [p for p in sys.path if not (p.startswith(home) and p.endswith((".zip", ".jar")))]
+    runpy.run_module("pyspark.daemon", run_name="__main__", alter_sys=True)
