@@ -274,6 +274,15 @@ class DeltaRsWriter(DataSourceArrowWriter):
     def abort(self, messages: list[DeltaFiles | None]) -> None:
         delete_files(self.uri, [a["path"] for m in messages if m is not None for a in m.adds])
 
+    def commit_or_abort(self, messages: list[DeltaFiles]) -> None:
+        """Commit, or delete the files when the commit fails (what Spark does for a data source write),
+        for callers that run the tasks themselves."""
+        try:
+            self.commit(messages)
+        except Exception:
+            self.abort(messages)
+            raise
+
 
 def delete_files(uri: str, paths: list[str]) -> None:
     """Delete uncommitted files, by their paths relative to the table at `uri`."""
@@ -348,12 +357,7 @@ def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version
     on failure the files are deleted."""
     options = {"path": uri} if read_version is None else {"path": uri, "read_version": str(read_version)}
     writer = DeltaRsWriter(options, schema, overwrite=overwrite)
-    messages = [DeltaFiles(adds=adds)]
-    try:
-        writer.commit(messages)
-    except Exception:
-        writer.abort(messages)
-        raise
+    writer.commit_or_abort([DeltaFiles(adds=adds)])
 
 
 def _write_task(batches: Iterator[pa.RecordBatch], *, writer: DeltaRsWriter) -> Iterator[pa.RecordBatch]:
@@ -367,12 +371,7 @@ def write_frame(df: DataFrame, options: dict[str, str], *, overwrite: bool) -> N
     which costs a planner Python worker to create the writer and another to commit, per write."""
     writer = DeltaRsWriter(options, df.schema, overwrite)
     rows = df.mapInArrow(functools.partial(_write_task, writer=writer), "adds string").collect()
-    messages = [DeltaFiles(adds=json.loads(r["adds"])) for r in rows]
-    try:
-        writer.commit(messages)
-    except Exception:
-        writer.abort(messages)
-        raise
+    writer.commit_or_abort([DeltaFiles(adds=json.loads(r["adds"])) for r in rows])
 
 
 class DeltaRsDataSource(DataSource):
