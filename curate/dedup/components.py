@@ -1,6 +1,11 @@
-"""Connected components of a duplicate graph in Spark: alternating large-star / small-star.
+"""Connected components of a duplicate graph in Spark: in one task when the graph is small, else
+alternating large-star / small-star rounds.
 
-Kiveris et al., "Connected Components in MapReduce and Beyond" (SoCC 2014). Each round is a few
+A graph of up to `one_task_max_edges` edges (after LSH and verification, only the duplicate pairs:
+a few per thousand documents on web text) is labelled by scipy's union-find in a single Spark task,
+one job instead of a dozen shuffles per round. The edges reach that task, never the driver.
+
+Larger graphs: Kiveris et al., "Connected Components in MapReduce and Beyond" (SoCC 2014). Each round is a few
 shuffles over the edge list; it converges in O(log^2 n) rounds whatever the graph's diameter,
 where min-label propagation needs O(diameter) rounds (long chains of near-duplicates, each a small
 edit of the previous, are common in web crawls). Every component ends as a star around its
@@ -12,13 +17,19 @@ with the flags that tell whether they are a star forest yet.
 from __future__ import annotations
 
 import logging
+from typing import Iterator
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from curate.errors import CurateError
 
 log = logging.getLogger(__name__)
+
+COMPONENTS_SCHEMA = "doc_id string, component_id string"
 
 
 def _oriented(edges: DataFrame) -> DataFrame:
@@ -68,8 +79,30 @@ def checkpoint(df: DataFrame) -> DataFrame:
     return df.localCheckpoint(eager=True)
 
 
-def connected_components(edges: DataFrame, *, max_rounds: int = 64) -> DataFrame:
+def _label_components(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """All the (src, dst) edges, in this one task -> (doc_id, component_id = smallest doc_id)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components as scipy_components
+
+    edges = pa.Table.from_batches(list(batches), schema=pa.schema([("src", pa.string()), ("dst", pa.string())]))
+    edges = edges.filter(pc.not_equal(edges["src"], edges["dst"]))
+    if not edges.num_rows:
+        return
+    src, dst = edges["src"].combine_chunks(), edges["dst"].combine_chunks()
+    nodes = pc.unique(pa.concat_arrays([src, dst]))
+    nodes = nodes.take(pc.sort_indices(nodes))  # node i < node j exactly when id i < id j
+    s, d = (pc.index_in(a, value_set=nodes).to_numpy() for a in (src, dst))
+    n = len(nodes)
+    _, label = scipy_components(coo_matrix((np.ones(len(s), np.int8), (s, d)), shape=(n, n)), directed=False)
+    _, smallest = np.unique(label, return_index=True)  # first node of each label = its smallest id
+    yield pa.RecordBatch.from_arrays([nodes, nodes.take(smallest[label])], names=["doc_id", "component_id"])
+
+
+def connected_components(edges: DataFrame, *, one_task_max_edges: int = 2_000_000, max_rounds: int = 64) -> DataFrame:
     """(src, dst) edges -> (doc_id, component_id) for every node on an edge; id = smallest node."""
+    edges = checkpoint(edges.select("src", "dst"))
+    if edges.count() <= one_task_max_edges:
+        return checkpoint(edges.coalesce(1).mapInArrow(_label_components, COMPONENTS_SCHEMA))
     e = checkpoint(_with_star_flags(_oriented(edges)))
     rounds = 0
     while e.where("off_star").limit(1).count():  # already pairs or stars (common): no round at all

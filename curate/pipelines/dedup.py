@@ -115,7 +115,8 @@ def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | Non
     the documents on a candidate edge are read and re-shingled."""
     sigs = sigs.withColumn("scope", _scope(cfg))
     edges, shingles = _edges(sigs, cfg, texts)
-    clusters = connected_components(edges).withColumnRenamed("component_id", "cluster_id")
+    clusters = connected_components(edges, one_task_max_edges=cfg.one_task_max_edges).withColumnRenamed(
+        "component_id", "cluster_id")
     members = clusters.join(sigs.select("doc_id", "norm_hash", "signature", "quality_score", "length"), "doc_id")
     similarity, by_text = _similarity(cfg, shingles)
     if by_text is not None:
