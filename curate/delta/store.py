@@ -49,11 +49,14 @@ def _join_uri(root: str, *parts: str) -> str:
 class DeltaStore:
     """The tables of one storage root: `<root>/tables/<name>`."""
 
-    def __init__(self, spark: SparkSession, root: str):
+    def __init__(self, spark: SparkSession, root: str, *, register_format: bool = True):
+        """`register_format`: without the jar, register the delta-rs data source so that users' own
+        `df.write.format("delta")` works. curate's jobs pass False: they write through
+        `write_frame`, and the registration costs a Python planner worker (about 2 s)."""
         self.spark = spark
         self.root = root
         self.native = has_delta_jar(spark)
-        if not self.native:
+        if register_format and not self.native:
             from curate.delta.datasource import DeltaRsDataSource
 
             spark.dataSource.register(DeltaRsDataSource)
@@ -118,11 +121,10 @@ class DeltaStore:
         files = dt.file_uris()
         if not files:
             return self.spark.createDataFrame([], table_schema)
-        partition_cols = dt.metadata().partition_columns
-        df = self.spark.read.option("basePath", self.path(name)).parquet(*files)
-        # Partition values come from the directory names; give them the table's types back.
-        return df.select([F.col(f.name).cast(f.dataType) if f.name in partition_cols else F.col(f.name)
-                          for f in table_schema.fields])
+        # The schema given: Spark would otherwise run a job to read a footer and infer it. Partition
+        # values come from the directory names, typed by it.
+        df = self.spark.read.schema(table_schema).option("basePath", self.path(name)).parquet(*files)
+        return df.select(table_schema.names)
 
     def read_arrow(self, name: str) -> pa.Table | None:
         """A small table (the `runs` log, never one that grows with the corpus) read into the

@@ -116,8 +116,8 @@ def make_context(args: argparse.Namespace, *, app_name: str, options: dict | Non
 
     cfg = load_pipeline_config(args.config, root=args.root)
     spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose)
-    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=run_id or new_run_id(),
-                        options=options or {})
+    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root, register_format=False),
+                        run_id=run_id or new_run_id(), options=options or {})
 
 
 def add_lock_args(parser: argparse.ArgumentParser) -> None:
