@@ -4,7 +4,7 @@ A document's shingles are n-grams of tokens: space-separated words, or character
 without spaces). Every step is a whole-batch numpy operation over the Arrow data buffer:
 
 1. token spans from byte classes (no Python loop over words);
-2. token hash: a polynomial over the token's UTF-8 bytes mod 2^64 from prefix sums, then fmix64;
+2. token hash: a polynomial over the token's UTF-8 bytes mod 2^64 (one reduction over all tokens), then fmix64;
 3. shingle hash: sum of token hashes times per-position constants, fmix64, top 32 bits;
 4. signature: datasketch's permutation of each shingle hash, min-reduced per document.
 
@@ -28,8 +28,7 @@ Scheme = Literal["affine32", "legacy"]
 _MASK64 = (1 << 64) - 1
 _MERSENNE = (1 << 61) - 1
 MAX_HASH = (1 << 32) - 1  # datasketch's empty value in both schemes
-_BYTE_BASE = 0x100000001B3  # odd, so invertible mod 2^64
-_BYTE_BASE_INV = pow(_BYTE_BASE, -1, 1 << 64)
+_BYTE_BASE = 0x100000001B3
 _MAX_NGRAM = 64
 # Shingles per numpy block: 32k x 112 permutations x 4 bytes = 14 MB of temporaries.
 _BLOCK_ROWS = 32_768
@@ -115,26 +114,18 @@ def permutations(num_perm: int, seed: int, scheme: Scheme) -> tuple[np.ndarray, 
 
 # ---- the vectorized path -------------------------------------------------------------------------
 class _Powers:
-    """B^k and B^-k mod 2^64 for k < length, grown on demand and reused across batches."""
+    """B^k mod 2^64 for k < length, grown on demand (to the longest token seen) and reused."""
 
     def __init__(self) -> None:
-        self.fwd = np.ones(1, np.uint64)
-        self.inv = np.ones(1, np.uint64)
+        self.table = np.ones(1, np.uint64)
 
-    def get(self, length: int) -> tuple[np.ndarray, np.ndarray]:
-        if len(self.fwd) < length:
-            size = max(length, 2 * len(self.fwd))
-            self.fwd = _cumpow(_BYTE_BASE, size)
-            self.inv = _cumpow(_BYTE_BASE_INV, size)
-        return self.fwd[:length], self.inv[:length]
-
-
-def _cumpow(base: int, size: int) -> np.ndarray:
-    out = np.empty(size, np.uint64)
-    out[0] = 1
-    if size > 1:
-        out[1:] = np.cumprod(np.full(size - 1, base, np.uint64))
-    return out
+    def get(self, length: int) -> np.ndarray:
+        if len(self.table) < length:
+            size = max(length, 2 * len(self.table))
+            self.table = np.empty(size, np.uint64)
+            self.table[0] = 1
+            self.table[1:] = np.cumprod(np.full(size - 1, _BYTE_BASE, np.uint64))
+        return self.table[:length]
 
 
 _POWERS = _Powers()
@@ -177,13 +168,15 @@ def _token_spans(data: np.ndarray, offsets: np.ndarray, mode: ShingleMode) -> tu
 
 
 def _token_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    fwd, inv = _POWERS.get(len(data) + 1)
-    prefix = np.zeros(len(data) + 1, np.uint64)
-    body = data.astype(np.uint64)
-    body += np.uint64(1)  # a zero byte still counts
-    body *= fwd[: len(data)]
-    np.cumsum(body, out=prefix[1:])
-    return _fmix64((prefix[ends] - prefix[starts]) * inv[starts])
+    """fmix64 of sum((byte + 1) * B^i) over each token's bytes, i = the byte's place in the token."""
+    lengths = ends - starts
+    first = np.zeros(len(starts), np.int64)  # index of each token's first byte among all token bytes
+    np.cumsum(lengths[:-1], out=first[1:])
+    place = np.arange(int(first[-1] + lengths[-1]), dtype=np.int64) - np.repeat(first, lengths)
+    values = data[np.repeat(starts, lengths) + place].astype(np.uint64)
+    values += np.uint64(1)  # a zero byte still counts
+    values *= _POWERS.get(int(lengths.max()))[place]
+    return _fmix64(np.add.reduceat(values, first))
 
 
 def shingle_hashes(
