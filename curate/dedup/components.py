@@ -88,14 +88,16 @@ def _label_components(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBa
     edges = edges.filter(pc.not_equal(edges["src"], edges["dst"]))
     if not edges.num_rows:
         return
-    src, dst = edges["src"].combine_chunks(), edges["dst"].combine_chunks()
-    nodes = pc.unique(pa.concat_arrays([src, dst]))
-    nodes = nodes.take(pc.sort_indices(nodes))  # node i < node j exactly when id i < id j
-    s, d = (pc.index_in(a, value_set=nodes).to_numpy() for a in (src, dst))
-    n = len(nodes)
-    _, label = scipy_components(coo_matrix((np.ones(len(s), np.int8), (s, d)), shape=(n, n)), directed=False)
-    _, smallest = np.unique(label, return_index=True)  # first node of each label = its smallest id
-    yield pa.RecordBatch.from_arrays([nodes, nodes.take(smallest[label])], names=["doc_id", "component_id"])
+    ends = pa.concat_arrays([*edges["src"].chunks, *edges["dst"].chunks]).dictionary_encode()
+    nodes, index = ends.dictionary, ends.indices.to_numpy()
+    m, n = edges.num_rows, len(nodes)
+    graph = coo_matrix((np.ones(m, np.int8), (index[:m], index[m:])), shape=(n, n))
+    _, label = scipy_components(graph, directed=False)
+    smallest = pa.table({"label": label, "node": nodes}).group_by("label").aggregate([("node", "min")])
+    row_of_label = np.empty(smallest.num_rows, np.int64)
+    row_of_label[smallest["label"].to_numpy()] = np.arange(smallest.num_rows)
+    ids = smallest["node_min"].take(row_of_label[label]).combine_chunks()
+    yield pa.RecordBatch.from_arrays([nodes, ids], names=["doc_id", "component_id"])
 
 
 def connected_components(edges: DataFrame, *, one_task_max_edges: int = 2_000_000, max_rounds: int = 64) -> DataFrame:

@@ -63,7 +63,7 @@ class DedupConfig(Model):
     # smallest doc_id. quality_score: highest first (null last); length: longest first.
     keep_by: list[KeyCriterion] = Field(default_factory=lambda: ["quality_score", "length"])
     # A duplicate graph of at most this many verified edges gets its connected components in one
-    # Spark task (about 150 bytes of task memory per edge); a larger one in distributed rounds.
+    # Spark task (2 M random edges: 4.4 s and 0.5 GB of task memory); a larger one in distributed rounds.
     one_task_max_edges: int = Field(2_000_000, ge=0)
     # incremental: documents already deduplicated (in the persisted signature table) are not
     # re-shingled; new ones are compared with all of them. full: recompute everything.
