@@ -2,13 +2,13 @@
 alternating large-star / small-star rounds.
 
 A graph of up to `one_task_max_edges` edges (after LSH and verification, only the duplicate pairs:
-a few per thousand documents on web text) is labelled by scipy's union-find in a single Spark task,
-one job instead of a dozen shuffles per round. The edges reach that task, never the driver.
+a few per thousand documents on web text) is labelled by scipy.sparse.csgraph in a single Spark
+task: one job instead of a dozen shuffles per round. The edges reach that task, never the driver.
 
-Larger graphs: Kiveris et al., "Connected Components in MapReduce and Beyond" (SoCC 2014). Each round is a few
-shuffles over the edge list; it converges in O(log^2 n) rounds whatever the graph's diameter,
-where min-label propagation needs O(diameter) rounds (long chains of near-duplicates, each a small
-edit of the previous, are common in web crawls). Every component ends as a star around its
+Larger graphs: Kiveris et al., "Connected Components in MapReduce and Beyond" (SoCC 2014). Each
+round is a few shuffles over the edge list; it converges in O(log^2 n) rounds whatever the graph's
+diameter, where min-label propagation needs O(diameter) rounds (long chains of near-duplicates,
+each a small edit of the previous, are common in web crawls). Every component ends as a star around its
 smallest node, which becomes the component id: deterministic, and stable when unrelated documents
 are added. Only row counts reach the driver; each round's edges are checkpointed to cut the lineage,
 with the flags that tell whether they are a star forest yet.
