@@ -94,7 +94,7 @@ def ensure_packages(packages: list[str], *, install: bool) -> None:
 def _dpkg_installed(package: str) -> bool:
     res = subprocess.run(["dpkg-query", "-W", "-f", "${Status}", package],
                          capture_output=True, text=True)
-    return res.returncode == 0 and res.stdout.endswith("installed")
+    return res.returncode == 0 and res.stdout == "install ok installed"  # not "... not-installed"
 
 
 _MAN_ENV = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")

@@ -24,6 +24,21 @@ if ! command -v chromium >/dev/null 2>&1; then
   fi
 fi
 
+# The tests read real documents from these packages: the Python documentation's reST sources and
+# man pages in several languages (tests/test_tokenize/corpus.py, tests/test_bounds).
+test_docs="python3-doc manpages-de manpages-fr manpages-es manpages-ja manpages-ru manpages-zh manpages-pl"
+missing=$(for p in $test_docs; do
+  [ "$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || echo "$p"
+done)
+if [ -n "$missing" ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "setup: installing the documents the tests read:" $missing
+    apt-get update -qq && apt-get install -y -qq $missing >/dev/null
+  else
+    echo "setup: the tests read documents from these packages; install them (needs root):" $missing >&2
+  fi
+fi
+
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 if [ ! -x .venv/bin/python ]; then
