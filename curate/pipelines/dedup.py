@@ -79,8 +79,10 @@ def _edges(sigs: DataFrame, cfg: DedupConfig, texts: DataFrame | None) -> tuple[
             if texts is None:
                 raise ValueError("minhash.verify = 'exact' needs the documents' texts: pass texts=")
             candidates = checkpoint(candidates)
-            shingles = _candidate_shingles(candidates, reps, texts, cfg)
-        near = verified_edges(candidates, reps, cfg.minhash, shingles=shingles)
+            shingles = _candidate_shingles(candidates, sigs, texts, cfg)
+        # Every document on a candidate edge is a representative: the lookups take `sigs` as it
+        # is, without the exact grouping that `reps` is computed by.
+        near = verified_edges(candidates, sigs, cfg.minhash, shingles=shingles)
     return exact.unionByName(near), shingles
 
 
