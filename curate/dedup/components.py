@@ -8,10 +8,10 @@ task: one job instead of a dozen shuffles per round. The edges reach that task, 
 Larger graphs: Kiveris et al., "Connected Components in MapReduce and Beyond" (SoCC 2014). Each
 round is a few shuffles over the edge list; it converges in O(log^2 n) rounds whatever the graph's
 diameter, where min-label propagation needs O(diameter) rounds (long chains of near-duplicates,
-each a small edit of the previous, are common in web crawls). Every component ends as a star around its
-smallest node, which becomes the component id: deterministic, and stable when unrelated documents
-are added. Only row counts reach the driver; each round's edges are checkpointed to cut the lineage,
-with the flags that tell whether they are a star forest yet.
+each a small edit of the previous, are common in web crawls). Every component ends as a star
+around its smallest node, which becomes the component id: deterministic, and stable when unrelated
+documents are added. Only row counts reach the driver; each round's edges are checkpointed to cut
+the lineage, with the flags that tell whether they are a star forest yet.
 """
 
 from __future__ import annotations
