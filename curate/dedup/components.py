@@ -79,24 +79,29 @@ def checkpoint(df: DataFrame) -> DataFrame:
     return df.localCheckpoint(eager=True)
 
 
-def _label_components(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """All the (src, dst) edges, in this one task -> (doc_id, component_id = smallest doc_id)."""
+def component_ids(src: pa.Array, dst: pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(node, component id = its component's smallest node) of every node on an edge (src, dst)."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components as scipy_components
 
-    edges = pa.Table.from_batches(list(batches), schema=pa.schema([("src", pa.string()), ("dst", pa.string())]))
-    edges = edges.filter(pc.not_equal(edges["src"], edges["dst"]))
-    if not edges.num_rows:
-        return
-    ends = pa.concat_arrays([*edges["src"].chunks, *edges["dst"].chunks]).dictionary_encode()
+    ends = pa.concat_arrays([src, dst]).dictionary_encode()
     nodes, index = ends.dictionary, ends.indices.to_numpy()
-    m, n = edges.num_rows, len(nodes)
+    m, n = len(src), len(nodes)
     graph = coo_matrix((np.ones(m, np.int8), (index[:m], index[m:])), shape=(n, n))
     _, label = scipy_components(graph, directed=False)
     smallest = pa.table({"label": label, "node": nodes}).group_by("label").aggregate([("node", "min")])
     row_of_label = np.empty(smallest.num_rows, np.int64)
     row_of_label[smallest["label"].to_numpy()] = np.arange(smallest.num_rows)
-    ids = smallest["node_min"].take(row_of_label[label]).combine_chunks()
+    return nodes, smallest["node_min"].take(row_of_label[label]).combine_chunks()
+
+
+def _label_components(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """All the (src, dst) edges, in this one task -> (doc_id, component_id = smallest doc_id)."""
+    edges = pa.Table.from_batches(list(batches), schema=pa.schema([("src", pa.string()), ("dst", pa.string())]))
+    edges = edges.filter(pc.not_equal(edges["src"], edges["dst"]))
+    if not edges.num_rows:
+        return
+    nodes, ids = component_ids(edges["src"].combine_chunks(), edges["dst"].combine_chunks())
     yield pa.RecordBatch.from_arrays([nodes, ids], names=["doc_id", "component_id"])
 
 

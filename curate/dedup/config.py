@@ -65,6 +65,10 @@ class DedupConfig(Model):
     # A duplicate graph of at most this many verified edges gets its connected components in one
     # Spark task (2 M random edges: 4.4 s and 0.5 GB of task memory); a larger one in distributed rounds.
     one_task_max_edges: int = Field(2_000_000, ge=0)
+    # A signature table of at most this many documents is deduplicated in two Spark tasks with
+    # numpy (curate.dedup.one_task) instead of ~30 small distributed jobs. Memory of those tasks:
+    # about 0.6 KB per document at 112 permutations (300 MB at 500 k documents).
+    one_task_max_docs: int = Field(500_000, ge=0)
     # incremental: documents already deduplicated (in the persisted signature table) are not
     # re-shingled; new ones are compared with all of them. full: recompute everything.
     mode: Literal["incremental", "full"] = "incremental"

@@ -25,9 +25,7 @@ SIGNATURE_FIELDS = StructType(
 )
 
 
-SHINGLE_SET_FIELDS = StructType(
-    [StructField("doc_id", StringType(), False), StructField("shingles", ArrayType(IntegerType(), False), False)]
-)
+SHINGLES_FIELD = StructField("shingles", ArrayType(IntegerType(), False), False)
 
 
 @functools.lru_cache(maxsize=4)
@@ -74,12 +72,13 @@ def signature_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
 
 
 def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
-    """doc_id and the sorted distinct shingle hashes (`shingles`) of each row's text."""
+    """The batch without `text`, plus the sorted distinct shingle hashes (`shingles`) of each text."""
     cfg = DedupConfig.model_validate_json(cfg_json)
     norm = normalize(batch.column("text"), cfg.normalize)
     m = cfg.minhash
     sets = shingle_sets(norm, char_mask=_char_mask(batch, cfg), word_ngram=m.word_ngram, char_ngram=m.char_ngram)
-    return pa.RecordBatch.from_arrays([batch.column("doc_id"), sets], names=["doc_id", "shingles"])
+    kept = [n for n in batch.schema.names if n != "text"]
+    return pa.RecordBatch.from_arrays([*(batch.column(n) for n in kept), sets], names=[*kept, "shingles"])
 
 
 def _map_batches(batches: Iterator[pa.RecordBatch], fn, cfg_json: str) -> Iterator[pa.RecordBatch]:
@@ -95,6 +94,7 @@ def signature_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
 
 
 def shingle_set_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
-    """`docs` (doc_id, text and, for shingles=auto, lang) -> (doc_id, shingles: array<int>)."""
+    """`docs` (text and, for shingles=auto, lang) with text replaced by shingles: array<int>."""
     fn = functools.partial(_map_batches, fn=shingle_set_batch, cfg_json=cfg.model_dump_json())
-    return docs.mapInArrow(fn, SHINGLE_SET_FIELDS)
+    fields = [f for f in docs.schema.fields if f.name != "text"]
+    return docs.mapInArrow(fn, StructType([*fields, SHINGLES_FIELD]))

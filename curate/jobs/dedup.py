@@ -75,7 +75,8 @@ def run_dedup(ctx: StageContext) -> StageResult:
         sigs = sigs.drop("quality_score", "length").join(current, "doc_id")
 
     texts = candidates.select("doc_id", "text")  # read only for candidate pairs (exact verification)
-    clusters = find_duplicates(sigs, cfg, texts=texts).withColumn("dedup_run_id", F.lit(ctx.run_id))
+    n_docs = ctx.store.rows(DEDUP_SIGNATURES, version=sig_version)  # an upper bound when not rebuilt
+    clusters = find_duplicates(sigs, cfg, texts=texts, n_docs=n_docs).withColumn("dedup_run_id", F.lit(ctx.run_id))
     clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
     clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
     curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA)

@@ -9,6 +9,9 @@
 Finding is separate from removing: dup_clusters names, for each removed document, the kept
 document it duplicates. Exact duplicates are grouped first; only one representative per exact
 group enters LSH (a bucket of 10 000 copies costs one signature comparison, not 10 000).
+
+find_duplicates runs these steps as distributed Spark queries, or, for a table of at most
+dedup.one_task_max_docs documents, the same steps in two tasks (curate.dedup.one_task).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pyspark.sql import functions as F
 from curate.dedup.components import checkpoint, connected_components
 from curate.dedup.config import DedupConfig
 from curate.dedup.lsh import candidate_edges, estimated_jaccard, exact_jaccard, verified_edges
+from curate.dedup.one_task import find_duplicates_one_task
 from curate.dedup.spark import shingle_set_frame, signature_frame
 
 
@@ -53,13 +57,14 @@ def _scope(cfg: DedupConfig) -> Column:
     return {"global": F.lit(""), "source": F.col("source"), "lang": F.coalesce("lang", F.lit(""))}[cfg.scope]
 
 
-def _candidate_shingles(edges: DataFrame, sigs: DataFrame, texts: DataFrame, cfg: DedupConfig) -> DataFrame:
-    """(doc_id, norm_hash, shingles) of the documents on a candidate edge, re-shingled from `texts`
-    with the lang stored beside their signature (so the shingling is the one that was signed)."""
+def _candidate_shingles(edges: DataFrame, sigs: DataFrame, texts: DataFrame, cfg: DedupConfig, *,
+                        broadcast: bool = False) -> DataFrame:
+    """(doc_id, norm_hash, shingles) of the documents on an edge, re-shingled from `texts` with the
+    lang stored beside their signature (so the shingling is the one that was signed). broadcast:
+    the edges are few enough to send their doc_ids to every task that reads texts."""
     ids = edges.select(F.col("src").alias("doc_id")).union(edges.select(F.col("dst").alias("doc_id"))).distinct()
-    docs = texts.select("doc_id", "text").join(ids, "doc_id").join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id")
-    sets = shingle_set_frame(docs.select("doc_id", "text", "lang"), cfg)
-    return checkpoint(sets.join(docs.select("doc_id", "norm_hash"), "doc_id"))
+    docs = texts.select("doc_id", "text").join(F.broadcast(ids) if broadcast else ids, "doc_id")
+    return shingle_set_frame(docs.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id"), cfg).drop("lang")
 
 
 def _edges(sigs: DataFrame, cfg: DedupConfig, texts: DataFrame | None) -> tuple[DataFrame, DataFrame | None]:
@@ -76,10 +81,8 @@ def _edges(sigs: DataFrame, cfg: DedupConfig, texts: DataFrame | None) -> tuple[
     if cfg.minhash.enabled:
         candidates = candidate_edges(reps)
         if cfg.minhash.verify == "exact":
-            if texts is None:
-                raise ValueError("minhash.verify = 'exact' needs the documents' texts: pass texts=")
             candidates = checkpoint(candidates)
-            shingles = _candidate_shingles(candidates, sigs, texts, cfg)
+            shingles = checkpoint(_candidate_shingles(candidates, sigs, texts, cfg))
         # Every document on a candidate edge is a representative: the lookups take `sigs` as it
         # is, without the exact grouping that `reps` is computed by.
         near = verified_edges(candidates, sigs, cfg.minhash, shingles=shingles)
@@ -110,12 +113,19 @@ def _similarity(cfg: DedupConfig, shingles: DataFrame | None) -> tuple[Column, D
     return F.when(F.col("_set").isNull() | F.col("_kept_set").isNull(), estimated).otherwise(exact), by_text
 
 
-def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | None = None) -> DataFrame:
+def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | None = None,
+                    n_docs: int | None = None) -> DataFrame:
     """dup_clusters rows (less dedup_run_id) for every document in a cluster of two or more.
 
     `texts` (doc_id, text) of the signed documents is needed when minhash.verify = 'exact': only
-    the documents on a candidate edge are read and re-shingled."""
+    the documents on a candidate edge are read and re-shingled. A table of at most
+    cfg.one_task_max_docs rows (`n_docs`, counted when not given) is done in one task."""
     sigs = sigs.withColumn("scope", _scope(cfg))
+    if cfg.minhash.enabled and cfg.minhash.verify == "exact" and texts is None:
+        raise ValueError("minhash.verify = 'exact' needs the documents' texts: pass texts=")
+    if (sigs.count() if n_docs is None else n_docs) <= cfg.one_task_max_docs:
+        return find_duplicates_one_task(
+            sigs, cfg, lambda edges: _candidate_shingles(edges, sigs, texts, cfg, broadcast=True))
     edges, shingles = _edges(sigs, cfg, texts)
     clusters = connected_components(edges, one_task_max_edges=cfg.one_task_max_edges).withColumnRenamed(
         "component_id", "cluster_id")

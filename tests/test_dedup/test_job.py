@@ -11,7 +11,7 @@ from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.config import PipelineConfig
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
 
-from .test_pipeline import make_docs
+from .test_pipeline import PATHS, make_docs
 from .texts import paragraphs, stdlib_docstrings
 
 
@@ -29,9 +29,9 @@ def _annotated(spark, rows):
     return docs.select(cols)
 
 
-def _ctx(spark, store, run_id, mode=None):
-    return StageContext(spark=spark, cfg=PipelineConfig(root=store.root), store=store, run_id=run_id,
-                        options={"mode": mode})
+def _ctx(spark, store, run_id, mode=None, one_task_max_docs=500_000):
+    cfg = PipelineConfig(root=store.root, dedup={"one_task_max_docs": one_task_max_docs})
+    return StageContext(spark=spark, cfg=cfg, store=store, run_id=run_id, options={"mode": mode})
 
 
 def _batches():
@@ -62,18 +62,19 @@ def _table(store, name, cols):
 CLUSTER_COLS = ["doc_id", "cluster_id", "cluster_size", "kind", "similarity", "is_kept", "duplicate_of"]
 
 
-def test_incremental_equals_from_scratch_on_the_union(spark, tmp_path):
+@PATHS
+def test_incremental_equals_from_scratch_on_the_union(spark, tmp_path, one_task_max_docs):
     from curate.delta.store import DeltaStore
 
     old, new = _batches()
     inc = DeltaStore(spark, str(tmp_path / "incremental"))
     inc.overwrite(_annotated(spark, old), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
-    first = run_dedup(_ctx(spark, inc, "run-1"))
+    first = run_dedup(_ctx(spark, inc, "run-1", one_task_max_docs=one_task_max_docs))
     assert first.counts["signed"] == 5 and first.counts["removed_exact"] == 1
     assert first.rows_out == 4  # doc-a, doc-b, doc-c, doc-d
 
     inc.overwrite(_annotated(spark, old + new), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
-    second = run_dedup(_ctx(spark, inc, "run-2"))
+    second = run_dedup(_ctx(spark, inc, "run-2", one_task_max_docs=one_task_max_docs))
     assert second.counts["signed"] == 4  # only the new documents were shingled and hashed
     assert inc.read(DEDUP_SIGNATURES).count() == 9
 

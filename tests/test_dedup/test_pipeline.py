@@ -75,10 +75,16 @@ def _corpus():
     ]
 
 
-@pytest.fixture(scope="module")
-def result(spark):
+# 0: every table goes through the distributed steps; the default: these small ones take the
+# one-task path (curate.dedup.one_task).
+PATH_SIZES, PATH_IDS = [0, 500_000], ["distributed", "one_task"]
+PATHS = pytest.mark.parametrize("one_task_max_docs", PATH_SIZES, ids=PATH_IDS)
+
+
+@pytest.fixture(scope="module", params=PATH_SIZES, ids=PATH_IDS)
+def result(spark, request):
     docs = make_docs(spark, _corpus())
-    cfg = DedupConfig()
+    cfg = DedupConfig(one_task_max_docs=request.param)
     sigs = signatures(docs, cfg).localCheckpoint()
     clusters = find_duplicates(sigs, cfg, texts=docs).localCheckpoint()
     by_doc = {r["doc_id"]: r.asDict() for r in clusters.collect()}
@@ -150,11 +156,12 @@ def test_fates_reconcile(result):
 
 
 @pytest.mark.slow
+@PATHS
 @pytest.mark.parametrize("exact", [True, False])
-def test_bucket_of_ten_thousand_identical_documents(spark, exact):
+def test_bucket_of_ten_thousand_identical_documents(spark, exact, one_task_max_docs):
     text = paragraphs("GPL-2")[3]
     docs = make_docs(spark, [(f"copy-{i:05d}", text) for i in range(10_000)] + [("other", paragraphs("GPL-2")[8])])
-    cfg = DedupConfig(exact=ExactConfig(enabled=exact))
+    cfg = DedupConfig(exact=ExactConfig(enabled=exact), one_task_max_docs=one_task_max_docs)
     sigs = signatures(docs, cfg).localCheckpoint()
     if not exact:  # the giant-bucket guard: a star of 9 999 edges, not 10 000 x 9 999 / 2 pairs
         edges = candidate_edges(sigs.withColumn("scope", F.lit("")))
@@ -170,16 +177,18 @@ def test_bucket_of_ten_thousand_identical_documents(spark, exact):
     assert row["kind_min"] == row["kind_max"] == "exact"  # identical text, found via the near path too
 
 
+@PATHS
 @pytest.mark.parametrize("scope,expect_cluster", [("global", True), ("source", False)])
-def test_scope(spark, scope, expect_cluster):
+def test_scope(spark, scope, expect_cluster, one_task_max_docs):
     text = paragraphs("GPL-3")[1]
     docs = make_docs(spark, [("s1", text, {"source": "crawl-a"}), ("s2", text, {"source": "crawl-b"})])
-    cfg = DedupConfig(scope=scope)
+    cfg = DedupConfig(scope=scope, one_task_max_docs=one_task_max_docs)
     clusters = find_duplicates(signatures(docs, cfg), cfg, texts=docs)
     assert (clusters.count() == 2) is expect_cluster
 
 
-def test_keep_rule_order_is_configurable(spark):
+@PATHS
+def test_keep_rule_order_is_configurable(spark, one_task_max_docs):
     base = " ".join(paragraphs("GPL-3")[13:16])
     docs = make_docs(spark, [
         ("k1", base + " and more words at the end of it", {"quality_score": 0.1}),
@@ -187,7 +196,7 @@ def test_keep_rule_order_is_configurable(spark):
         ("k3", base, {"quality_score": None}),
     ])
     for keep_by, expected in [(["quality_score", "length"], "k2"), (["length"], "k1"), ([], "k1")]:
-        cfg = DedupConfig(keep_by=keep_by, minhash=MinHashConfig(verify="none"))
+        cfg = DedupConfig(keep_by=keep_by, minhash=MinHashConfig(verify="none"), one_task_max_docs=one_task_max_docs)
         kept = find_duplicates(signatures(docs, cfg), cfg, texts=docs).where("is_kept").collect()
         assert [r["doc_id"] for r in kept] == [expected], keep_by
 
@@ -201,11 +210,35 @@ def _deleted_spans(words: list[str], seed: int, fraction: float) -> str:
     return " ".join(out)
 
 
-def test_exact_verification_keeps_exactly_the_candidates_at_or_above_the_threshold(spark):
-    # A real text and 30 copies with 15%..35% of it deleted in 8-word spans: Jaccard 0.48..0.76,
-    # where LSH candidates fall on both sides of the 0.7 threshold.
+def _edited_copies() -> list[str]:
+    """A real text and 30 copies with 15%..35% of it deleted in 8-word spans: Jaccard 0.48..0.76,
+    where LSH candidates fall on both sides of the 0.7 threshold."""
     words = " ".join(paragraphs("GPL-3")[20:32]).split()
-    texts = [" ".join(words)] + [_deleted_spans(words, i, 0.15 + 0.2 * i / 30) for i in range(30)]
+    return [" ".join(words)] + [_deleted_spans(words, i, 0.15 + 0.2 * i / 30) for i in range(30)]
+
+
+@pytest.mark.parametrize("settings", [
+    {},
+    {"minhash": {"verify": "signature"}},
+    {"minhash": {"verify": "none"}, "keep_by": ["length"]},
+    {"exact": {"enabled": False}, "keep_by": []},
+    {"scope": "source", "minhash": {"min_similarity": 0.5}},
+], ids=["default", "signature", "none-length", "no-exact", "source-scope"])
+def test_one_task_path_equals_the_distributed_steps(spark, settings):
+    copies = [(f"v{i:02d}", t, {"source": f"s{i % 2}", "quality_score": [None, 0.5, 0.5, 0.9][i % 4]})
+              for i, t in enumerate(_edited_copies())]
+    docs = make_docs(spark, _corpus() + copies + [("v00-copy", copies[0][1].lower(), {"source": "s1"})])
+    tables = []
+    for one_task_max_docs in PATH_SIZES:
+        cfg = DedupConfig.model_validate({**settings, "one_task_max_docs": one_task_max_docs})
+        sigs = signatures(docs, cfg).localCheckpoint()
+        tables.append(sorted(tuple(r) for r in find_duplicates(sigs, cfg, texts=docs).collect()))
+    assert tables[0] == tables[1]
+    assert len({r[1] for r in tables[0]}) >= 5  # several clusters, exact and near
+
+
+def test_exact_verification_keeps_exactly_the_candidates_at_or_above_the_threshold(spark):
+    texts = _edited_copies()
     docs = make_docs(spark, [(f"v{i:02d}", t) for i, t in enumerate(texts)])
     cfg = DedupConfig()
     sigs = signatures(docs, cfg).localCheckpoint()

@@ -1,0 +1,199 @@
+"""find_duplicates of a small signature table in two Spark tasks instead of ~30 small jobs.
+
+The distributed steps (curate.pipelines.dedup) cost a fixed ~0.2 s per shuffle stage, which is
+most of dedup's time below a few hundred thousand documents. Here the same result is computed with
+numpy in one task over the signatures (exact groups and LSH stars -> candidate edges), then in one
+task over signatures, edges and the candidates' shingle sets (verification, components, keep rule,
+similarity). The candidates are re-shingled in parallel tasks before that second one. Every step
+mirrors a Spark one, and the tests run both paths on the same documents and compare the tables.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from curate.dedup.components import checkpoint, component_ids
+from curate.dedup.config import DedupConfig
+
+EDGES_SCHEMA = "src string, dst string, near boolean"
+CLUSTERS_SCHEMA = ("doc_id string, cluster_id string, cluster_size long, kind string, similarity double, "
+                   "is_kept boolean, duplicate_of string")
+
+
+def _codes(values: pa.Array) -> np.ndarray:
+    return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
+
+
+def _ranks(doc_id: pa.Array) -> np.ndarray:
+    """Each row's position in doc_id byte order (Spark's string order)."""
+    order = pc.sort_indices(doc_id).to_numpy()
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    return rank
+
+
+def _stars(keys: list[np.ndarray], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(head, member) ranks: every group of rows with equal keys as a star from its smallest rank."""
+    order = np.lexsort((rank, *reversed(keys)))  # lexsort's last key is the primary one
+    sorted_keys, r = [k[order] for k in keys], rank[order]
+    first = np.ones(len(r), bool)
+    first[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in sorted_keys])
+    head = r[np.maximum.accumulate(np.where(first, np.arange(len(r)), 0))]
+    return head[~first], r[~first]
+
+
+def _matrix(lists: pa.Array, width: int, dtype) -> np.ndarray:
+    """A list column of fixed width as a (rows, width) array; null rows are zeros."""
+    out = np.zeros((len(lists), width), dtype)
+    valid = lists.is_valid().to_numpy(zero_copy_only=False)
+    out[valid] = pc.list_flatten(lists).to_numpy().reshape(-1, width)
+    return out
+
+
+def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[pa.RecordBatch]:
+    """(doc_id, scope, norm_hash, bands) rows -> exact edges (group minimum -> member, near=false)
+    and LSH star edges between exact representatives (bucket minimum -> member, near=true)."""
+    cfg = DedupConfig.model_validate_json(cfg_json)
+    t = pa.Table.from_batches(list(batches)).combine_chunks()
+    if not t.num_rows:
+        return
+    doc_id, scope = t["doc_id"].chunk(0), _codes(t["scope"].chunk(0))
+    rank = _ranks(doc_id)
+    row_of_rank = np.argsort(rank)
+    by_rank = doc_id.take(pa.array(row_of_rank))
+    parts, rep = [], np.ones(t.num_rows, bool)
+    if cfg.exact.enabled:
+        head, member = _stars([scope, _codes(t["norm_hash"].chunk(0))], rank)
+        parts.append((head, member, False))
+        rep[row_of_rank[member]] = False
+    if cfg.minhash.enabled:
+        rows = np.flatnonzero(rep & t["bands"].chunk(0).is_valid().to_numpy(zero_copy_only=False))
+        bands = _matrix(t["bands"].chunk(0).take(pa.array(rows)), cfg.minhash.bands, np.int64)
+        n_bands = bands.shape[1]
+        head, member = _stars(
+            [np.repeat(np.arange(n_bands), len(rows)), np.tile(scope[rows], n_bands), bands.T.reshape(-1)],
+            np.tile(rank[rows], n_bands),
+        )
+        pair = np.unique(head * len(rank) + member)
+        parts.append((pair // len(rank), pair % len(rank), True))
+    for head, member, near in parts:
+        yield pa.RecordBatch.from_arrays(
+            [by_rank.take(pa.array(head)), by_rank.take(pa.array(member)), pa.array(np.full(len(head), near))],
+            names=["src", "dst", "near"],
+        )
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / max(len(a) + len(b) - inter, 1)
+
+
+class _Sets:
+    """The shingle sets of the re-shingled candidates, by doc_id and by normalized text (the set of
+    the text's smallest doc_id: an exact copy that never was a candidate uses its representative's)."""
+
+    def __init__(self, t: pa.Table, norm_hash: dict[str, str]):
+        ids, sets = t["doc_id"].to_pylist(), t["shingles"].combine_chunks()
+        flat, offsets = pc.list_flatten(sets).to_numpy(), sets.offsets.to_numpy()
+        self.by_doc = {d: flat[offsets[i] : offsets[i + 1]] for i, d in enumerate(ids)}
+        self.by_text: dict[str, np.ndarray] = {}
+        for d in sorted(ids):
+            self.by_text.setdefault(norm_hash[d], self.by_doc[d])
+
+
+def clusters_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[pa.RecordBatch]:
+    """Signature rows (part=sig), candidate edges (part=edge) and shingle sets (part=set) -> the
+    dup_clusters rows, as curate.pipelines.dedup.find_duplicates computes them."""
+    cfg = DedupConfig.model_validate_json(cfg_json)
+    t = pa.Table.from_batches(list(batches))
+    part = t["part"]
+    sigs = t.filter(pc.equal(part, "sig")).combine_chunks()
+    edges = t.filter(pc.equal(part, "edge")).combine_chunks()
+    row_of = {d: i for i, d in enumerate(sigs["doc_id"].to_pylist())}
+    norm_hash = sigs["norm_hash"].to_pylist()
+    signature = _matrix(sigs["signature"].chunk(0), cfg.minhash.num_perm, np.int32) if sigs.num_rows else None
+    sets = None
+    if cfg.minhash.verify == "exact":
+        sets = _Sets(t.filter(pc.equal(part, "set")), {d: norm_hash[i] for d, i in row_of.items()})
+
+    def estimated(a: str, b: str) -> float:
+        return float(np.mean(signature[row_of[a]] == signature[row_of[b]]))
+
+    def similar(a: str, b: str) -> bool:
+        if cfg.minhash.verify == "exact":
+            return _jaccard(sets.by_doc[a], sets.by_doc[b]) >= cfg.minhash.min_similarity
+        return cfg.minhash.verify == "none" or estimated(a, b) >= cfg.minhash.min_similarity
+
+    src, dst, near = (edges[c].to_pylist() for c in ("src", "dst", "near"))
+    keep = [not n or similar(a, b) for a, b, n in zip(src, dst, near)]
+    if not any(keep):
+        return
+    mask = pa.array(keep)
+    nodes, cluster = component_ids(edges["src"].chunk(0).filter(mask), edges["dst"].chunk(0).filter(mask))
+    rows = np.array([row_of[d] for d in nodes.to_pylist()], np.int64)
+
+    # The kept document: smallest (criteria in keep_by order..., doc_id) within its cluster.
+    keys = [_ranks(nodes)]
+    for criterion in reversed(cfg.keep_by):
+        if criterion == "quality_score":
+            q = sigs["quality_score"].chunk(0).take(pa.array(rows))
+            keys += [-pc.fill_null(q, 0.0).to_numpy(zero_copy_only=False), q.is_null().to_numpy(zero_copy_only=False)]
+        else:
+            keys.append(-sigs["length"].chunk(0).take(pa.array(rows)).to_numpy())
+    cluster_code = _codes(cluster)
+    order = np.lexsort((*keys, cluster_code))
+    first = np.ones(len(order), bool)
+    first[1:] = cluster_code[order][1:] != cluster_code[order][:-1]
+    kept_row = np.empty(cluster_code.max() + 1, np.int64)
+    kept_row[cluster_code[order][first]] = order[first]
+    size = np.bincount(cluster_code)
+    texts = pa.table({"c": cluster_code, "h": pa.array(norm_hash).take(pa.array(rows))}).group_by("c").aggregate(
+        [("h", "count_distinct")])
+    n_texts = np.empty(len(size), np.int64)
+    n_texts[texts["c"].to_numpy()] = texts["h_count_distinct"].to_numpy()
+
+    ids = nodes.to_pylist()
+    kind, similarity, duplicate_of = [], [], []
+    for i, c in enumerate(cluster_code):
+        k = kept_row[c]
+        same_text = norm_hash[rows[i]] == norm_hash[rows[k]]
+        if i == k:
+            kind.append("exact" if n_texts[c] == 1 else "near")
+            duplicate_of.append(None)
+        else:
+            kind.append("exact" if same_text else "near")
+            duplicate_of.append(ids[k])
+        if same_text:
+            similarity.append(1.0)
+        else:
+            a, b = (sets.by_text.get(norm_hash[rows[j]]) if sets else None for j in (i, k))
+            similarity.append(estimated(ids[i], ids[k]) if a is None or b is None else _jaccard(a, b))
+    is_kept = kept_row[cluster_code] == np.arange(len(ids))
+    yield pa.RecordBatch.from_arrays(
+        [nodes, cluster, pa.array(size[cluster_code], pa.int64()), pa.array(kind), pa.array(similarity, pa.float64()),
+         pa.array(is_kept), pa.array(duplicate_of, pa.string())],
+        names=["doc_id", "cluster_id", "cluster_size", "kind", "similarity", "is_kept", "duplicate_of"],
+    )
+
+
+def find_duplicates_one_task(sigs: DataFrame, cfg: DedupConfig, shingle_sets) -> DataFrame:
+    """dup_clusters rows (less dedup_run_id) of `sigs` (with scope); `shingle_sets(edges)` gives the
+    (doc_id, shingles) of the documents on the (src, dst) edges when minhash.verify = 'exact'."""
+    cfg_json = cfg.model_dump_json()
+    edges = checkpoint(sigs.select("doc_id", "scope", "norm_hash", "bands").coalesce(1).mapInArrow(
+        functools.partial(candidates_task, cfg_json=cfg_json), EDGES_SCHEMA))
+    parts = [
+        sigs.select(F.lit("sig").alias("part"), "doc_id", "norm_hash", "signature", "quality_score", "length"),
+        edges.select(F.lit("edge").alias("part"), "src", "dst", "near"),
+    ]
+    if cfg.minhash.enabled and cfg.minhash.verify == "exact":
+        parts.append(shingle_sets(edges.where("near")).select(F.lit("set").alias("part"), "doc_id", "shingles"))
+    rows = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+    return rows.repartition(1).mapInArrow(functools.partial(clusters_task, cfg_json=cfg_json), CLUSTERS_SCHEMA)
