@@ -120,7 +120,7 @@ def clusters_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[
     norm_hash = sigs["norm_hash"].to_pylist()
     signature = _matrix(sigs["signature"].chunk(0), cfg.minhash.num_perm, np.int32) if sigs.num_rows else None
     sets = None
-    if cfg.minhash.verify == "exact":
+    if cfg.minhash.enabled and cfg.minhash.verify == "exact":
         sets = _Sets(t.filter(pc.equal(part, "set")), {d: norm_hash[i] for d, i in row_of.items()})
 
     def estimated(a: str, b: str) -> float:
