@@ -31,12 +31,12 @@ def _codes(values: pa.Array) -> np.ndarray:
     return pc.dictionary_encode(values).indices.to_numpy(zero_copy_only=False)
 
 
-def _ranks(doc_id: pa.Array) -> np.ndarray:
-    """Each row's position in doc_id byte order (Spark's string order)."""
+def _ranks(doc_id: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(rows in doc_id byte order, i.e. Spark's string order; each row's position in it)."""
     order = pc.sort_indices(doc_id).to_numpy()
     rank = np.empty(len(order), np.int64)
     rank[order] = np.arange(len(order))
-    return rank
+    return order, rank
 
 
 def _stars(keys: list[np.ndarray], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,8 +65,7 @@ def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterato
     if not t.num_rows:
         return
     doc_id, scope = t["doc_id"].chunk(0), _codes(t["scope"].chunk(0))
-    rank = _ranks(doc_id)
-    row_of_rank = np.argsort(rank)
+    row_of_rank, rank = _ranks(doc_id)
     by_rank = doc_id.take(pa.array(row_of_rank))
     parts, rep = [], np.ones(t.num_rows, bool)
     if cfg.exact.enabled:
@@ -140,7 +139,7 @@ def clusters_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[
     rows = np.array([row_of[d] for d in nodes.to_pylist()], np.int64)
 
     # The kept document: smallest (criteria in keep_by order..., doc_id) within its cluster.
-    keys = [_ranks(nodes)]
+    keys = [_ranks(nodes)[1]]
     for criterion in reversed(cfg.keep_by):
         if criterion == "quality_score":
             q = sigs["quality_score"].chunk(0).take(pa.array(rows))

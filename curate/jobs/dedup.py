@@ -32,8 +32,8 @@ from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
 log = logging.getLogger(__name__)
 
 
-def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: str) -> tuple[int, int, bool]:
-    """(table version, documents signed in this run, whether the table was rebuilt from scratch)."""
+def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: str) -> tuple[int, int, int]:
+    """(table version, its rows, documents signed in this run)."""
     store, params = ctx.store, signature_params(cfg)
     stored_version = store.version(DEDUP_SIGNATURES) if mode == "incremental" else None
     if stored_version is not None:
@@ -48,7 +48,8 @@ def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: 
     else:
         version = store.append(new, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA)
     before = 0 if stored_version is None else store.rows(DEDUP_SIGNATURES, version=stored_version)
-    return version, store.rows(DEDUP_SIGNATURES, version=version) - before, stored_version is None
+    rows = store.rows(DEDUP_SIGNATURES, version=version)
+    return version, rows, rows - before
 
 
 def run_dedup(ctx: StageContext) -> StageResult:
@@ -63,25 +64,27 @@ def run_dedup(ctx: StageContext) -> StageResult:
     docs = ctx.store.read(DOCS_ANNOTATED, version=version)
     candidates = docs.where(F.col("keep"))
 
-    sig_version, signed, rebuilt = _write_signatures(ctx, cfg, candidates, mode=mode)
+    sig_version, n_sigs, signed = _write_signatures(ctx, cfg, candidates, mode=mode)
+    # Every row signed in this run: the table holds exactly the kept documents, with their current
+    # quality and length (a rebuild, or a first run); no join with docs_annotated.
+    fresh = signed == n_sigs
     sigs = ctx.store.read(DEDUP_SIGNATURES, version=sig_version)
-    if not rebuilt:
+    if not fresh:
         # Stored rows of documents that are no longer kept drop out; quality and length come from
-        # the current docs_annotated (a re-annotation may have rescored a document). A table rebuilt
-        # in this run holds exactly the kept documents with their current values: no join.
+        # the current docs_annotated (a re-annotation may have rescored a document).
         current = candidates.select(
             "doc_id", F.col("quality_score").cast("double").alias("quality_score"), F.col("n_bytes").alias("length")
         )
         sigs = sigs.drop("quality_score", "length").join(current, "doc_id")
 
     texts = candidates.select("doc_id", "text")  # read only for candidate pairs (exact verification)
-    n_docs = ctx.store.rows(DEDUP_SIGNATURES, version=sig_version)  # an upper bound when not rebuilt
-    clusters = find_duplicates(sigs, cfg, texts=texts, n_docs=n_docs).withColumn("dedup_run_id", F.lit(ctx.run_id))
+    # n_sigs is an upper bound of the rows left after the join: enough to choose the one-task path.
+    clusters = find_duplicates(sigs, cfg, texts=texts, n_docs=n_sigs).withColumn("dedup_run_id", F.lit(ctx.run_id))
     clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
     clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
     curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA)
 
-    counts = {"signed": signed, "candidates": signed if rebuilt else candidates.count()}
+    counts = {"signed": signed, "candidates": signed if fresh else candidates.count()}
     for r in clusters.groupBy("kind", "is_kept").count().collect():
         counts[f"{'kept' if r['is_kept'] else 'removed'}_{r['kind']}"] = int(r["count"])
     rows_out = ctx.store.rows(DOCS_CURATED, version=curated_version)
