@@ -32,6 +32,9 @@ _BYTE_BASE = 0x100000001B3
 _MAX_NGRAM = 64
 # Shingles per numpy block: 32k x 112 permutations x 4 bytes = 14 MB of temporaries.
 _BLOCK_ROWS = 32_768
+# Text bytes hashed per step: the per-byte int64 temporaries (8x the text) stay reused by the
+# allocator instead of being page-faulted in anew; 2x faster than whole 30 MB batches.
+_CHUNK_BYTES = 1 << 20
 _SPLIT = re.compile(r"[\x00-\x20]+")  # space and ASCII controls separate words
 
 
@@ -131,7 +134,7 @@ class _Powers:
 _POWERS = _Powers()
 
 
-def _buffers(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+def string_bytes(texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(utf-8 bytes, int64 offsets starting at 0) of a string array, without copying the text."""
     texts = texts.cast(pa.large_string())
     offsets = np.frombuffer(texts.buffers()[1], np.int64)[texts.offset : texts.offset + len(texts) + 1]
@@ -185,7 +188,7 @@ def shingle_hashes(
     """(doc index, 32-bit hash) of every shingle of every normalized text, grouped by doc."""
     if not 1 <= n <= _MAX_NGRAM:
         raise ValueError(f"n-gram size {n} is outside 1..{_MAX_NGRAM}")
-    data, offsets = _buffers(texts)
+    data, offsets = string_bytes(texts)
     starts, ends = _token_spans(data, offsets, mode)
     if len(starts) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.uint32)
@@ -221,10 +224,21 @@ def shingle_hashes(
     return full_doc, (_fmix64(full_acc) >> np.uint64(32)).astype(np.uint32)
 
 
+def chunks(texts: pa.Array) -> Iterator[tuple[int, pa.Array]]:
+    """(first row, slice) of consecutive rows holding about _CHUNK_BYTES of text each."""
+    offsets = string_bytes(texts)[1]
+    lo = 0
+    while lo < len(texts):
+        hi = max(int(np.searchsorted(offsets, offsets[lo] + _CHUNK_BYTES, "right")) - 1, lo + 1)
+        yield lo, texts.slice(lo, hi - lo)
+        lo = hi
+
+
 def _mixed_shingle_hashes(
     texts: pa.Array, *, char_mask: np.ndarray | None, ngram: dict[str, int]
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """`shingle_hashes` of the word-shingled texts, then of the char-shingled ones (char_mask)."""
+    """`shingle_hashes` of the word-shingled texts, then of the char-shingled ones (char_mask), a
+    chunk of rows at a time."""
     if char_mask is None or not char_mask.any():
         parts = [("word", None)]
     elif char_mask.all():
@@ -233,8 +247,10 @@ def _mixed_shingle_hashes(
         parts = [("word", np.flatnonzero(~char_mask)), ("char", np.flatnonzero(char_mask))]
     for mode, rows in parts:
         sub = texts if rows is None else texts.take(pa.array(rows))
-        doc, hv = shingle_hashes(sub, mode=mode, n=ngram[mode])
-        yield (doc if rows is None else rows[doc]), hv
+        for lo, chunk in chunks(sub):
+            doc, hv = shingle_hashes(chunk, mode=mode, n=ngram[mode])
+            doc += lo
+            yield (doc if rows is None else rows[doc]), hv
 
 
 def shingle_sets(

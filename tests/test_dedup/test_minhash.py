@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from datasketch import MinHash
 
+from curate.dedup import minhash
 from curate.dedup.config import NormalizeConfig
 from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes, shingle_hash32, shingle_sets, shingles
+from curate.dedup.normalize import _normalize_unicode as normalize_unicode
 from curate.dedup.normalize import exact_hashes, normalize
 
 from .texts import cjk_text, license_text, paragraphs, stdlib_docstrings, stdlib_source
@@ -46,8 +49,11 @@ def test_signatures_equal_datasketch_hashvalues(scheme, mode):
         np.testing.assert_array_equal(sig[i].astype(np.uint64), expected, err_msg=f"doc {i}: {text[:60]!r}")
 
 
-def test_mixed_modes_sliced_arrays_and_long_documents_match_datasketch():
-    # A document longer than one numpy block, a sliced Arrow array (offset != 0), plain string type.
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 300])
+def test_mixed_modes_sliced_arrays_and_long_documents_match_datasketch(monkeypatch, chunk_bytes):
+    # A document longer than one numpy block, a sliced Arrow array (offset != 0), plain string type;
+    # with 300-byte chunks, documents are hashed alone or a few at a time.
+    monkeypatch.setattr(minhash, "_CHUNK_BYTES", chunk_bytes)
     long_doc = license_text("GPL-3") * 3
     texts = pa.array(["x", long_doc, cjk_text("euc_kr-utf8.txt"), *stdlib_docstrings()[:3]], pa.string())[1:]
     norm = normalize(texts, NormalizeConfig())
@@ -91,6 +97,25 @@ def test_normalization_options():
     assert normalize(raw, untouched).to_pylist() == raw.to_pylist()
 
 
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 50])
+@pytest.mark.parametrize("strip_punctuation", [True, False])
+@pytest.mark.parametrize("collapse_whitespace", [True, False])
+def test_ascii_byte_path_equals_the_regex_path(monkeypatch, chunk_bytes, strip_punctuation, collapse_whitespace):
+    # Every ASCII byte, runs of separators at either end and across text boundaries, empty texts
+    # and texts of separators only, mixed with non-ASCII texts (those keep the regex path).
+    monkeypatch.setattr(minhash, "_CHUNK_BYTES", chunk_bytes)
+    rng = np.random.default_rng(7)
+    alphabet = [chr(c) for c in range(128)] + [" ", ".", "\n", "-", "a", "B"] * 20
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 60))) for _ in range(400)]
+    texts += ["", " ", " .\t", "  word  ", "\x0bv\x1ct", "caf\u00e9 ,, \u3000 NOIR", None, *stdlib_docstrings()[:5]]
+    rng.shuffle(texts)
+    cfg = NormalizeConfig(strip_punctuation=strip_punctuation, collapse_whitespace=collapse_whitespace)
+    raw = pa.array(texts, pa.large_string())
+    expected = normalize_unicode(pc.fill_null(raw, ""), cfg)
+    assert normalize(raw, cfg).to_pylist() == expected.to_pylist()
+    assert normalize(raw[3:], cfg).to_pylist() == expected[3:].to_pylist()
+
+
 def test_exact_hashes_group_normalized_equals():
     norm = normalize(pa.array(["The  GPL.", "the gpl", "the gpl v3"]), NormalizeConfig())
     h = exact_hashes(norm).to_pylist()
@@ -110,7 +135,9 @@ def test_band_hashes_equal_iff_band_values_equal():
     assert len(np.unique(bh[:, 0])) == 8
 
 
-def test_shingle_sets_are_the_distinct_shingle_hashes():
+@pytest.mark.parametrize("chunk_bytes", [1 << 20, 300])
+def test_shingle_sets_are_the_distinct_shingle_hashes(monkeypatch, chunk_bytes):
+    monkeypatch.setattr(minhash, "_CHUNK_BYTES", chunk_bytes)
     norm = normalize(pa.array(_corpus()), NormalizeConfig())
     char_mask = np.zeros(len(norm), bool)
     char_mask[-6:-4] = True  # the two CJK texts of _corpus()
