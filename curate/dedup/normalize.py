@@ -56,9 +56,9 @@ def _normalize_unicode(texts: pa.LargeStringArray, cfg: NormalizeConfig) -> pa.L
 def _normalize_ascii(texts: pa.LargeStringArray, cfg: NormalizeConfig) -> pa.LargeStringArray:
     if cfg.lowercase:
         texts = pc.ascii_lower(texts)
-    separator = (_PUNCT if cfg.strip_punctuation else False) | (_SPACE if cfg.collapse_whitespace else False)
-    if separator is False:
+    if not (cfg.strip_punctuation or cfg.collapse_whitespace):
         return texts
+    separator = (_PUNCT & cfg.strip_punctuation) | (_SPACE & cfg.collapse_whitespace)
     return _collapse(texts, separator, trim=cfg.collapse_whitespace)
 
 

@@ -52,6 +52,12 @@ def _char_mask(batch: pa.RecordBatch, cfg: DedupConfig) -> np.ndarray:
     return np.full(len(batch), mode == "char")
 
 
+def _text_replaced(batch: pa.RecordBatch, arrays: list[pa.Array], names: list[str]) -> pa.RecordBatch:
+    """The batch without `text`, plus `arrays` as columns `names`."""
+    kept = [n for n in batch.schema.names if n != "text"]
+    return pa.RecordBatch.from_arrays([*(batch.column(n) for n in kept), *arrays], names=[*kept, *names])
+
+
 def signature_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     """The batch without `text`, plus norm_hash, signature and bands (lang picks char shingles)."""
     cfg, hasher = _hasher(cfg_json)
@@ -59,16 +65,9 @@ def signature_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     sig = hasher.signatures(norm, char_mask=_char_mask(batch, cfg))
     nonempty = ~(sig == MAX_HASH).all(axis=1)
     bands = band_hashes(sig, bands=cfg.minhash.bands, rows=cfg.minhash.rows)
-    kept = [n for n in batch.schema.names if n != "text"]
-    return pa.RecordBatch.from_arrays(
-        [
-            *(batch.column(n) for n in kept),
-            exact_hashes(norm),
-            _list_array(sig.view(np.int32), nonempty, pa.int32()),
-            _list_array(bands, nonempty, pa.int64()),
-        ],
-        names=[*kept, *SIGNATURE_FIELDS.names],
-    )
+    arrays = [exact_hashes(norm), _list_array(sig.view(np.int32), nonempty, pa.int32()),
+              _list_array(bands, nonempty, pa.int64())]
+    return _text_replaced(batch, arrays, SIGNATURE_FIELDS.names)
 
 
 def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
@@ -77,8 +76,7 @@ def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     norm = normalize(batch.column("text"), cfg.normalize)
     m = cfg.minhash
     sets = shingle_sets(norm, char_mask=_char_mask(batch, cfg), word_ngram=m.word_ngram, char_ngram=m.char_ngram)
-    kept = [n for n in batch.schema.names if n != "text"]
-    return pa.RecordBatch.from_arrays([*(batch.column(n) for n in kept), sets], names=[*kept, "shingles"])
+    return _text_replaced(batch, [sets], [SHINGLES_FIELD.name])
 
 
 def _map_batches(batches: Iterator[pa.RecordBatch], fn, cfg_json: str) -> Iterator[pa.RecordBatch]:
@@ -86,15 +84,18 @@ def _map_batches(batches: Iterator[pa.RecordBatch], fn, cfg_json: str) -> Iterat
         yield fn(batch, cfg_json)
 
 
+def _map_text(docs: DataFrame, cfg: DedupConfig, fn, fields: list[StructField]) -> DataFrame:
+    """`docs` with text replaced by the `fields` that `fn` (a *_batch function) computes."""
+    kept = [f for f in docs.schema.fields if f.name != "text"]
+    return docs.mapInArrow(functools.partial(_map_batches, fn=fn, cfg_json=cfg.model_dump_json()),
+                           StructType([*kept, *fields]))
+
+
 def signature_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
     """`docs` (text and, for shingles=auto, lang) with text replaced by norm_hash, signature, bands."""
-    fn = functools.partial(_map_batches, fn=signature_batch, cfg_json=cfg.model_dump_json())
-    fields = [f for f in docs.schema.fields if f.name != "text"]
-    return docs.mapInArrow(fn, StructType([*fields, *SIGNATURE_FIELDS.fields]))
+    return _map_text(docs, cfg, signature_batch, SIGNATURE_FIELDS.fields)
 
 
 def shingle_set_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
     """`docs` (text and, for shingles=auto, lang) with text replaced by shingles: array<int>."""
-    fn = functools.partial(_map_batches, fn=shingle_set_batch, cfg_json=cfg.model_dump_json())
-    fields = [f for f in docs.schema.fields if f.name != "text"]
-    return docs.mapInArrow(fn, StructType([*fields, SHINGLES_FIELD]))
+    return _map_text(docs, cfg, shingle_set_batch, [SHINGLES_FIELD])
