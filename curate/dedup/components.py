@@ -97,7 +97,9 @@ def component_ids(src: pa.Array, dst: pa.Array) -> tuple[pa.Array, pa.Array]:
 
 def _label_components(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """All the (src, dst) edges, in this one task -> (doc_id, component_id = smallest doc_id)."""
-    edges = pa.Table.from_batches(list(batches), schema=pa.schema([("src", pa.string()), ("dst", pa.string())]))
+    schema = pa.schema([("src", pa.string()), ("dst", pa.string())])
+    # cast: the union's branches may hand batches whose fields differ in nullability
+    edges = pa.Table.from_batches([b.cast(schema) for b in batches], schema=schema)
     edges = edges.filter(pc.not_equal(edges["src"], edges["dst"]))
     if not edges.num_rows:
         return

@@ -1,4 +1,5 @@
-"""The one Spark wrapper of the dedup kernels: signature rows and shingle sets via mapInArrow."""
+"""The dedup kernels on Arrow batches: signature rows (`signature_rows`, for mapInArrow or a
+file-by-file `map_into`) and shingle sets (`shingle_set_frame`)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,42 @@ def signature_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     return _text_replaced(batch, arrays, SIGNATURE_FIELDS.names)
 
 
+def _signed_docs(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """doc_id, source, lang, quality_score, length and text of the rows with keep = true (all rows
+    without a keep column); a missing lang or quality_score is null, a missing length (n_bytes) the
+    text's UTF-8 bytes."""
+    names = batch.schema.names
+    if "keep" in names:
+        batch = batch.filter(pc.fill_null(batch.column("keep"), False))
+    n = len(batch)
+
+    def column(name: str, default, dtype: pa.DataType) -> pa.Array:
+        return (batch.column(name) if name in names else default).cast(dtype)
+
+    return pa.RecordBatch.from_arrays(
+        [batch.column("doc_id"), batch.column("source"), column("lang", pa.nulls(n), pa.string()),
+         column("quality_score", pa.nulls(n), pa.float64()),
+         column("n_bytes", pc.binary_length(batch.column("text")), pa.int64()), batch.column("text")],
+        names=["doc_id", "source", "lang", "quality_score", "length", "text"],
+    )
+
+
+def signature_rows(batches: Iterator[pa.RecordBatch], cfg_json: str, params: str,
+                   run_id: str | None = None) -> Iterator[pa.RecordBatch]:
+    """Signature rows (DEDUP_SIGNATURES_SCHEMA; without dedup_run_id when `run_id` is None) of the
+    documents with keep = true in `batches` (doc_id, source, text and any of keep, lang,
+    quality_score, n_bytes)."""
+    for batch in batches:
+        docs = _signed_docs(batch)
+        if not len(docs):
+            continue
+        out = signature_batch(docs, cfg_json)
+        out = out.append_column("params", pa.array([params] * len(out), pa.string()))
+        if run_id is not None:
+            out = out.append_column("dedup_run_id", pa.array([run_id] * len(out), pa.string()))
+        yield out
+
+
 def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     """The batch without `text`, plus the sorted distinct shingle hashes (`shingles`) of each text."""
     cfg = DedupConfig.model_validate_json(cfg_json)
@@ -84,18 +121,8 @@ def _map_batches(batches: Iterator[pa.RecordBatch], fn, cfg_json: str) -> Iterat
         yield fn(batch, cfg_json)
 
 
-def _map_text(docs: DataFrame, cfg: DedupConfig, fn, fields: list[StructField]) -> DataFrame:
-    """`docs` with text replaced by the `fields` that `fn` (a *_batch function) computes."""
-    kept = [f for f in docs.schema.fields if f.name != "text"]
-    return docs.mapInArrow(functools.partial(_map_batches, fn=fn, cfg_json=cfg.model_dump_json()),
-                           StructType([*kept, *fields]))
-
-
-def signature_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
-    """`docs` (text and, for shingles=auto, lang) with text replaced by norm_hash, signature, bands."""
-    return _map_text(docs, cfg, signature_batch, SIGNATURE_FIELDS.fields)
-
-
 def shingle_set_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
     """`docs` (text and, for shingles=auto, lang) with text replaced by shingles: array<int>."""
-    return _map_text(docs, cfg, shingle_set_batch, [SHINGLES_FIELD])
+    kept = [f for f in docs.schema.fields if f.name != "text"]
+    return docs.mapInArrow(functools.partial(_map_batches, fn=shingle_set_batch, cfg_json=cfg.model_dump_json()),
+                           StructType([*kept, SHINGLES_FIELD]))

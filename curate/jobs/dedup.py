@@ -25,14 +25,22 @@ from curate.dedup.schema import DEDUP_SIGNATURES, DEDUP_SIGNATURES_SCHEMA, DUP_C
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.jobs.incremental import settings_changed
-from curate.pipelines.dedup import find_duplicates, remove_duplicates, signature_params, signatures
+from curate.pipelines.dedup import (
+    SIGNED_COLUMNS,
+    find_duplicates,
+    remove_duplicates,
+    signature_fn,
+    signature_params,
+    signatures,
+)
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
 
 log = logging.getLogger(__name__)
 
 
-def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: str) -> tuple[int, int, int]:
+def _write_signatures(ctx: StageContext, cfg: DedupConfig, docs_version: int, candidates, *,
+                      mode: str) -> tuple[int, int, int]:
     """(table version, its rows, documents signed in this run)."""
     store, params = ctx.store, signature_params(cfg)
     stored_version = store.version(DEDUP_SIGNATURES) if mode == "incremental" else None
@@ -41,15 +49,16 @@ def _write_signatures(ctx: StageContext, cfg: DedupConfig, candidates, *, mode: 
         if stored.where(F.col("params") != params).limit(1).count():
             log.info("[%s] signature settings changed: recomputing every signature", ctx.run_id)
             stored_version = None
-    todo = candidates if stored_version is None else candidates.join(stored.select("doc_id"), "doc_id", "left_anti")
-    new = signatures(todo, cfg).withColumn("dedup_run_id", F.lit(ctx.run_id))
-    if stored_version is None:
-        version = store.overwrite(new, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA)
-    else:
-        version = store.append(new, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA)
-    before = 0 if stored_version is None else store.rows(DEDUP_SIGNATURES, version=stored_version)
+    if stored_version is None:  # file by file: each task reads docs_annotated's file and writes signatures
+        version, _ = store.map_into(DOCS_ANNOTATED, signature_fn(cfg, ctx.run_id), DEDUP_SIGNATURES,
+                                    schema=DEDUP_SIGNATURES_SCHEMA, version=docs_version, columns=SIGNED_COLUMNS)
+        rows = store.rows(DEDUP_SIGNATURES, version=version)
+        return version, rows, rows
+    new = signatures(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"), cfg)
+    version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), DEDUP_SIGNATURES,
+                           schema=DEDUP_SIGNATURES_SCHEMA)
     rows = store.rows(DEDUP_SIGNATURES, version=version)
-    return version, rows, rows - before
+    return version, rows, rows - store.rows(DEDUP_SIGNATURES, version=stored_version)
 
 
 def run_dedup(ctx: StageContext) -> StageResult:
@@ -64,7 +73,7 @@ def run_dedup(ctx: StageContext) -> StageResult:
     docs = ctx.store.read(DOCS_ANNOTATED, version=version)
     candidates = docs.where(F.col("keep"))
 
-    sig_version, n_sigs, signed = _write_signatures(ctx, cfg, candidates, mode=mode)
+    sig_version, n_sigs, signed = _write_signatures(ctx, cfg, version, candidates, mode=mode)
     # Every row signed in this run: the table holds exactly the kept documents, with their current
     # quality and length (a rebuild, or a first run); no join with docs_annotated.
     fresh = signed == n_sigs

@@ -16,17 +16,25 @@ dedup.one_task_max_docs documents, the same steps in two tasks (curate.dedup.one
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
+from typing import TYPE_CHECKING
+
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from curate.dedup.components import checkpoint, connected_components
 from curate.dedup.config import DedupConfig
 from curate.dedup.lsh import candidate_edges, estimated_jaccard, exact_jaccard, verified_edges
 from curate.dedup.one_task import find_duplicates_one_task
-from curate.dedup.spark import shingle_set_frame, signature_frame
+from curate.dedup.schema import DEDUP_SIGNATURES_SCHEMA
+from curate.dedup.spark import shingle_set_frame, signature_rows
+
+if TYPE_CHECKING:
+    from curate.delta.datasource import BatchFn
 
 
 def signature_params(cfg: DedupConfig) -> str:
@@ -40,17 +48,20 @@ def signature_params(cfg: DedupConfig) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
 
+# The docs_annotated columns `signature_rows` reads.
+SIGNED_COLUMNS = ["doc_id", "source", "text", "keep", "lang", "quality_score", "n_bytes"]
+
+
+def signature_fn(cfg: DedupConfig, run_id: str | None = None) -> BatchFn:
+    """Arrow batches of documents -> their signature rows (`signature_rows`), for mapInArrow or map_into."""
+    return functools.partial(signature_rows, cfg_json=cfg.model_dump_json(), params=signature_params(cfg),
+                             run_id=run_id)
+
+
 def signatures(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
     """Signature rows (DEDUP_SIGNATURES_SCHEMA less dedup_run_id) of the documents with keep = true."""
-    kept = docs.where(F.col("keep")) if "keep" in docs.columns else docs
-    length = F.col("n_bytes") if "n_bytes" in docs.columns else F.octet_length("text")
-    quality = F.col("quality_score") if "quality_score" in docs.columns else F.lit(None)
-    lang = F.col("lang") if "lang" in docs.columns else F.lit(None)
-    rows = kept.select(
-        "doc_id", "source", lang.cast("string").alias("lang"), quality.cast("double").alias("quality_score"),
-        length.cast("long").alias("length"), "text",
-    )
-    return signature_frame(rows, cfg).withColumn("params", F.lit(signature_params(cfg)))
+    schema = StructType([f for f in DEDUP_SIGNATURES_SCHEMA.fields if f.name != "dedup_run_id"])
+    return docs.select(*[c for c in SIGNED_COLUMNS if c in docs.columns]).mapInArrow(signature_fn(cfg), schema)
 
 
 def _scope(cfg: DedupConfig) -> Column:
