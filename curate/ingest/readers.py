@@ -12,6 +12,8 @@ import json
 import zlib
 from typing import Iterator
 
+import orjson
+
 from curate.ingest.opening import DecompressionLimit, file_size, open_decompressed, open_raw
 from curate.ingest.records import FileTask, Record, check_text, doc, metadata_value, refuse
 from curate.schemas.config import IngestConfig
@@ -138,25 +140,31 @@ def _jsonl_record(line: bytes, n: int, offset: int, task: FileTask, cfg: IngestC
     if len(line) > max_line:
         return refuse("too_large", f"line is {n} bytes, above what ingest.max_doc_bytes="
                       f"{cfg.max_doc_bytes} allows", offset, excerpt=line)
-    try:
-        s = line.decode("utf-8")
-    except UnicodeDecodeError as err:
-        return refuse("invalid_utf8", f"line is not UTF-8 ({err.reason} at byte {err.start})", offset, excerpt=line)
-    if offset == 0:
-        s = s.removeprefix("\ufeff")  # a byte order mark, as Windows tools write
-    try:
-        obj = json.loads(s)
-    except RecursionError:
-        return refuse("malformed_json", "JSON nested too deeply to parse", offset, excerpt=s)
-    except ValueError as err:
-        return refuse("malformed_json", f"not valid JSON: {err}", offset, excerpt=s)
+    s = None
+    try:  # orjson: strict RFC 8259, several times faster; json.loads decides what it refuses
+        obj = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        try:
+            s = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            return refuse("invalid_utf8", f"line is not UTF-8 ({err.reason} at byte {err.start})", offset,
+                          excerpt=line)
+        if offset == 0:
+            s = s.removeprefix("\ufeff")  # a byte order mark, as Windows tools write
+        try:
+            obj = json.loads(s)
+        except RecursionError:
+            return refuse("malformed_json", "JSON nested too deeply to parse", offset, excerpt=s)
+        except ValueError as err:
+            return refuse("malformed_json", f"not valid JSON: {err}", offset, excerpt=s)
+    excerpt = line if s is None else s  # the same excerpt: orjson only reads valid UTF-8
     if not isinstance(obj, dict):
-        return refuse("malformed_json", f"a JSON {type(obj).__name__}, not an object", offset, excerpt=s)
+        return refuse("malformed_json", f"a JSON {type(obj).__name__}, not an object", offset, excerpt=excerpt)
     if task.text_field not in obj:
         return refuse("missing_text", f"no field {task.text_field!r} (fields: {sorted(obj)[:10]}); set the "
-                      "input's text_field", offset, excerpt=s)
+                      "input's text_field", offset, excerpt=excerpt)
     text = obj[task.text_field]
-    bad = check_text(text, offset, max_bytes=cfg.max_doc_bytes, field_name=task.text_field, excerpt=s)
+    bad = check_text(text, offset, max_bytes=cfg.max_doc_bytes, field_name=task.text_field, excerpt=excerpt)
     if bad:
         return bad
     source_id = obj.get(task.id_field) if task.id_field else None

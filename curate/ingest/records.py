@@ -61,13 +61,13 @@ def refuse(code: str, reason: str, offset: int, *, excerpt: str | bytes | None =
                   reason=reason, excerpt=excerpt)
 
 
-def doc_id(source: str, uri: str, offset: int, text: str) -> str:
-    """Stable id: the same record of the same input always gets the same id."""
+def doc_id(source: str, uri: str, offset: int, text: bytes) -> str:
+    """Stable id: the same record (`text`: its UTF-8 bytes) of the same input always gets the same id."""
     h = xxhash.xxh3_128()
     for part in (source, uri, str(offset)):
         h.update(part.encode("utf-8"))
         h.update(b"\0")
-    h.update(text.encode("utf-8"))
+    h.update(text)
     return h.hexdigest()
 
 

@@ -91,9 +91,10 @@ def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[dict]:
     for task in tasks:
         for rec in read_task(task, cfg):
             uri = rec.uri or task.uri
+            data = None if rec.text is None else rec.text.encode("utf-8")
             yield {
                 "fate": rec.fate,
-                "doc_id": doc_id(task.source, uri, rec.offset, rec.text) if rec.fate == "doc" else None,
+                "doc_id": doc_id(task.source, uri, rec.offset, data) if rec.fate == "doc" else None,
                 "source_id": rec.source_id,
                 "source": task.source,
                 "kind": task.kind,
@@ -101,7 +102,7 @@ def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[dict]:
                 "uri": uri,
                 "offset": rec.offset,
                 "input_file": task.input_file,
-                "n_bytes": None if rec.text is None else len(rec.text.encode("utf-8")),
+                "n_bytes": None if data is None else len(data),
                 "metadata": list(rec.metadata.items()),
                 "reason_code": rec.reason_code,
                 "reason": rec.reason,

@@ -153,3 +153,24 @@ def test_wet_conversion_records_are_taken_as_is(tmp_path, paragraphs):
     recs = read_all(tmp_path)["crawl.warc.wet.gz"]
     assert [r.text for r in recs] == paragraphs[:3]
     assert [r.uri for r in recs] == [f"https://example.org/{i}" for i in range(3)]
+
+
+def test_json_that_orjson_refuses_is_read_by_json(tmp_path):
+    """orjson parses first and refuses what RFC 8259 does; Python's json decides those lines, so
+    NaN, numbers beyond 64 bits or double range, lone surrogates and a BOM read as they always did."""
+    lines = [
+        '\ufeff{"id": 1, "text": "after a byte order mark", "x": NaN}',
+        '{"id": 2, "text": "big numbers", "big": 1180591620717411303424, "inf": 1e400}',
+        '{"id": 3, "text": "a lone \\udc80 surrogate"}',
+        '{"id": 4, "text": "a pair \\ud83d\\ude00 is one character", "tags": ["a", {"b": null}]}',
+        '{"id": 5, "text": "control \t character"}',
+    ]
+    (tmp_path / "x.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    recs = read_all(tmp_path)["x.jsonl"]
+    assert [r.fate for r in recs] == ["doc", "doc", "quarantined", "doc", "quarantined"]
+    assert recs[0].text == "after a byte order mark" and recs[0].metadata == {"x": "NaN"}
+    assert recs[1].metadata == {"big": "1180591620717411303424", "inf": "Infinity"}
+    assert recs[2].reason_code == "invalid_unicode"
+    assert recs[3].text == "a pair \U0001F600 is one character"
+    assert recs[3].metadata == {"tags": '["a", {"b": null}]'} and recs[3].source_id == "4"
+    assert recs[4].reason_code == "malformed_json"
