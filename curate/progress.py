@@ -11,13 +11,30 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, TextIO
 
 if TYPE_CHECKING:
+    from pyspark import Accumulator
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
+
+_RECORDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # SparkContext -> its counter
+
+
+def records_counter(spark: SparkSession) -> Accumulator | None:
+    """The count that tasks reading their input themselves (ingest's files, map_files' Parquet) add
+    their records to, which Spark's input metrics do not see; None without a SparkContext (Spark
+    Connect). Like those metrics, a task's records arrive when it finishes."""
+    try:
+        sc = spark.sparkContext
+    except Exception:
+        return None
+    if sc not in _RECORDS:
+        _RECORDS[sc] = sc.accumulator(0)
+    return _RECORDS[sc]
 
 
 class SparkProgress:
@@ -31,6 +48,8 @@ class SparkProgress:
             self._store = None
         self._stages: dict[int, tuple[int, int, int]] = {}  # id -> (tasks done, tasks, records read)
         self._running: set[int] = set()
+        self._counter = records_counter(spark)
+        self._counted = self._counter.value if self._counter is not None else 0
 
     def _records(self, stage_id: int, default: int) -> int:
         if self._store is None:
@@ -51,6 +70,8 @@ class SparkProgress:
                 self._stages[sid] = (info.numCompletedTasks, info.numTasks, self._records(sid, seen))
         self._running = active
         done, total, rows = (sum(v[i] for v in self._stages.values()) for i in range(3))
+        if self._counter is not None:
+            rows += self._counter.value - self._counted
         return done, total, rows
 
 

@@ -39,6 +39,7 @@ from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterComm
 from pyspark.sql.types import StructType
 
 from curate.faults import fault_point
+from curate.progress import records_counter
 from curate.spark_tasks import map_groups
 
 log = logging.getLogger(__name__)
@@ -300,12 +301,20 @@ TallyFn = Callable[[pa.RecordBatch], Counter]
 _MAP_BATCH_ROWS = 2000
 
 
+def _counted(batches: Iterator[pa.RecordBatch], counter) -> Iterator[pa.RecordBatch]:
+    for b in batches:
+        counter.add(b.num_rows)
+        yield b
+
+
 def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
-              fn: BatchFn, tally: TallyFn | None) -> Iterator[pa.RecordBatch]:
+              fn: BatchFn, tally: TallyFn | None, records) -> Iterator[pa.RecordBatch]:
     fs, src_path = _fs_and_path(src_uri)
     sink, counts = FileSink(dst_uri, schema), Counter()
     with fs.open_input_file(f"{src_path}/{rel_path}") as source:
         batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
+        if records is not None:  # the stage's progress line
+            batches = _counted(batches, records)
         for b in fn(batches):
             sink.write(pa.Table.from_batches([b]))
             if tally is not None:
@@ -342,7 +351,8 @@ def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_
     counts: Counter = Counter()
     if paths:
         task = functools.partial(_map_file, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
-                                 schema=delta_arrow_schema(schema), fn=fn, tally=tally)
+                                 schema=delta_arrow_schema(schema), fn=fn, tally=tally,
+                                 records=records_counter(spark))
         for row in map_groups(spark, paths, task, "adds string, counts string").collect():
             adds.extend(json.loads(row["adds"]))
             counts.update(json.loads(row["counts"]))

@@ -19,6 +19,7 @@ from curate.faults import fault_point
 from curate.ingest.opening import file_size
 from curate.ingest.readers import read_task
 from curate.ingest.records import FileTask, doc_id
+from curate.progress import records_counter
 from curate.schemas.config import IngestConfig
 from curate.schemas.tables import DOCS_RAW_SCHEMA, QUARANTINE_SCHEMA, STRING_MAP
 from curate.spark_tasks import map_groups
@@ -142,11 +143,14 @@ def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig,
     """
     doc_schema = delta_arrow_schema(DOCS_RAW_SCHEMA)
     quarantine_schema = delta_arrow_schema(QUARANTINE_SCHEMA)
+    records = records_counter(spark)  # the stage's progress line
 
     def run(group: list[FileTask]) -> Iterator[pa.RecordBatch]:
         docs, refused = FileSink(docs_uri, doc_schema), FileSink(quarantine_uri, quarantine_schema)
         fates: Counter = Counter()
         for batch in _batches(_rows(group, cfg)):
+            if records is not None:
+                records.add(len(batch))
             is_doc = pc.equal(batch.column("fate"), "doc")
             doc_rows = pa.Table.from_batches([batch.filter(is_doc)])
             if doc_rows.num_rows:

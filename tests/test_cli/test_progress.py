@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 import logging
 
+import pyarrow.compute as pc
+
 from curate.progress import progress_line, stage_progress
 
 
@@ -45,3 +47,23 @@ def test_elsewhere_progress_is_logged_now_and_then(spark, caplog):
 def test_progress_line_reports_rate():
     line = progress_line("annotate", tasks_done=3, tasks=8, records=12_000, elapsed=75.0)
     assert line == "annotate: tasks 3/8, 12,000 records read, 1m15s, 160 records/s"
+
+
+def test_tasks_that_read_their_files_themselves_count_their_records(spark, tmp_path):
+    """map_files tasks read Parquet without Spark's input metrics: their rows reach the progress
+    line through the records counter, not as one record per task."""
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    from curate.delta.store import DeltaStore
+    from curate.progress import SparkProgress
+
+    schema = StructType([StructField("n", LongType())])
+    store = DeltaStore(spark, str(tmp_path))
+    for start in (0, 1000, 3000):  # three files of 1000, 2000 and 500 rows
+        end = {0: 1000, 1000: 3000, 3000: 3500}[start]
+        version = store.append(spark.range(start, end).withColumnRenamed("id", "n"), "numbers", schema=schema)
+    progress = SparkProgress(spark)
+    store.map_into("numbers", lambda batches: (b.filter(pc.less(b["n"], 10)) for b in batches), "small",
+                   schema=schema, version=version)
+    assert store.rows("small") == 10
+    assert progress.poll()[2] == 3500
