@@ -116,6 +116,24 @@ def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
     return _text_replaced(batch, [sets], [SHINGLES_FIELD.name])
 
 
+def candidate_shingle_batches(batches: Iterator[pa.RecordBatch], wanted: pa.Table,
+                              cfg_json: str) -> Iterator[pa.RecordBatch]:
+    """(doc_id, norm_hash, shingles) of the rows of `batches` (doc_id, text) whose doc_id is in
+    `wanted` (doc_id, lang, norm_hash), shingled as `wanted`'s lang says (the signed shingling)."""
+    ids = wanted.column("doc_id").combine_chunks()
+    for batch in batches:
+        at = pc.index_in(batch.column("doc_id"), value_set=ids)
+        hit = pc.is_valid(at)
+        if not pc.any(hit).as_py():
+            continue
+        rows, at = batch.filter(hit), at.filter(hit)
+        docs = pa.RecordBatch.from_arrays(
+            [rows.column("doc_id"), wanted.column("norm_hash").take(at).combine_chunks(),
+             wanted.column("lang").take(at).combine_chunks(), rows.column("text")],
+            names=["doc_id", "norm_hash", "lang", "text"])
+        yield shingle_set_batch(docs, cfg_json).drop_columns(["lang"])
+
+
 def _map_batches(batches: Iterator[pa.RecordBatch], fn, cfg_json: str) -> Iterator[pa.RecordBatch]:
     for batch in batches:
         yield fn(batch, cfg_json)

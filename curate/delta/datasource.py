@@ -309,19 +309,46 @@ def _counted(batches: Iterator[pa.RecordBatch], counter) -> Iterator[pa.RecordBa
 
 def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
               fn: BatchFn, tally: TallyFn | None, records) -> Iterator[pa.RecordBatch]:
-    fs, src_path = _fs_and_path(src_uri)
     sink, counts = FileSink(dst_uri, schema), Counter()
-    with fs.open_input_file(f"{src_path}/{rel_path}") as source:
-        batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
-        if records is not None:  # the stage's progress line
-            batches = _counted(batches, records)
-        for b in fn(batches):
-            sink.write(pa.Table.from_batches([b]))
-            if tally is not None:
-                counts.update(tally(b))
+    for b in _read_file(rel_path, uri=src_uri, columns=columns, fn=fn, records=records):
+        sink.write(pa.Table.from_batches([b]))
+        if tally is not None:
+            counts.update(tally(b))
     adds = sink.close()
     fault_point(f"write:{posixpath.basename(dst_uri.rstrip('/'))}")  # file written, task not reported
     yield pa.RecordBatch.from_pydict({"adds": [json.dumps(adds)], "counts": [json.dumps(counts)]})
+
+
+def _data_files(uri: str, version: int) -> list[str]:
+    """The data files of the unpartitioned Delta table at `uri` as of `version`, largest first (tasks
+    start in list order, so the small files fill in at the end)."""
+    from deltalake import DeltaTable
+
+    dt = DeltaTable(uri, version=version)
+    if dt.metadata().partition_columns:
+        raise ValueError(f"reading files one task each takes an unpartitioned table; {uri} is partitioned by "
+                         f"{dt.metadata().partition_columns}")
+    actions = pa.table(dt.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
+    return [a["path"] for a in sorted(actions, key=lambda a: a["size_bytes"], reverse=True)]
+
+
+def _read_file(rel_path: str, *, uri: str, columns: list[str] | None, fn: BatchFn,
+               records) -> Iterator[pa.RecordBatch]:
+    fs, path = _fs_and_path(uri)
+    with fs.open_input_file(f"{path}/{rel_path}") as source:
+        batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
+        if records is not None:  # the stage's progress line
+            batches = _counted(batches, records)
+        yield from fn(batches)
+
+
+def file_frame(spark: SparkSession, uri: str, version: int, fn: BatchFn, schema: StructType | str, *,
+               columns: list[str] | None = None) -> DataFrame:
+    """`fn` of the rows (`columns`, default all) of the unpartitioned Delta table at `uri` as of
+    `version`, one Spark task per data file reading Parquet itself: for a filter that keeps few rows
+    (a small set of ids), the other rows are never decoded by the JVM or handed to Python."""
+    task = functools.partial(_read_file, uri=uri, columns=columns, fn=fn, records=records_counter(spark))
+    return map_groups(spark, _data_files(uri, version), task, schema)
 
 
 def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_uri: str, schema: StructType, *,
@@ -338,15 +365,7 @@ def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_
     For work on every row this skips the DataFrame path's JVM decoding and JVM-to-Python hand-over of
     every column both ways, which cost more than a cheap `fn` itself.
     """
-    from deltalake import DeltaTable
-
-    dt = DeltaTable(src_uri, version=version)
-    if dt.metadata().partition_columns:
-        raise ValueError(f"map_files takes an unpartitioned table; {src_uri} is partitioned by "
-                         f"{dt.metadata().partition_columns}")
-    actions = pa.table(dt.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
-    # Largest first: tasks start in order, so the small files fill in at the end.
-    paths = [a["path"] for a in sorted(actions, key=lambda a: a["size_bytes"], reverse=True)]
+    paths = _data_files(src_uri, version)
     adds: list[dict] = []
     counts: Counter = Counter()
     if paths:

@@ -210,6 +210,18 @@ class DeltaStore:
             raise self._write_error(dst, err) from err
         return self.version(dst), counts
 
+    def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
+                   columns: Sequence[str] | None = None) -> DataFrame:
+        """`fn` (as `mapInArrow` takes it) of the rows (`columns`, default all) of table `name` as of
+        `version`. Without the jar each task reads a data file itself (`datasource.file_frame`): for a
+        filter that keeps few rows, the others never pass through the JVM."""
+        if self.native:
+            rows = self.read(name, version=version)
+            return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
+        from curate.delta.datasource import file_frame
+
+        return file_frame(self.spark, self.path(name), version, fn, schema, columns=list(columns) if columns else None)
+
     def append(self, df: DataFrame, name: str, *, schema: StructType, partition_by: Sequence[str] = (),
                txn: tuple[str, int] | None = None) -> int:
         """Append `df` as one commit; with `txn=(app_id, version)` a repeated write is skipped."""

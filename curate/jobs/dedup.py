@@ -15,6 +15,7 @@ A rerun after a crash reuses the signatures already appended and rewrites steps 
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 
@@ -27,6 +28,7 @@ from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.jobs.incremental import settings_changed
 from curate.pipelines.dedup import (
     SIGNED_COLUMNS,
+    curated_batches,
     find_duplicates,
     remove_duplicates,
     signature_fn,
@@ -88,16 +90,24 @@ def run_dedup(ctx: StageContext) -> StageResult:
 
     texts = candidates.select("doc_id", "text")  # read only for candidate pairs (exact verification)
     # n_sigs is an upper bound of the rows left after the join: enough to choose the one-task path.
-    clusters = find_duplicates(sigs, cfg, texts=texts, n_docs=n_sigs).withColumn("dedup_run_id", F.lit(ctx.run_id))
+    read_texts = functools.partial(ctx.store.file_frame, DOCS_ANNOTATED, version=version, columns=["doc_id", "text"])
+    clusters = find_duplicates(sigs, cfg, texts=texts, n_docs=n_sigs, read_texts=read_texts).withColumn(
+        "dedup_run_id", F.lit(ctx.run_id))
     clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
     clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
-    curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA)
 
     counts = {"signed": signed, "candidates": signed if fresh else candidates.count()}
     for r in clusters.groupBy("kind", "is_kept").count().collect():
         counts[f"{'kept' if r['is_kept'] else 'removed'}_{r['kind']}"] = int(r["count"])
-    rows_out = ctx.store.rows(DOCS_CURATED, version=curated_version)
     removed = counts.get("removed_exact", 0) + counts.get("removed_near", 0)
+    if removed <= cfg.one_task_max_docs:  # few: their ids go to the tasks that copy docs_annotated's files
+        ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
+        curated_version, _ = ctx.store.map_into(DOCS_ANNOTATED, functools.partial(curated_batches, removed=ids),
+                                                DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, version=version)
+    else:
+        curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED,
+                                              schema=DOCS_ANNOTATED_SCHEMA)
+    rows_out = ctx.store.rows(DOCS_CURATED, version=curated_version)
     if rows_out != counts["candidates"] - removed:
         log.warning("[%s] dedup counts do not reconcile: %d kept documents, %d removed, %d curated",
                     ctx.run_id, counts["candidates"], removed, rows_out)

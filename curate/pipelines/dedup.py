@@ -20,18 +20,21 @@ import functools
 import hashlib
 import json
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import StringType, StructField, StructType
 
 from curate.dedup.components import checkpoint, connected_components
 from curate.dedup.config import DedupConfig
 from curate.dedup.lsh import candidate_edges, estimated_jaccard, exact_jaccard, verified_edges
 from curate.dedup.one_task import find_duplicates_one_task
 from curate.dedup.schema import DEDUP_SIGNATURES_SCHEMA
-from curate.dedup.spark import shingle_set_frame, signature_rows
+from curate.dedup.spark import SHINGLES_FIELD, candidate_shingle_batches, shingle_set_frame, signature_rows
 
 if TYPE_CHECKING:
     from curate.delta.datasource import BatchFn
@@ -124,19 +127,35 @@ def _similarity(cfg: DedupConfig, shingles: DataFrame | None) -> tuple[Column, D
     return F.when(F.col("_set").isNull() | F.col("_kept_set").isNull(), estimated).otherwise(exact), by_text
 
 
+def _read_candidate_shingles(edges: DataFrame, sigs: DataFrame, cfg: DedupConfig, read_texts) -> DataFrame:
+    """What `_candidate_shingles` gives, for the one-task path's few candidates: their (doc_id,
+    lang, norm_hash) go to the tasks that read the texts' files, which keep only those rows."""
+    ids = edges.select(F.col("src").alias("doc_id")).union(edges.select(F.col("dst").alias("doc_id"))).distinct()
+    wanted = ids.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id").toArrow()
+    fn = functools.partial(candidate_shingle_batches, wanted=wanted, cfg_json=cfg.model_dump_json())
+    return read_texts(fn, StructType([StructField("doc_id", StringType()), StructField("norm_hash", StringType()),
+                                      SHINGLES_FIELD]))
+
+
 def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | None = None,
-                    n_docs: int | None = None) -> DataFrame:
+                    n_docs: int | None = None, read_texts=None) -> DataFrame:
     """dup_clusters rows (less dedup_run_id) for every document in a cluster of two or more.
 
     `texts` (doc_id, text) of the signed documents is needed when minhash.verify = 'exact': only
     the documents on a candidate edge are read and re-shingled. A table of at most
-    cfg.one_task_max_docs rows (`n_docs`, counted when not given) is done in one task."""
+    cfg.one_task_max_docs rows (`n_docs`, counted when not given) is done in one task; there,
+    `read_texts(fn, schema)`, when given, is `fn` of the (doc_id, text) batches of the table
+    `texts` was read from, read by tasks of their own (DeltaStore.file_frame)."""
     sigs = sigs.withColumn("scope", _scope(cfg))
     if cfg.minhash.enabled and cfg.minhash.verify == "exact" and texts is None:
         raise ValueError("minhash.verify = 'exact' needs the documents' texts: pass texts=")
     if (sigs.count() if n_docs is None else n_docs) <= cfg.one_task_max_docs:
-        return find_duplicates_one_task(
-            sigs, cfg, lambda edges: _candidate_shingles(edges, sigs, texts, cfg, broadcast=True))
+        def shingle_sets(edges: DataFrame) -> DataFrame:
+            if read_texts is not None:
+                return _read_candidate_shingles(edges, sigs, cfg, read_texts)
+            return _candidate_shingles(edges, sigs, texts, cfg, broadcast=True)
+
+        return find_duplicates_one_task(sigs, cfg, shingle_sets)
     edges, shingles = _edges(sigs, cfg, texts)
     clusters = connected_components(edges, one_task_max_edges=cfg.one_task_max_edges).withColumnRenamed(
         "component_id", "cluster_id")
@@ -176,3 +195,10 @@ def remove_duplicates(docs: DataFrame, clusters: DataFrame) -> DataFrame:
     """docs_curated: the documents with keep = true that are not removed duplicates."""
     removed = clusters.where(~F.col("is_kept")).select("doc_id")
     return docs.where(F.col("keep")).join(removed, "doc_id", "left_anti")
+
+
+def curated_batches(batches: Iterator[pa.RecordBatch], removed: pa.Array) -> Iterator[pa.RecordBatch]:
+    """What remove_duplicates keeps of docs_annotated's batches, given the removed doc_ids (a few)."""
+    for batch in batches:
+        keep = pc.and_(pc.fill_null(batch.column("keep"), False), pc.invert(pc.is_in(batch.column("doc_id"), removed)))
+        yield batch.filter(keep)

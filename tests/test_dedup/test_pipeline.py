@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pyarrow as pa
@@ -13,6 +14,7 @@ from curate.dedup.lsh import candidate_edges, verified_edges
 from curate.dedup.minhash import shingle_hash32, shingles
 from curate.dedup.normalize import normalize
 from curate.dedup.spark import shingle_set_frame
+from curate.delta.store import DeltaStore
 from curate.pipelines.dedup import find_duplicates, remove_duplicates, signatures
 
 from .texts import cjk_text, paragraphs, stdlib_docstrings, stdlib_source
@@ -225,16 +227,21 @@ def _edited_copies() -> list[str]:
     {"scope": "source", "minhash": {"min_similarity": 0.5}},
     {"minhash": {"enabled": False}},
 ], ids=["default", "signature", "none-length", "no-exact", "source-scope", "exact-only"])
-def test_one_task_path_equals_the_distributed_steps(spark, settings):
+def test_one_task_path_equals_the_distributed_steps(spark, settings, tmp_path):
     copies = [(f"v{i:02d}", t, {"source": f"s{i % 2}", "quality_score": [None, 0.5, 0.5, 0.9][i % 4]})
               for i, t in enumerate(_edited_copies())]
     docs = make_docs(spark, _corpus() + copies + [("v00-copy", copies[0][1].lower(), {"source": "s1"})])
+    # The job's one-task path reads the candidates' texts from the table's files (three here).
+    store = DeltaStore(spark, str(tmp_path))
+    for part in range(3):
+        version = store.append(docs.where(F.pmod(F.hash("doc_id"), F.lit(3)) == part), "docs", schema=docs.schema)
+    read_texts = functools.partial(store.file_frame, "docs", version=version, columns=["doc_id", "text"])
     tables = []
-    for one_task_max_docs in PATH_SIZES:
+    for one_task_max_docs, reader in [*zip(PATH_SIZES, [None, None]), (PATH_SIZES[1], read_texts)]:
         cfg = DedupConfig.model_validate({**settings, "one_task_max_docs": one_task_max_docs})
         sigs = signatures(docs, cfg).localCheckpoint()
-        tables.append(sorted(tuple(r) for r in find_duplicates(sigs, cfg, texts=docs).collect()))
-    assert tables[0] == tables[1]
+        tables.append(sorted(tuple(r) for r in find_duplicates(sigs, cfg, texts=docs, read_texts=reader).collect()))
+    assert tables[0] == tables[1] == tables[2]
     assert len({r[1] for r in tables[0]}) >= 4  # several clusters (4 exact ones with MinHash off)
 
 
