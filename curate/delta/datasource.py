@@ -326,7 +326,7 @@ def _data_files(uri: str, version: int) -> list[str]:
 
     dt = DeltaTable(uri, version=version)
     if dt.metadata().partition_columns:
-        raise ValueError(f"reading files one task each takes an unpartitioned table; {uri} is partitioned by "
+        raise ValueError(f"map_files and file_frame take an unpartitioned table; {uri} is partitioned by "
                          f"{dt.metadata().partition_columns}")
     actions = pa.table(dt.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
     return [a["path"] for a in sorted(actions, key=lambda a: a["size_bytes"], reverse=True)]

@@ -196,9 +196,8 @@ class DeltaStore:
         Returns the version written and the sum of `tally` over the batches written (empty without
         `tally`)."""
         if self.native:
-            rows = self.read(src, version=version)
-            out = (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
-            out_version = self.overwrite(out, dst, schema=schema)
+            out_version = self.overwrite(self.file_frame(src, fn, schema, version=version, columns=columns), dst,
+                                         schema=schema)
             return out_version, tally_batches(self.read(dst, version=out_version), tally) if tally else Counter()
         from curate.delta.datasource import map_files
 

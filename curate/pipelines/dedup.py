@@ -19,12 +19,10 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-
 from typing import TYPE_CHECKING, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
-
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
@@ -71,12 +69,17 @@ def _scope(cfg: DedupConfig) -> Column:
     return {"global": F.lit(""), "source": F.col("source"), "lang": F.coalesce("lang", F.lit(""))}[cfg.scope]
 
 
+def _edge_nodes(edges: DataFrame) -> DataFrame:
+    """(doc_id) of every document on a (src, dst) edge, once."""
+    return edges.select(F.col("src").alias("doc_id")).union(edges.select(F.col("dst").alias("doc_id"))).distinct()
+
+
 def _candidate_shingles(edges: DataFrame, sigs: DataFrame, texts: DataFrame, cfg: DedupConfig, *,
                         broadcast: bool = False) -> DataFrame:
     """(doc_id, norm_hash, shingles) of the documents on an edge, re-shingled from `texts` with the
     lang stored beside their signature (so the shingling is the one that was signed). broadcast:
     the edges are few enough to send their doc_ids to every task that reads texts."""
-    ids = edges.select(F.col("src").alias("doc_id")).union(edges.select(F.col("dst").alias("doc_id"))).distinct()
+    ids = _edge_nodes(edges)
     docs = texts.select("doc_id", "text").join(F.broadcast(ids) if broadcast else ids, "doc_id")
     return shingle_set_frame(docs.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id"), cfg).drop("lang")
 
@@ -130,7 +133,7 @@ def _similarity(cfg: DedupConfig, shingles: DataFrame | None) -> tuple[Column, D
 def _read_candidate_shingles(edges: DataFrame, sigs: DataFrame, cfg: DedupConfig, read_texts) -> DataFrame:
     """What `_candidate_shingles` gives, for the one-task path's few candidates: their (doc_id,
     lang, norm_hash) go to the tasks that read the texts' files, which keep only those rows."""
-    ids = edges.select(F.col("src").alias("doc_id")).union(edges.select(F.col("dst").alias("doc_id"))).distinct()
+    ids = _edge_nodes(edges)
     wanted = ids.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id").toArrow()
     fn = functools.partial(candidate_shingle_batches, wanted=wanted, cfg_json=cfg.model_dump_json())
     return read_texts(fn, StructType([StructField("doc_id", StringType()), StructField("norm_hash", StringType()),
