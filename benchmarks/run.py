@@ -14,9 +14,10 @@ executors' Python workers; per-stage wall time and rows come from the run's `run
 `curate annotate --rules-only` re-decides that run's docs_annotated, timed beside the annotate stage.
 
 Limits, measured in this process on one core over the same texts each stage read (a --limit-mb
-prefix of them): Parquet read + write of the input bytes (ingest), bare fastText language ID
-plus the bare signal functions (annotate), the bare MinHash kernel (dedup), bare tiktoken
-`encode_ordinary_batch` (tokenize). A stage's ratio is its MB/s per core over its limit's.
+prefix of them): pyarrow's JSON reader + Parquet write of the input files (ingest), bare fastText
+language ID plus the bare signal functions (annotate), the bare MinHash kernel (dedup), bare
+tiktoken `encode_ordinary_batch` (tokenize). A stage's ratio is its MB/s per core over its limit's,
+both in MB of document text.
 
 Peers: datatrove (`pip install -e '.[reference]'`) with 2 workers on the same JSONL files:
 language labels with the same lid.176 model file, Gopher quality + repetition, C4 and FineWeb
@@ -199,7 +200,8 @@ def _timed(fn, *args) -> float:
 
 
 def limit_parquet(corpus: Path, limit_mb: float) -> dict:
-    """Ingest's limit: parse the JSONL.gz input files and write them as Parquet (zstd)."""
+    """Ingest's limit: parse the JSONL.gz input files and write them as Parquet (zstd), one thread.
+    Its MB are those of the documents' texts, the unit of the stage's MB/s."""
     files = sorted(corpus.glob("*/*.jsonl.gz"))
     size, used = 0, []
     for f in files:
@@ -213,10 +215,13 @@ def limit_parquet(corpus: Path, limit_mb: float) -> dict:
         for i, f in enumerate(used):
             with gzip.open(f, "rb") as fh:
                 # Blocks must hold the longest line: a document may be 2 MB, more once escaped.
-                table = pajson.read_json(fh, read_options=pajson.ReadOptions(block_size=64 * MB))
+                table = pajson.read_json(fh, read_options=pajson.ReadOptions(block_size=64 * MB, use_threads=False))
             pq.write_table(table, f"{tmp}/{i}.parquet", compression="zstd")
         seconds = time.perf_counter() - start
-    return {"what": "pyarrow JSON read + Parquet write of the input files", "mb": size / MB, "s": seconds}
+        texts = [pq.read_table(f"{tmp}/{i}.parquet", columns=["text"])["text"] for i in range(len(used))]
+        text_bytes = sum(pc.sum(pc.binary_length(t)).as_py() for t in texts)
+    return {"what": "pyarrow JSON read + Parquet write of the input files, 1 thread", "mb": text_bytes / MB,
+            "jsonl_mb": size / MB, "s": seconds}
 
 
 def limit_annotate(raw: pa.Table, config: Path) -> dict:

@@ -6,11 +6,60 @@ import gzip
 import io
 import os
 
+from isal import isal_zlib
+
 COMPRESSIONS = (".gz", ".zst")
+
+
+# A .gz stream that ends early or holds corrupt deflate data.
+STREAM_ERRORS = (EOFError, isal_zlib.error)
 
 
 class DecompressionLimit(OSError):
     """A compressed file expands beyond ingest.max_decompressed_bytes (zip-bomb guard)."""
+
+
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class _Gunzip:
+    """A .gz stream inflated with ISA-L (about 2.5x zlib's speed), at most _OUT bytes per read1, so
+    that what was inflated before a truncation or a corrupt block is returned before the error that
+    reports it (isal's own GzipFile inflates 512 KB of input before it returns anything). A bad
+    checksum is found with the member's last _OUT bytes, which are then not returned. Members may
+    follow one another, with NUL padding between or after them, as gzip allows."""
+
+    _CHUNK, _OUT = 1 << 16, 1 << 18
+
+    def __init__(self, raw):
+        self.raw, self.tail = raw, b""
+        self._next_member()
+
+    def _next_member(self) -> None:
+        self.inflater, self.started = isal_zlib.decompressobj(16 + isal_zlib.MAX_WBITS), False
+
+    def read1(self, size: int) -> bytes:
+        while True:
+            data = self.tail or self.raw.read(self._CHUNK)
+            if not data:
+                if self.started:
+                    raise EOFError("compressed file ended before the end-of-stream marker was reached")
+                return b""
+            if not self.started:
+                data = data.lstrip(b"\0")
+                self.started = bool(data)
+                if self.started and not _GZIP_MAGIC.startswith(data[:2]):
+                    raise gzip.BadGzipFile(f"not a gzipped file (starts {data[:2]!r})")
+            out = self.inflater.decompress(data, min(size, self._OUT))
+            self.tail = self.inflater.unconsumed_tail
+            if self.inflater.eof:
+                self.tail = self.inflater.unused_data
+                self._next_member()
+            if out:
+                return out
+
+    def close(self) -> None:
+        self.raw.close()
 
 
 class _Bounded(io.RawIOBase):
@@ -68,7 +117,7 @@ def open_decompressed(path: str, *, max_bytes: int):
     if kind is None:
         return raw
     if kind == ".gz":
-        inner = gzip.GzipFile(fileobj=raw, mode="rb")
+        inner = _Gunzip(raw)
     else:
         import zstandard
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import codecs
 import json
-import zlib
 from typing import Iterator
 
 import orjson
 
-from curate.ingest.opening import DecompressionLimit, file_size, open_decompressed, open_raw
-from curate.ingest.records import FileTask, Record, check_text, doc, metadata_value, refuse
+from curate.ingest.opening import STREAM_ERRORS, DecompressionLimit, file_size, open_decompressed, open_raw
+from curate.ingest.records import FileTask, Record, doc, metadata_value, refuse, text_doc
 from curate.schemas.config import IngestConfig
 
 _BINARY_SNIFF = 8192
@@ -44,7 +43,7 @@ def read_task(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
             yield refuse("empty_file", "file holds no records", 0, skipped=True)
 
 
-_STREAM_ERRORS = (DecompressionLimit, EOFError, zlib.error)
+_STREAM_ERRORS = (DecompressionLimit, *STREAM_ERRORS)
 
 
 def stream_error(err: Exception, offset: int) -> Record:
@@ -163,13 +162,11 @@ def _jsonl_record(line: bytes, n: int, offset: int, task: FileTask, cfg: IngestC
     if task.text_field not in obj:
         return refuse("missing_text", f"no field {task.text_field!r} (fields: {sorted(obj)[:10]}); set the "
                       "input's text_field", offset, excerpt=excerpt)
-    text = obj[task.text_field]
-    bad = check_text(text, offset, max_bytes=cfg.max_doc_bytes, field_name=task.text_field, excerpt=excerpt)
-    if bad:
-        return bad
     source_id = obj.get(task.id_field) if task.id_field else None
     meta = {k: metadata_value(v) for k, v in obj.items() if k not in (task.text_field, task.id_field)}
-    return doc(text, offset, source_id=None if source_id is None else metadata_value(source_id), metadata=meta)
+    return text_doc(obj[task.text_field], offset, max_bytes=cfg.max_doc_bytes, field_name=task.text_field,
+                    excerpt=excerpt, source_id=None if source_id is None else metadata_value(source_id),
+                    metadata=meta)
 
 
 # ---- Parquet ------------------------------------------------------------------------------------
@@ -193,15 +190,12 @@ def read_parquet(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         for batch in pf.iter_batches(batch_size=1024):
             for rec in batch.to_pylist():
                 text = rec.get(task.text_field)
-                bad = check_text(text, row, max_bytes=cfg.max_doc_bytes, field_name=task.text_field,
-                                 excerpt=None if text is None else str(text))
-                if bad:
-                    yield bad
-                else:
-                    sid = rec.get(task.id_field) if task.id_field else None
-                    meta = {k: metadata_value(v) for k, v in rec.items()
-                            if k not in (task.text_field, task.id_field) and v is not None}
-                    yield doc(text, row, source_id=None if sid is None else metadata_value(sid), metadata=meta)
+                sid = rec.get(task.id_field) if task.id_field else None
+                meta = {k: metadata_value(v) for k, v in rec.items()
+                        if k not in (task.text_field, task.id_field) and v is not None}
+                yield text_doc(text, row, max_bytes=cfg.max_doc_bytes, field_name=task.text_field,
+                               excerpt=None if text is None else str(text),
+                               source_id=None if sid is None else metadata_value(sid), metadata=meta)
                 row += 1
 
 
@@ -233,8 +227,8 @@ def read_text_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         yield refuse("invalid_utf8", f"file is not UTF-8 ({err.reason} at byte {err.start})", 0, excerpt=data)
         return
     text = text.removeprefix("\ufeff")
-    bad = check_text(text, 0, max_bytes=cfg.max_doc_bytes, field_name="file content", excerpt=text)
-    yield bad or doc(text, 0, source_id=task.uri)
+    yield text_doc(text, 0, max_bytes=cfg.max_doc_bytes, field_name="file content", excerpt=text,
+                   source_id=task.uri)
 
 
 def read_code_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
@@ -256,7 +250,7 @@ def read_code_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         yield refuse("empty_text", "file is empty or whitespace only", 0, skipped=True)
         return
     lang = detect_code_lang(task.uri, text)
-    yield doc(text, 0, source_id=task.uri, metadata={"language": lang} if lang else {})
+    yield doc(text, data, 0, source_id=task.uri, metadata={"language": lang} if lang else {})
 
 
 # ---- web archives ------------------------------------------------------------------------------
@@ -309,12 +303,8 @@ def read_warc(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
                     continue
                 text = _html_text(payload, ctype)
                 meta["content_type"] = ctype
-            bad = check_text(text, offset, max_bytes=cfg.max_doc_bytes, field_name="main text", excerpt=text)
-            if bad:
-                bad.uri = url
-                yield bad
-            else:
-                yield doc(text, offset, source_id=rid, uri=url, metadata=meta)
+            yield text_doc(text, offset, max_bytes=cfg.max_doc_bytes, field_name="main text", excerpt=text,
+                           uri=url, source_id=rid, metadata=meta)
 
 
 _READERS = {

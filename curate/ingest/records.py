@@ -37,6 +37,7 @@ class Record:
     fate: str  # doc | quarantined | skipped
     offset: int
     text: str | None = None
+    data: bytes | None = None  # the text's UTF-8 bytes, encoded once for the id, the size and Arrow
     source_id: str | None = None
     uri: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
@@ -45,9 +46,9 @@ class Record:
     excerpt: str | None = None
 
 
-def doc(text: str, offset: int, *, source_id: str | None = None, uri: str | None = None,
+def doc(text: str, data: bytes, offset: int, *, source_id: str | None = None, uri: str | None = None,
         metadata: dict[str, str] | None = None) -> Record:
-    return Record("doc", offset, text=text, source_id=source_id, uri=uri, metadata=metadata or {})
+    return Record("doc", offset, text=text, data=data, source_id=source_id, uri=uri, metadata=metadata or {})
 
 
 def refuse(code: str, reason: str, offset: int, *, excerpt: str | bytes | None = None,
@@ -76,21 +77,22 @@ def metadata_value(value) -> str:
     return text[:_MAX_META_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def check_text(value, offset: int, *, max_bytes: int, field_name: str, excerpt) -> Record | None:
-    """The refusal for a text value that cannot be a document, or None when it can."""
+def text_doc(value, offset: int, *, max_bytes: int, field_name: str, excerpt, uri: str | None = None,
+             **fields) -> Record:
+    """The document of a text value (`fields`: doc's), or the refusal of one that cannot be a document."""
+    def refused(code: str, reason: str) -> Record:
+        return refuse(code, reason, offset, excerpt=excerpt, uri=uri)
+
     if value is None:
-        return refuse("null_text", f"field {field_name!r} is null", offset, excerpt=excerpt)
+        return refused("null_text", f"field {field_name!r} is null")
     if not isinstance(value, str):
-        return refuse("non_string_text", f"field {field_name!r} is a {type(value).__name__}, not a string",
-                      offset, excerpt=excerpt)
-    if not value.strip():
-        return refuse("empty_text", f"field {field_name!r} is empty or whitespace only", offset, excerpt=excerpt)
+        return refused("non_string_text", f"field {field_name!r} is a {type(value).__name__}, not a string")
+    if not value or value.isspace():
+        return refused("empty_text", f"field {field_name!r} is empty or whitespace only")
     try:
-        n = len(value.encode("utf-8"))
+        data = value.encode("utf-8")
     except UnicodeEncodeError as err:
-        return refuse("invalid_unicode", f"text is not valid Unicode ({err.reason} at {err.start})",
-                      offset, excerpt=excerpt)
-    if n > max_bytes:
-        return refuse("too_large", f"text is {n} bytes, above ingest.max_doc_bytes={max_bytes}",
-                      offset, excerpt=excerpt)
-    return None
+        return refused("invalid_unicode", f"text is not valid Unicode ({err.reason} at {err.start})")
+    if len(data) > max_bytes:
+        return refused("too_large", f"text is {len(data)} bytes, above ingest.max_doc_bytes={max_bytes}")
+    return doc(value, data, offset, uri=uri, **fields)

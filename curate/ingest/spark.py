@@ -87,44 +87,42 @@ def _map_tasks(spark: SparkSession, tasks: list[FileTask], fn: Callable[[list[Fi
     return map_groups(spark, _packed(spark, tasks), fn, schema)
 
 
-def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[dict]:
-    """One dict per record of each task."""
+def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[tuple]:
+    """One tuple per record of each task, in RECORD_SCHEMA's order; the text as its UTF-8 bytes."""
     for task in tasks:
         for rec in read_task(task, cfg):
             uri = rec.uri or task.uri
-            data = None if rec.text is None else rec.text.encode("utf-8")
-            yield {
-                "fate": rec.fate,
-                "doc_id": doc_id(task.source, uri, rec.offset, data) if rec.fate == "doc" else None,
-                "source_id": rec.source_id,
-                "source": task.source,
-                "kind": task.kind,
-                "text": rec.text,
-                "uri": uri,
-                "offset": rec.offset,
-                "input_file": task.input_file,
-                "n_bytes": None if data is None else len(data),
-                "metadata": list(rec.metadata.items()),
-                "reason_code": rec.reason_code,
-                "reason": rec.reason,
-                "excerpt": rec.excerpt,
-            }
+            data = rec.data
+            yield (rec.fate, None if data is None else doc_id(task.source, uri, rec.offset, data), rec.source_id,
+                   task.source, task.kind, data, uri, rec.offset, task.input_file,
+                   None if data is None else len(data), list(rec.metadata.items()), rec.reason_code, rec.reason,
+                   rec.excerpt)
 
 
-def _batches(rows: Iterator[dict]) -> Iterator[pa.RecordBatch]:
+_N_BYTES = RECORD_SCHEMA.fieldNames().index("n_bytes")
+# Texts arrive as bytes already encoded (for their id): copied into Arrow as binary, then viewed as strings.
+_ROW_TYPES = [pa.binary() if f.name == "text" else f.type for f in _ARROW_SCHEMA]
+
+
+def _batches(rows: Iterator[tuple]) -> Iterator[pa.RecordBatch]:
     """Records as Arrow batches of at most _BATCH_ROWS rows or about _BATCH_BYTES of text."""
-    cols: dict[str, list] = {name: [] for name in _ARROW_SCHEMA.names}
+    chunk: list[tuple] = []
     size = 0
-    for values in rows:
-        for k, v in values.items():
-            cols[k].append(v)
-        size += values["n_bytes"] or 0
-        if size >= _BATCH_BYTES or len(cols["fate"]) >= _BATCH_ROWS:
-            yield pa.RecordBatch.from_pydict(cols, schema=_ARROW_SCHEMA)
-            cols = {name: [] for name in _ARROW_SCHEMA.names}
-            size = 0
-    if cols["fate"]:
-        yield pa.RecordBatch.from_pydict(cols, schema=_ARROW_SCHEMA)
+    for row in rows:
+        chunk.append(row)
+        size += row[_N_BYTES] or 0
+        if size >= _BATCH_BYTES or len(chunk) >= _BATCH_ROWS:
+            yield _batch(chunk)
+            chunk, size = [], 0
+    if chunk:
+        yield _batch(chunk)
+
+
+def _batch(rows: list[tuple]) -> pa.RecordBatch:
+    columns = [pa.array(values, type) for values, type in zip(zip(*rows), _ROW_TYPES)]
+    text = _ARROW_SCHEMA.get_field_index("text")
+    columns[text] = columns[text].view(pa.string())
+    return pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
 
 
 def read_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig) -> DataFrame:

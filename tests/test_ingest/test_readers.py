@@ -57,6 +57,30 @@ def test_truncated_gzip_keeps_what_was_read_then_quarantines(bad_inputs):
     assert read_all(d)["whole.jsonl.gz"][-1].fate == "doc"
 
 
+def test_gzip_members_padding_and_corruption(tmp_path, paragraphs):
+    """.gz as gzip writes it: several members, NUL padding; a bad checksum or a file that is not gzip
+    keeps the documents inflated before it, then one refusal where reading stopped."""
+    import gzip, json
+
+    lines = [(json.dumps({"id": i, "text": p}) + "\n").encode() for i, p in enumerate(paragraphs[:40])]
+    members = gzip.compress(b"".join(lines[:25])) + b"\0" * 7 + gzip.compress(b"".join(lines[25:])) + b"\0" * 3
+    (tmp_path / "members.jsonl.gz").write_bytes(members)
+    data = b"".join(lines) * 100
+    whole = bytearray(gzip.compress(data))
+    whole[-8] ^= 1  # the CRC-32 of the trailer
+    (tmp_path / "crc.jsonl.gz").write_bytes(whole)
+    (tmp_path / "plain.jsonl.gz").write_bytes(b"".join(lines))
+    recs = read_all(tmp_path)
+    assert [r.source_id for r in recs["members.jsonl.gz"]] == [str(i) for i in range(40)]
+    *docs, refusal = recs["crc.jsonl.gz"]
+    assert refusal.reason_code == "truncated_file" and "checksum" in refusal.reason
+    assert [r.fate for r in docs] == ["doc"] * len(docs)
+    assert refusal.offset == sum(len(lines[i % 40]) for i in range(len(docs)))  # where reading stopped
+    assert refusal.offset >= len(data) - (1 << 18) - max(map(len, lines))  # all but the last read's lines
+    assert [r.reason_code for r in recs["plain.jsonl.gz"]] == ["unreadable_file"]
+    assert "not a gzipped file" in recs["plain.jsonl.gz"][0].reason
+
+
 def test_unknown_extension_and_plain_text(bad_inputs):
     d, _ = bad_inputs
     recs = read_all(d)
