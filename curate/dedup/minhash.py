@@ -118,18 +118,28 @@ def permutations(num_perm: int, seed: int, scheme: Scheme) -> tuple[np.ndarray, 
 
 # ---- the vectorized path -------------------------------------------------------------------------
 class _Powers:
-    """B^k mod 2^64 for k < length, grown on demand (to the longest token seen) and reused."""
+    """B^k and B^-k mod 2^64 (B is odd, so invertible) for k < length: grown on demand and kept up to
+    _KEEP entries (a few chunks' worth); a longer document's are built for it alone."""
+
+    _KEEP = 1 << 23
 
     def __init__(self) -> None:
-        self.table = np.ones(1, np.uint64)
+        self.up, self.down = self._build(1)
 
-    def get(self, length: int) -> np.ndarray:
-        if len(self.table) < length:
-            size = max(length, 2 * len(self.table))
-            self.table = np.empty(size, np.uint64)
-            self.table[0] = 1
-            self.table[1:] = np.cumprod(np.full(size - 1, _BYTE_BASE, np.uint64))
-        return self.table[:length]
+    @staticmethod
+    def _build(size: int) -> tuple[np.ndarray, np.ndarray]:
+        up, down = np.ones(size, np.uint64), np.ones(size, np.uint64)
+        np.cumprod(np.full(size - 1, _BYTE_BASE, np.uint64), out=up[1:])
+        np.cumprod(np.full(size - 1, pow(_BYTE_BASE, -1, 1 << 64), np.uint64), out=down[1:])
+        return up, down
+
+    def get(self, length: int) -> tuple[np.ndarray, np.ndarray]:
+        if len(self.up) < length:
+            size = max(length, 2 * len(self.up))
+            if size > self._KEEP:
+                return self._build(length)
+            self.up, self.down = self._build(size)
+        return self.up[:length], self.down[:length]
 
 
 _POWERS = _Powers()
@@ -154,33 +164,24 @@ def _token_spans(data: np.ndarray, offsets: np.ndarray, mode: ShingleMode) -> tu
         ends[-1:] = len(data)
         return starts, ends
     word = data > 32  # bytes <= 0x20 (space and ASCII controls) separate words
-    change = np.flatnonzero(word[1:] != word[:-1]) + 1
-    into = word[change]
-    starts, ends = change[into], change[~into]
-    if len(data) and word[0]:
-        starts = np.concatenate(([0], starts))
-    if len(data) and word[-1]:
-        ends = np.concatenate((ends, [len(data)]))
-    # Documents are concatenated: split runs of word bytes at the boundaries between documents.
-    inner = offsets[1:-1]
-    inner = inner[(inner > 0) & (inner < len(data))]
-    glued = np.unique(inner[word[inner] & word[inner - 1]])  # empty docs repeat an offset
-    if len(glued):
-        starts = np.insert(starts, np.searchsorted(starts, glued), glued)
-        ends = np.insert(ends, np.searchsorted(ends, glued), glued)
-    return starts, ends
+    # Indexes 0..len(data): a token starts where a word byte follows a separator or a document
+    # boundary (documents are concatenated), and ends where one precedes them.
+    boundary = np.zeros(len(data) + 1, bool)
+    boundary[offsets] = True
+    before, after = np.zeros(len(data) + 1, bool), np.zeros(len(data) + 1, bool)
+    before[1:], after[:-1] = word, word
+    return np.flatnonzero(after & (boundary | ~before)), np.flatnonzero(before & (boundary | ~after))
 
 
 def _token_hashes(data: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """fmix64 of sum((byte + 1) * B^i) over each token's bytes, i = the byte's place in the token."""
-    lengths = ends - starts
-    first = np.zeros(len(starts), np.int64)  # index of each token's first byte among all token bytes
-    np.cumsum(lengths[:-1], out=first[1:])
-    place = np.arange(int(first[-1] + lengths[-1]), dtype=np.int64) - np.repeat(first, lengths)
-    values = data[np.repeat(starts, lengths) + place].astype(np.uint64)
-    values += np.uint64(1)  # a zero byte still counts
-    values *= _POWERS.get(int(lengths.max()))[place]
-    return _fmix64(np.add.reduceat(values, first))
+    """fmix64 of sum((byte + 1) * B^i) over each token's bytes, i = the byte's place in the token:
+    from prefix sums P of (byte + 1) * B^j over the whole buffer, (P[end] - P[start]) * B^-start."""
+    up, down = _POWERS.get(len(data) + 1)
+    prefix = np.zeros(len(data) + 1, np.uint64)
+    weighted = np.multiply(data, up[:-1], dtype=np.uint64)
+    weighted += up[:-1]  # (byte + 1): a zero byte still counts
+    np.cumsum(weighted, out=prefix[1:])
+    return _fmix64((prefix[ends] - prefix[starts]) * down[starts])
 
 
 def shingle_hashes(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -11,7 +13,6 @@ from datasketch import MinHash
 from curate.dedup import minhash
 from curate.dedup.config import NormalizeConfig
 from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes, shingle_hash32, shingle_sets, shingles
-from curate.dedup.normalize import _normalize_unicode as normalize_unicode
 from curate.dedup.normalize import exact_hashes, normalize
 
 from .texts import cjk_text, license_text, paragraphs, stdlib_docstrings, stdlib_source
@@ -54,6 +55,8 @@ def test_mixed_modes_sliced_arrays_and_long_documents_match_datasketch(monkeypat
     # A document longer than one numpy block, a sliced Arrow array (offset != 0), plain string type;
     # with 300-byte chunks, documents are hashed alone or a few at a time.
     monkeypatch.setattr(minhash, "_CHUNK_BYTES", chunk_bytes)
+    monkeypatch.setattr(minhash._Powers, "_KEEP", 4096)  # the long document's powers are built for it alone
+    monkeypatch.setattr(minhash, "_POWERS", minhash._Powers())
     long_doc = license_text("GPL-3") * 3
     texts = pa.array(["x", long_doc, cjk_text("euc_kr-utf8.txt"), *stdlib_docstrings()[:3]], pa.string())[1:]
     norm = normalize(texts, NormalizeConfig())
@@ -97,21 +100,50 @@ def test_normalization_options():
     assert normalize(raw, untouched).to_pylist() == raw.to_pylist()
 
 
+def _defined_normalization(texts: pa.Array, cfg: NormalizeConfig) -> pa.Array:
+    """Normalization as defined: Arrow's kernels and RE2's classes, over every text."""
+    texts = pc.fill_null(texts, "")
+    if cfg.nfc:
+        texts = pc.utf8_normalize(texts, form="NFC")
+    if cfg.lowercase:
+        texts = pc.utf8_lower(texts)
+    pattern = {(True, True): r"[\p{P}\s\p{Z}]+", (True, False): r"\p{P}+", (False, True): r"[\s\p{Z}]+"}.get(
+        (cfg.strip_punctuation, cfg.collapse_whitespace))
+    if pattern is not None:
+        texts = pc.replace_substring_regex(texts, pattern, " ")
+    return pc.utf8_trim(texts, " ") if cfg.collapse_whitespace else texts
+
+
+# Separators and not: NBSP, ideographic space, line/paragraph separators, curly quotes, CJK and
+# fullwidth punctuation, a supplementary-plane word separator (U+10100), an emoji; NFC's work: a
+# combining accent, the Angstrom sign, Hangul jamo that compose, the Greek question mark (NFC: ';');
+# a capital whose lowercase is two code points (U+0130).
+_UNICODE = ["\u00a0", "\u3000", "\u2028", "\u2029", "\u201c", "\u201d", "\u3001", "\uff0c", "\U00010100",
+            "\U0001f600", "e\u0301", "\u212b", "\u1100\u1161", "\u037e", "\u0130", "\u00e9", "\u4e2d", "\u00bf"]
+
+
 @pytest.mark.parametrize("chunk_bytes", [1 << 20, 50])
 @pytest.mark.parametrize("strip_punctuation", [True, False])
 @pytest.mark.parametrize("collapse_whitespace", [True, False])
-def test_ascii_byte_path_equals_the_regex_path(monkeypatch, chunk_bytes, strip_punctuation, collapse_whitespace):
-    # Every ASCII byte, runs of separators at either end and across text boundaries, empty texts
-    # and texts of separators only, mixed with non-ASCII texts (those keep the regex path).
+@pytest.mark.parametrize("nfc_lower", [True, False])
+def test_byte_path_equals_the_defined_normalization(monkeypatch, chunk_bytes, strip_punctuation,
+                                                    collapse_whitespace, nfc_lower):
+    # Every ASCII byte, the characters above and random BMP characters Python knows, runs of
+    # separators at either end and across text boundaries, empty texts and texts of separators only.
     monkeypatch.setattr(minhash, "_CHUNK_BYTES", chunk_bytes)
     rng = np.random.default_rng(7)
+    bmp = [c for c in map(chr, rng.integers(0x80, 0x10000, 3000))
+           if unicodedata.category(c) not in ("Cn", "Cs")]
     alphabet = [chr(c) for c in range(128)] + [" ", ".", "\n", "-", "a", "B"] * 20
-    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 60))) for _ in range(400)]
-    texts += ["", " ", " .\t", "  word  ", "\x0bv\x1ct", "caf\u00e9 ,, \u3000 NOIR", None, *stdlib_docstrings()[:5]]
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(0, 60))) for _ in range(300)]
+    texts += ["".join(rng.choice(alphabet + _UNICODE * 4 + bmp, size=rng.integers(0, 60))) for _ in range(300)]
+    texts += ["", " ", " .\t", "  word  ", "\x0bv\x1ct", "caf\u00e9 ,, \u3000 NOIR", "\u3000\u00bf", None,
+              *stdlib_docstrings()[:5], cjk_text("gb2312-utf8.txt")]
     rng.shuffle(texts)
-    cfg = NormalizeConfig(strip_punctuation=strip_punctuation, collapse_whitespace=collapse_whitespace)
+    cfg = NormalizeConfig(nfc=nfc_lower, lowercase=nfc_lower, strip_punctuation=strip_punctuation,
+                          collapse_whitespace=collapse_whitespace)
     raw = pa.array(texts, pa.large_string())
-    expected = normalize_unicode(pc.fill_null(raw, ""), cfg)
+    expected = _defined_normalization(raw, cfg)
     assert normalize(raw, cfg).to_pylist() == expected.to_pylist()
     assert normalize(raw[3:], cfg).to_pylist() == expected[3:].to_pylist()
 
