@@ -122,7 +122,10 @@ def _collapse(texts: pa.LargeStringArray, separators: _Separators, *, trim: bool
         np.logical_and(is_sep[1:], is_sep[:-1], out=drop[1:])
         drop[offsets[:-1][offsets[:-1] < len(data)]] = False
         kept.append(spaced[~drop])
-        counts.append(np.diff(offsets) - np.diff(np.searchsorted(np.flatnonzero(drop), offsets)))
+        dropped = np.zeros(len(offsets) - 1, np.int64)
+        nonempty = offsets[1:] > offsets[:-1]
+        dropped[nonempty] = np.add.reduceat(drop.view(np.int8), offsets[:-1][nonempty], dtype=np.int32)
+        counts.append(np.diff(offsets) - dropped)
     offsets = np.concatenate(([0], np.cumsum(np.concatenate(counts))))
     out = pa.LargeStringArray.from_buffers(len(texts), pa.py_buffer(offsets), pa.py_buffer(np.concatenate(kept)))
     return pc.ascii_trim(out, " ") if trim else out
