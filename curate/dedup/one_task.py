@@ -21,6 +21,7 @@ from pyspark.sql import functions as F
 
 from curate.dedup.components import checkpoint, component_ids
 from curate.dedup.config import DedupConfig
+from curate.dedup.spark import unpack
 
 EDGES_SCHEMA = "src string, dst string, near boolean"
 CLUSTERS_SCHEMA = ("doc_id string, cluster_id string, cluster_size long, kind string, similarity double, "
@@ -98,13 +99,12 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _Sets:
-    """The shingle sets of the re-shingled candidates, by doc_id and by normalized text (the set of
+    """The shingle sets of the re-shingled candidates (packed), by doc_id and by normalized text (the set of
     the text's smallest doc_id: an exact copy that never was a candidate uses its representative's)."""
 
     def __init__(self, t: pa.Table, norm_hash: dict[str, str]):
-        ids, sets = t["doc_id"].to_pylist(), t["shingles"].combine_chunks()
-        flat, offsets = pc.list_flatten(sets).to_numpy(), sets.offsets.to_numpy()
-        self.by_doc = {d: flat[offsets[i] : offsets[i + 1]] for i, d in enumerate(ids)}
+        ids = t["doc_id"].to_pylist()
+        self.by_doc = dict(zip(ids, unpack(t["shingles"].combine_chunks())))
         self.by_text: dict[str, np.ndarray] = {}
         for d in sorted(ids):
             self.by_text.setdefault(norm_hash[d], self.by_doc[d])

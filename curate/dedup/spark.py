@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
-from pyspark.sql.types import ArrayType, IntegerType, LongType, StringType, StructField, StructType
+from pyspark.sql.types import ArrayType, BinaryType, IntegerType, LongType, StringType, StructField, StructType
 
 from curate.dedup.config import DedupConfig
 from curate.dedup.minhash import MAX_HASH, MinHasher, band_hashes, shingle_sets
@@ -27,6 +27,9 @@ SIGNATURE_FIELDS = StructType(
 
 
 SHINGLES_FIELD = StructField("shingles", ArrayType(IntegerType(), False), False)
+# The same sets packed: each one's int32 values as one binary value. Spark moves a binary value as
+# one copy where it converts an array<int> element by element (most of the one-task path's cost).
+PACKED_SHINGLES_FIELD = StructField("shingles", BinaryType(), False)
 
 
 @functools.lru_cache(maxsize=4)
@@ -107,19 +110,32 @@ def signature_rows(batches: Iterator[pa.RecordBatch], cfg_json: str, params: str
         yield out
 
 
-def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str) -> pa.RecordBatch:
-    """The batch without `text`, plus the sorted distinct shingle hashes (`shingles`) of each text."""
+def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str, packed: bool = False) -> pa.RecordBatch:
+    """The batch without `text`, plus the sorted distinct shingle hashes (`shingles`) of each text,
+    `packed` or not (PACKED_SHINGLES_FIELD, SHINGLES_FIELD)."""
     cfg = DedupConfig.model_validate_json(cfg_json)
     norm = normalize(batch.column("text"), cfg.normalize)
     m = cfg.minhash
     sets = shingle_sets(norm, char_mask=_char_mask(batch, cfg), word_ngram=m.word_ngram, char_ngram=m.char_ngram)
-    return _text_replaced(batch, [sets], [SHINGLES_FIELD.name])
+    return _text_replaced(batch, [pack(sets) if packed else sets], [SHINGLES_FIELD.name])
+
+
+def pack(sets: pa.ListArray) -> pa.BinaryArray:
+    """Each list of int32 as one binary value holding its values' bytes (`unpack` reverses it)."""
+    offsets = sets.offsets.to_numpy()
+    values = np.ascontiguousarray(pc.list_flatten(sets).to_numpy(), np.int32)
+    return pa.BinaryArray.from_buffers(pa.binary(), len(sets), [None, pa.py_buffer(((offsets - offsets[0]) * 4)
+                                                                                  .astype(np.int32)), pa.py_buffer(values)])
+
+
+def unpack(values: pa.BinaryArray) -> list[np.ndarray]:
+    return [np.frombuffer(v, np.int32) for v in values.to_pylist()]
 
 
 def candidate_shingle_batches(batches: Iterator[pa.RecordBatch], wanted: pa.Table,
                               cfg_json: str) -> Iterator[pa.RecordBatch]:
-    """(doc_id, norm_hash, shingles) of the rows of `batches` (doc_id, text) whose doc_id is in
-    `wanted` (doc_id, lang, norm_hash), shingled as `wanted`'s lang says (the signed shingling)."""
+    """(doc_id, norm_hash, shingles packed) of the rows of `batches` (doc_id, text) whose doc_id is
+    in `wanted` (doc_id, lang, norm_hash), shingled as `wanted`'s lang says (the signed shingling)."""
     ids = wanted.column("doc_id").combine_chunks()
     for batch in batches:
         at = pc.index_in(batch.column("doc_id"), value_set=ids)
@@ -131,16 +147,17 @@ def candidate_shingle_batches(batches: Iterator[pa.RecordBatch], wanted: pa.Tabl
             [rows.column("doc_id"), wanted.column("norm_hash").take(at).combine_chunks(),
              wanted.column("lang").take(at).combine_chunks(), rows.column("text")],
             names=["doc_id", "norm_hash", "lang", "text"])
-        yield shingle_set_batch(docs, cfg_json).drop_columns(["lang"])
+        yield shingle_set_batch(docs, cfg_json, packed=True).drop_columns(["lang"])
 
 
-def _map_batches(batches: Iterator[pa.RecordBatch], fn, cfg_json: str) -> Iterator[pa.RecordBatch]:
+def _map_batches(batches: Iterator[pa.RecordBatch], fn, **kwargs) -> Iterator[pa.RecordBatch]:
     for batch in batches:
-        yield fn(batch, cfg_json)
+        yield fn(batch, **kwargs)
 
 
-def shingle_set_frame(docs: DataFrame, cfg: DedupConfig) -> DataFrame:
-    """`docs` (text and, for shingles=auto, lang) with text replaced by shingles: array<int>."""
+def shingle_set_frame(docs: DataFrame, cfg: DedupConfig, packed: bool = False) -> DataFrame:
+    """`docs` (text and, for shingles=auto, lang) with text replaced by shingles: array<int>, or
+    binary when `packed`."""
     kept = [f for f in docs.schema.fields if f.name != "text"]
-    return docs.mapInArrow(functools.partial(_map_batches, fn=shingle_set_batch, cfg_json=cfg.model_dump_json()),
-                           StructType([*kept, SHINGLES_FIELD]))
+    fn = functools.partial(_map_batches, fn=shingle_set_batch, cfg_json=cfg.model_dump_json(), packed=packed)
+    return docs.mapInArrow(fn, StructType([*kept, PACKED_SHINGLES_FIELD if packed else SHINGLES_FIELD]))

@@ -32,7 +32,7 @@ from curate.dedup.config import DedupConfig
 from curate.dedup.lsh import candidate_edges, estimated_jaccard, exact_jaccard, verified_edges
 from curate.dedup.one_task import find_duplicates_one_task
 from curate.dedup.schema import DEDUP_SIGNATURES_SCHEMA
-from curate.dedup.spark import SHINGLES_FIELD, candidate_shingle_batches, shingle_set_frame, signature_rows
+from curate.dedup.spark import PACKED_SHINGLES_FIELD, candidate_shingle_batches, shingle_set_frame, signature_rows
 
 if TYPE_CHECKING:
     from curate.delta.datasource import BatchFn
@@ -75,13 +75,15 @@ def _edge_nodes(edges: DataFrame) -> DataFrame:
 
 
 def _candidate_shingles(edges: DataFrame, sigs: DataFrame, texts: DataFrame, cfg: DedupConfig, *,
-                        broadcast: bool = False) -> DataFrame:
+                        one_task: bool = False) -> DataFrame:
     """(doc_id, norm_hash, shingles) of the documents on an edge, re-shingled from `texts` with the
-    lang stored beside their signature (so the shingling is the one that was signed). broadcast:
-    the edges are few enough to send their doc_ids to every task that reads texts."""
+    lang stored beside their signature (so the shingling is the one that was signed). one_task:
+    the edges are few enough to send their doc_ids to every task that reads texts, and the sets
+    go packed to the one task."""
     ids = _edge_nodes(edges)
-    docs = texts.select("doc_id", "text").join(F.broadcast(ids) if broadcast else ids, "doc_id")
-    return shingle_set_frame(docs.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id"), cfg).drop("lang")
+    docs = texts.select("doc_id", "text").join(F.broadcast(ids) if one_task else ids, "doc_id")
+    docs = docs.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id")
+    return shingle_set_frame(docs, cfg, packed=one_task).drop("lang")
 
 
 def _edges(sigs: DataFrame, cfg: DedupConfig, texts: DataFrame | None) -> tuple[DataFrame, DataFrame | None]:
@@ -131,13 +133,13 @@ def _similarity(cfg: DedupConfig, shingles: DataFrame | None) -> tuple[Column, D
 
 
 def _read_candidate_shingles(edges: DataFrame, sigs: DataFrame, cfg: DedupConfig, read_texts) -> DataFrame:
-    """What `_candidate_shingles` gives, for the one-task path's few candidates: their (doc_id,
-    lang, norm_hash) go to the tasks that read the texts' files, which keep only those rows."""
+    """What `_candidate_shingles(one_task=True)` gives: the candidates' (doc_id, lang, norm_hash) go
+    to the tasks that read the texts' files, which keep only those rows."""
     ids = _edge_nodes(edges)
     wanted = ids.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id").toArrow()
     fn = functools.partial(candidate_shingle_batches, wanted=wanted, cfg_json=cfg.model_dump_json())
     return read_texts(fn, StructType([StructField("doc_id", StringType()), StructField("norm_hash", StringType()),
-                                      SHINGLES_FIELD]))
+                                      PACKED_SHINGLES_FIELD]))
 
 
 def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | None = None,
@@ -156,7 +158,7 @@ def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | Non
         def shingle_sets(edges: DataFrame) -> DataFrame:
             if read_texts is not None:
                 return _read_candidate_shingles(edges, sigs, cfg, read_texts)
-            return _candidate_shingles(edges, sigs, texts, cfg, broadcast=True)
+            return _candidate_shingles(edges, sigs, texts, cfg, one_task=True)
 
         return find_duplicates_one_task(sigs, cfg, shingle_sets)
     edges, shingles = _edges(sigs, cfg, texts)
