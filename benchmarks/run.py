@@ -13,11 +13,12 @@ RSS of the driver (Python + the JVM, which holds the executors in local mode) an
 executors' Python workers; per-stage wall time and rows come from the run's `runs` rows. Then
 `curate annotate --rules-only` re-decides that run's docs_annotated, timed beside the annotate stage.
 
-Limits, measured in this process on one core over the same texts each stage read (a --limit-mb
-prefix of them): pyarrow's JSON reader + Parquet write of the input files (ingest), bare fastText
-language ID plus the bare signal functions (annotate), the bare MinHash kernel (dedup), bare
-tiktoken `encode_ordinary_batch` (tokenize). A stage's ratio is its MB/s per core over its limit's,
-both in MB of document text.
+Limits, measured in this process on one core over the same texts each stage read (about --limit-mb
+of them, every k-th document, so that the sample has the whole's mix of code and text): pyarrow's
+JSON reader + Parquet write of input files of each kind in its share (ingest), bare fastText
+language ID plus the bare signal functions (annotate), the signature kernel: normalization +
+MinHash (dedup; MinHash alone is reported beside it), bare tiktoken `encode_ordinary_batch`
+(tokenize). A stage's ratio is its MB/s per core over its limit's, both in MB of document text.
 
 Peers: datatrove (`pip install -e '.[reference]'`) with 2 workers on the same JSONL files:
 language labels with the same lid.176 model file, Gopher quality + repetition, C4 and FineWeb
@@ -179,14 +180,12 @@ def last_run(root: Path) -> dict[str, dict]:
 
 # ---- limits: the bare libraries on the same texts, one core --------------------------------
 
-def _prefix(texts: list[str], limit_mb: float) -> list[str]:
-    out, size = [], 0
-    for t in texts:
-        if size >= limit_mb * MB:
-            break
-        out.append(t)
-        size += len(t.encode())
-    return out
+def _spread(table: pa.Table, limit_mb: float) -> pa.Table:
+    """About limit_mb of the table's texts, every k-th row: the whole's mix of sources, languages
+    and lengths (a prefix would hold the first files' sources only)."""
+    total = pc.sum(pc.binary_length(table["text"])).as_py() or 0
+    step = max(1, round(total / (limit_mb * MB)))
+    return table.take(pa.array(range(0, table.num_rows, step)))
 
 
 def _mb(texts: list[str]) -> float:
@@ -200,16 +199,19 @@ def _timed(fn, *args) -> float:
 
 
 def limit_parquet(corpus: Path, limit_mb: float) -> dict:
-    """Ingest's limit: parse the JSONL.gz input files and write them as Parquet (zstd), one thread.
-    Its MB are those of the documents' texts, the unit of the stage's MB/s."""
-    files = sorted(corpus.glob("*/*.jsonl.gz"))
-    size, used = 0, []
-    for f in files:
-        if size >= limit_mb * MB:
-            break
-        used.append(f)
+    """Ingest's limit: parse JSONL.gz input files and write them as Parquet (zstd), one thread. The
+    files: about limit_mb, from each kind (folder) in its share of the corpus. Its MB are those of
+    the documents' texts, the unit of the stage's MB/s."""
+    sizes = {}
+    for f in sorted(corpus.glob("*/*.jsonl.gz")):
         with gzip.open(f, "rb") as fh:
-            size += len(fh.read())
+            sizes[f] = sum(len(b) for b in iter(lambda: fh.read(1 << 24), b""))
+    total, used = sum(sizes.values()), []
+    for kind in sorted({f.parent for f in sizes}):
+        files = [f for f in sizes if f.parent == kind]
+        quota = limit_mb * MB * sum(sizes[f] for f in files) / total
+        while files and (not used or sum(sizes[f] for f in used if f.parent == kind) < quota):
+            used.append(files.pop(0))
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         for i, f in enumerate(used):
@@ -221,7 +223,8 @@ def limit_parquet(corpus: Path, limit_mb: float) -> dict:
         texts = [pq.read_table(f"{tmp}/{i}.parquet", columns=["text"])["text"] for i in range(len(used))]
         text_bytes = sum(pc.sum(pc.binary_length(t)).as_py() for t in texts)
     return {"what": "pyarrow JSON read + Parquet write of the input files, 1 thread", "mb": text_bytes / MB,
-            "jsonl_mb": size / MB, "s": seconds}
+            "jsonl_mb": sum(sizes[f] for f in used) / MB, "files": [str(f.relative_to(corpus)) for f in used],
+            "s": seconds}
 
 
 def limit_annotate(raw: pa.Table, config: Path) -> dict:
@@ -246,6 +249,8 @@ def limit_annotate(raw: pa.Table, config: Path) -> dict:
 
 
 def limit_minhash(texts: list[str]) -> dict:
+    """Dedup's limit: the signature kernel, normalization and MinHash, as peers' signature steps
+    (datatrove's MinhashDedupSignature normalizes too); beside it, MinHash on normalized texts alone."""
     from curate.dedup.config import DedupConfig
     from curate.dedup.minhash import MinHasher
     from curate.dedup.normalize import normalize
@@ -254,11 +259,12 @@ def limit_minhash(texts: list[str]) -> dict:
     m = cfg.minhash
     hasher = MinHasher(num_perm=m.num_perm, seed=m.seed, scheme=m.scheme, word_ngram=m.word_ngram,
                        char_ngram=m.char_ngram)
-    # Normalized outside the clock: the limit is the kernel alone.
-    batches = [normalize(pa.array(texts[i : i + 1000], pa.large_string()), cfg.normalize)
-               for i in range(0, len(texts), 1000)]
-    return {"what": "curate's MinHash kernel alone on normalized texts (112 permutations, word 5-grams)",
-            "mb": _mb(texts), "s": _timed(lambda: [hasher.signatures(b) for b in batches])}
+    arrays = [pa.array(texts[i : i + 1000], pa.large_string()) for i in range(0, len(texts), 1000)]
+    normalize_s = _timed(lambda: [normalize(a, cfg.normalize) for a in arrays])
+    batches = [normalize(a, cfg.normalize) for a in arrays]
+    minhash_s = _timed(lambda: [hasher.signatures(b) for b in batches])
+    return {"what": "curate's normalization + MinHash kernel (112 permutations, word 5-grams), 1 core",
+            "mb": _mb(texts), "s": normalize_s + minhash_s, "normalize_s": normalize_s, "minhash_s": minhash_s}
 
 
 def limit_tiktoken(texts: list[str]) -> dict:
@@ -271,14 +277,16 @@ def limit_tiktoken(texts: list[str]) -> dict:
 
 
 def limits(corpus: Path, root: Path, config: Path, limit_mb: float) -> dict:
-    raw = read_table(root, "docs_raw", None)
-    raw = raw.slice(0, len(_prefix(raw.column("text").to_pylist(), limit_mb)))
+    def texts(name: str) -> list[str]:
+        return _spread(read_table(root, name, ["text"]), limit_mb).column("text").to_pylist()
+
     out = {"ingest": limit_parquet(corpus, limit_mb),
-           "annotate": limit_annotate(raw, config),
-           "dedup": limit_minhash(_prefix(read_table(root, "docs_annotated", ["text"]).column("text").to_pylist(), limit_mb)),
-           "tokenize": limit_tiktoken(_prefix(read_table(root, "docs_curated", ["text"]).column("text").to_pylist(), limit_mb))}
+           "annotate": limit_annotate(_spread(read_table(root, "docs_raw", None), limit_mb), config),
+           "dedup": limit_minhash(texts("docs_annotated")),
+           "tokenize": limit_tiktoken(texts("docs_curated"))}
     for v in out.values():
         v["mb_per_s_per_core"] = v["mb"] / v["s"]
+    out["dedup"]["minhash_alone_mb_per_s_per_core"] = out["dedup"]["mb"] / out["dedup"]["minhash_s"]
     return out
 
 
