@@ -99,8 +99,9 @@ def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
 
 
 class _Sets:
-    """The shingle sets of the re-shingled candidates (packed), by doc_id and by normalized text (the set of
-    the text's smallest doc_id: an exact copy that never was a candidate uses its representative's)."""
+    """The shingle sets of the re-shingled candidates (packed), by doc_id and by normalized text (the
+    set of the text's smallest doc_id: an exact copy that never was a candidate uses its
+    representative's)."""
 
     def __init__(self, t: pa.Table, norm_hash: dict[str, str]):
         ids = t["doc_id"].to_pylist()

@@ -28,7 +28,8 @@ SIGNATURE_FIELDS = StructType(
 
 SHINGLES_FIELD = StructField("shingles", ArrayType(IntegerType(), False), False)
 # The same sets packed: each one's int32 values as one binary value. Spark moves a binary value as
-# one copy where it converts an array<int> element by element (most of the one-task path's cost).
+# one copy where it converts an array<int> element by element (at 16x, the one-task path's
+# re-shingling and clustering went from 10.8 to 9.7 s).
 PACKED_SHINGLES_FIELD = StructField("shingles", BinaryType(), False)
 
 
