@@ -124,9 +124,9 @@ def shingle_set_batch(batch: pa.RecordBatch, cfg_json: str, packed: bool = False
 def pack(sets: pa.ListArray) -> pa.BinaryArray:
     """Each list of int32 as one binary value holding its values' bytes (`unpack` reverses it)."""
     offsets = sets.offsets.to_numpy()
+    byte_offsets = ((offsets - offsets[0]) * 4).astype(np.int32)
     values = np.ascontiguousarray(pc.list_flatten(sets).to_numpy(), np.int32)
-    return pa.BinaryArray.from_buffers(pa.binary(), len(sets), [None, pa.py_buffer(((offsets - offsets[0]) * 4)
-                                                                                  .astype(np.int32)), pa.py_buffer(values)])
+    return pa.BinaryArray.from_buffers(pa.binary(), len(sets), [None, pa.py_buffer(byte_offsets), pa.py_buffer(values)])
 
 
 def unpack(values: pa.BinaryArray) -> list[np.ndarray]:

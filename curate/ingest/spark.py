@@ -99,7 +99,7 @@ def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[tuple]:
                    rec.excerpt)
 
 
-_N_BYTES = RECORD_SCHEMA.fieldNames().index("n_bytes")
+_N_BYTES, _TEXT = _ARROW_SCHEMA.get_field_index("n_bytes"), _ARROW_SCHEMA.get_field_index("text")
 # Texts arrive as bytes already encoded (for their id): copied into Arrow as binary, then viewed as strings.
 _ROW_TYPES = [pa.binary() if f.name == "text" else f.type for f in _ARROW_SCHEMA]
 
@@ -120,8 +120,7 @@ def _batches(rows: Iterator[tuple]) -> Iterator[pa.RecordBatch]:
 
 def _batch(rows: list[tuple]) -> pa.RecordBatch:
     columns = [pa.array(values, type) for values, type in zip(zip(*rows), _ROW_TYPES)]
-    text = _ARROW_SCHEMA.get_field_index("text")
-    columns[text] = columns[text].view(pa.string())
+    columns[_TEXT] = columns[_TEXT].view(pa.string())
     return pa.RecordBatch.from_arrays(columns, schema=_ARROW_SCHEMA)
 
 
