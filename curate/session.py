@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from curate import class_archive
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -53,12 +55,16 @@ def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = Fal
             .config("spark.ui.enabled", str(cfg.ui).lower())
             .config("spark.log.level", log_level)
             .config("spark.ui.showConsoleProgress", "false")
-            .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{_LOG4J}")
         )
+        java_options = f"-Dlog4j2.configurationFile=file:{_LOG4J}"
+        if cfg.master.startswith("local"):
+            # Workers on this machine: the pip pyspark is Spark's own. The one JVM is this
+            # machine's too, so set-up's class archive fits it.
+            builder = builder.config("spark.python.daemon.module", "curate.spark_daemon")
+            java_options = f"{java_options} {class_archive.java_options()}".strip()
+        builder = builder.config("spark.driver.extraJavaOptions", java_options)
         for key, value in _RUNTIME_DEFAULTS.items():
             builder = builder.config(key, value)
-        if cfg.master.startswith("local"):  # workers on this machine: the pip pyspark is Spark's own
-            builder = builder.config("spark.python.daemon.module", "curate.spark_daemon")
         for key, value in cfg.conf.items():
             builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
