@@ -277,32 +277,42 @@ class DeltaStore:
         """Insert the rows of `df` whose `keys` are not in the table yet (insert-only merge)."""
         return self._merge(df, name, schema=schema, keys=keys, partition_by=partition_by, txn=txn, update=False)
 
-    def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str]) -> int:
+    def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str],
+                     unique: bool = False) -> int:
         """`merge_insert` of the rows in Parquet files that tasks wrote into table `name`'s folder
         (`datasource.FileSink`, add actions in `adds`), as one commit.
 
         When their keys are unique and none is in the table yet (a first ingest, new input files),
         the files themselves are committed against the version checked, with no rewrite. Otherwise,
-        or with the jar, they are read back, merged, and deleted.
+        or with the jar, they are read back, merged, and deleted. `unique`: the caller has checked
+        that the files' keys are unique among themselves, so only the table's keys are looked up.
         """
         from curate.delta.datasource import commit_files, delete_files
 
         version = self.version(name)
         paths = [_join_uri(self.path(name), a["path"]) for a in adds]
-        staged = (self.spark.read.schema(schema).parquet(*paths) if paths
-                  else self.spark.createDataFrame([], schema))
+
+        def staged() -> DataFrame:
+            return (self.spark.read.schema(schema).parquet(*paths) if paths
+                    else self.spark.createDataFrame([], schema))
+
         if not self.native:
-            new = staged.select(*keys).distinct()
-            if version is not None:
-                new = new.join(self.read(name, version=version).select(*keys), list(keys), "left_anti")
-            if not adds or new.count() == sum(json.loads(a["stats"])["numRecords"] for a in adds):
+            if not adds or (unique and version is None):
+                all_new = True
+            else:
+                new = staged().select(*keys)
+                new = new if unique else new.distinct()
+                if version is not None:
+                    new = new.join(self.read(name, version=version).select(*keys), list(keys), "left_anti")
+                all_new = new.count() == sum(json.loads(a["stats"])["numRecords"] for a in adds)
+            if all_new:
                 try:
                     commit_files(self.path(name), adds, schema, read_version=version)
                 except Exception as err:
                     raise self._write_error(name, err) from err
                 return self.version(name)
         try:
-            return self.merge_insert(staged, name, schema=schema, keys=keys)
+            return self.merge_insert(staged(), name, schema=schema, keys=keys)
         finally:
             delete_files(self.path(name), [a["path"] for a in adds])
 

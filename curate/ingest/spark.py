@@ -7,12 +7,13 @@ import hashlib
 import json
 import posixpath
 from collections import Counter
-from typing import Callable, Iterator
+from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import LongType, StringType, StructField, StructType
+from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
 from curate.delta.datasource import FileSink, delta_arrow_schema
 from curate.faults import fault_point
@@ -51,9 +52,13 @@ _ARROW_SCHEMA = pa.schema(
 # What `write_records` returns: the add actions of the files written, and the fates met.
 WRITTEN_SCHEMA = StructType([StructField("table", StringType()), StructField("add", StringType()),
                              StructField("fate", StringType()), StructField("reason_code", StringType()),
-                             StructField("n", LongType())])
+                             StructField("n", LongType()), StructField("doc_keys", BinaryType())])
 _WRITTEN = pa.schema([("table", pa.string()), ("add", pa.string()), ("fate", pa.string()),
-                      ("reason_code", pa.string()), ("n", pa.int64())])
+                      ("reason_code", pa.string()), ("n", pa.int64()), ("doc_keys", pa.binary())])
+# The documents' ids (16 bytes each) the tasks of one ingest may send the driver, 4M documents; with
+# more, the ids' uniqueness is checked in Spark instead (`DeltaStore.insert_files`).
+_DOC_KEYS_BYTES = 64 << 20
+_KEY_BYTES = 16
 # Flush an output batch at this many text bytes, so multi-MB documents don't pile up in memory.
 _BATCH_BYTES = 16 << 20
 _BATCH_ROWS = 2000
@@ -79,12 +84,6 @@ def _packed(spark: SparkSession, tasks: list[FileTask]) -> list[list[FileTask]]:
         load[part] += work + 1
         groups[part].append(task)
     return groups
-
-
-def _map_tasks(spark: SparkSession, tasks: list[FileTask], fn: Callable[[list[FileTask]], Iterator[pa.RecordBatch]],
-               schema: StructType) -> DataFrame:
-    """`fn` of each group of tasks (`_packed`) in a partition of its own."""
-    return map_groups(spark, _packed(spark, tasks), fn, schema)
 
 
 def _rows(tasks: list[FileTask], cfg: IngestConfig) -> Iterator[tuple]:
@@ -126,7 +125,7 @@ def _batch(rows: list[tuple]) -> pa.RecordBatch:
 
 def read_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig) -> DataFrame:
     """Every record of the tasks, documents with their text, as a DataFrame of RECORD_SCHEMA."""
-    return _map_tasks(spark, tasks, lambda group: _batches(_rows(group, cfg)), RECORD_SCHEMA)
+    return map_groups(spark, _packed(spark, tasks), lambda group: _batches(_rows(group, cfg)), RECORD_SCHEMA)
 
 
 def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig, *, docs_uri: str, quarantine_uri: str,
@@ -136,15 +135,19 @@ def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig,
     at `quarantine_uri`. No record passes through the JVM.
 
     Returns small rows for the driver: per file written, its table's URI and its add action as JSON
-    (`table`, `add`); per task, how many records met each fate (`fate`, `reason_code`, `n`).
+    (`table`, `add`); per task, how many records met each fate (`fate`, `reason_code`, `n`) and,
+    while they fit its share of _DOC_KEYS_BYTES, its documents' ids (`doc_keys`, for `doc_ids_unique`).
     """
     doc_schema = delta_arrow_schema(DOCS_RAW_SCHEMA)
     quarantine_schema = delta_arrow_schema(QUARANTINE_SCHEMA)
     records = records_counter(spark)  # the stage's progress line
+    groups = _packed(spark, tasks)
+    max_keys = _DOC_KEYS_BYTES // _KEY_BYTES // len(groups)
 
     def run(group: list[FileTask]) -> Iterator[pa.RecordBatch]:
         docs, refused = FileSink(docs_uri, doc_schema), FileSink(quarantine_uri, quarantine_schema)
         fates: Counter = Counter()
+        ids: list[str] | None = []
         for batch in _batches(_rows(group, cfg)):
             if records is not None:
                 records.add(len(batch))
@@ -153,6 +156,9 @@ def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig,
             if doc_rows.num_rows:
                 docs.write(doc_rows.append_column("ingest_run_id", pa.array([run_id] * doc_rows.num_rows,
                                                                             pa.string())))
+                if ids is not None:
+                    ids.extend(doc_rows.column("doc_id").to_pylist())
+                    ids = ids if len(ids) <= max_keys else None
             rows = batch.filter(pc.invert(is_doc)).to_pylist()
             if rows:
                 refused.write(pa.Table.from_pylist([_quarantine_row(r, run_id) for r in rows],
@@ -165,8 +171,17 @@ def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig,
             yield _written(len(adds), table=[uri] * len(adds), add=adds)
         yield _written(len(fates), fate=[f for f, _ in fates], reason_code=[c for _, c in fates],
                        n=list(fates.values()))
+        if ids:
+            yield _written(1, doc_keys=[bytes.fromhex("".join(ids))])
 
-    return _map_tasks(spark, tasks, run, WRITTEN_SCHEMA)
+    return map_groups(spark, groups, run, WRITTEN_SCHEMA)
+
+
+def doc_ids_unique(written: list, docs: int) -> bool:
+    """Whether the `doc_keys` of `write_records`' rows are the ids of all its `docs` documents, each
+    once: then none of its files repeats another's document (two inputs naming the same file)."""
+    ids = np.frombuffer(b"".join(r["doc_keys"] for r in written if r["doc_keys"] is not None), f"V{_KEY_BYTES}")
+    return len(ids) == docs and len(np.unique(ids)) == docs
 
 
 def _written(rows: int, **columns: list) -> pa.RecordBatch:

@@ -10,7 +10,7 @@ import sys
 
 from curate.errors import ConfigError
 from curate.ingest.listing import list_tasks
-from curate.ingest.spark import write_records
+from curate.ingest.spark import doc_ids_unique, write_records
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.schemas.config import InputConfig
 from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
@@ -62,7 +62,7 @@ def run_ingest(ctx: StageContext) -> StageResult:
                 key = f"{row['fate']}:{row['reason_code']}"
                 counts[key] = counts.get(key, 0) + row["n"]
     docs_version = ctx.store.insert_files(adds[ctx.store.path(DOCS_RAW)], DOCS_RAW, schema=DOCS_RAW_SCHEMA,
-                                          keys=["doc_id"])
+                                          keys=["doc_id"], unique=doc_ids_unique(written, counts.get("doc", 0)))
     q_version = ctx.store.insert_files(adds[ctx.store.path(QUARANTINE)], QUARANTINE, schema=QUARANTINE_SCHEMA,
                                        keys=["record_id"])
     added = ctx.store.rows(DOCS_RAW, version=docs_version) - before

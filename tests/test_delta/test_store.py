@@ -269,6 +269,16 @@ def test_insert_files_merges_keys_already_there_or_repeated(store):
     assert files_on_disk_are_the_logged_ones(store, "t")  # the staged files were merged, then deleted
 
 
+def test_insert_files_with_unique_keys_looks_up_the_tables_only(store):
+    adds = staged(store, "t", range(3)) + staged(store, "t", range(3, 5))
+    assert store.insert_files(adds, "t", schema=SCHEMA, keys=["k"], unique=True) == 0
+    assert {Path(f).name for f in DeltaTable(store.path("t")).file_uris()} == {a["path"] for a in adds}
+    more = staged(store, "t", [4, 5])  # k4 is in the table already
+    assert store.insert_files(more, "t", schema=SCHEMA, keys=["k"], unique=True) == 1
+    assert [r["k"] for r in delta_rows(store, "t")] == sorted(f"k{i}" for i in range(6))
+    assert files_on_disk_are_the_logged_ones(store, "t")
+
+
 def test_insert_files_of_nothing_is_one_empty_commit(store):
     assert store.insert_files([], "t", schema=SCHEMA, keys=["k"]) == 0  # the table is created
     assert store.insert_files([], "t", schema=SCHEMA, keys=["k"]) == 1

@@ -1,9 +1,12 @@
 """The ingest job on Spark: tables, per-file reconciliation, idempotent re-ingest, runs records."""
 
+import json
 from pathlib import Path
 
+import pytest
 from deltalake import DeltaTable
 
+from curate.ingest import spark as ingest_spark
 from curate.jobs.common import StageContext, new_run_id, run_stage
 from curate.jobs.ingest import run_ingest
 from curate.schemas.config import PipelineConfig
@@ -48,6 +51,31 @@ def test_ingest_reconciles_and_reingest_adds_nothing(spark, store, bad_inputs):
     runs = store.read("runs").orderBy("started_at").collect()
     assert [(r.stage, r.status) for r in runs] == [("ingest", "succeeded")] * 2
     assert runs[0].output_versions["docs_raw"] == 0 and runs[0].rows_out == first.rows_out
+
+
+@pytest.mark.parametrize("keys_bytes", [64 << 20, 0], ids=["ids-to-driver", "ids-checked-in-spark"])
+def test_a_file_named_by_two_inputs_is_ingested_once(spark, store, tmp_path, paragraphs, monkeypatch, keys_bytes):
+    """The folder and one of its files, under one source: that file's records get the same ids twice.
+    The tasks' ids show it (or, over their budget, Spark's check does) and the repeats are merged."""
+    monkeypatch.setattr(ingest_spark, "_DOC_KEYS_BYTES", keys_bytes)
+    for name, part in (("a.jsonl", paragraphs[:6]), ("b.jsonl", paragraphs[6:10])):
+        (tmp_path / name).write_text("".join(json.dumps({"text": p}) + "\n" for p in part))
+    inputs = [{"source": "web", "kind": "text", "path": str(tmp_path)},
+              {"source": "web", "kind": "text", "path": str(tmp_path / "a.jsonl")}]
+    result = ingest(store, spark, inputs)
+    assert result.counts["doc"] == 16 and result.rows_out == 10 and result.counts["docs_already_ingested"] == 6
+    raw = DeltaTable(store.path("docs_raw")).to_pyarrow_table().to_pylist()
+    assert sorted(r["text"] for r in raw) == sorted(paragraphs[:10])
+    on_disk = {p.name for p in Path(store.path("docs_raw")).glob("*.parquet")}
+    assert on_disk == {Path(f).name for f in DeltaTable(store.path("docs_raw")).file_uris()}
+
+
+def test_doc_ids_unique_needs_every_id_once():
+    ids = [bytes(range(i, i + 16)) for i in range(3)]
+    rows = [{"doc_keys": ids[0] + ids[1]}, {"doc_keys": None}, {"doc_keys": ids[2]}]
+    assert ingest_spark.doc_ids_unique(rows, 3)
+    assert not ingest_spark.doc_ids_unique(rows, 4)  # a task over its budget sent none of its ids
+    assert not ingest_spark.doc_ids_unique(rows + [{"doc_keys": ids[1]}], 4)
 
 
 def test_warc_html_responses_become_main_text(spark, store, tmp_path, paragraphs):
