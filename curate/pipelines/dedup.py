@@ -136,7 +136,7 @@ def _read_candidate_shingles(edges: DataFrame, sigs: DataFrame, cfg: DedupConfig
     """What `_candidate_shingles(one_task=True)` gives: the candidates' (doc_id, lang, norm_hash) go
     to the tasks that read the texts' files, which keep only those rows."""
     ids = _edge_nodes(edges)
-    wanted = ids.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id").toArrow()
+    wanted = sigs.select("doc_id", "lang", "norm_hash").join(F.broadcast(ids), "doc_id").toArrow()
     fn = functools.partial(candidate_shingle_batches, wanted=wanted, cfg_json=cfg.model_dump_json())
     return read_texts(fn, StructType([StructField("doc_id", StringType()), StructField("norm_hash", StringType()),
                                       PACKED_SHINGLES_FIELD]))
