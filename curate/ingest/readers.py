@@ -250,7 +250,7 @@ def read_code_file(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
         yield refuse("empty_text", "file is empty or whitespace only", 0, skipped=True)
         return
     lang = detect_code_lang(task.uri, text)
-    yield doc(text, data, 0, source_id=task.uri, metadata={"language": lang} if lang else {})
+    yield doc(data, 0, source_id=task.uri, metadata={"language": lang} if lang else {})
 
 
 # ---- web archives ------------------------------------------------------------------------------

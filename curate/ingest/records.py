@@ -36,8 +36,7 @@ class FileTask:
 class Record:
     fate: str  # doc | quarantined | skipped
     offset: int
-    text: str | None = None
-    data: bytes | None = None  # the text's UTF-8 bytes, encoded once for the id, the size and Arrow
+    data: bytes | None = None  # a document's text as UTF-8, encoded once for the id, the size and Arrow
     source_id: str | None = None
     uri: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
@@ -45,10 +44,15 @@ class Record:
     reason: str | None = None
     excerpt: str | None = None
 
+    @property
+    def text(self) -> str | None:
+        return None if self.data is None else self.data.decode("utf-8")
 
-def doc(text: str, data: bytes, offset: int, *, source_id: str | None = None, uri: str | None = None,
+
+def doc(data: bytes, offset: int, *, source_id: str | None = None, uri: str | None = None,
         metadata: dict[str, str] | None = None) -> Record:
-    return Record("doc", offset, text=text, data=data, source_id=source_id, uri=uri, metadata=metadata or {})
+    """A document: `data` is its text's UTF-8 bytes."""
+    return Record("doc", offset, data=data, source_id=source_id, uri=uri, metadata=metadata or {})
 
 
 def refuse(code: str, reason: str, offset: int, *, excerpt: str | bytes | None = None,
@@ -95,4 +99,4 @@ def text_doc(value, offset: int, *, max_bytes: int, field_name: str, excerpt, ur
         return refused("invalid_unicode", f"text is not valid Unicode ({err.reason} at {err.start})")
     if len(data) > max_bytes:
         return refused("too_large", f"text is {len(data)} bytes, above ingest.max_doc_bytes={max_bytes}")
-    return doc(value, data, offset, uri=uri, **fields)
+    return doc(data, offset, uri=uri, **fields)
