@@ -28,7 +28,6 @@ Scheme = Literal["affine32", "legacy"]
 _MASK64 = (1 << 64) - 1
 _MERSENNE = (1 << 61) - 1
 MAX_HASH = (1 << 32) - 1  # datasketch's empty value in both schemes
-_SIGN_BIT = np.uint32(1 << 31)
 _BYTE_BASE = 0x100000001B3
 _MAX_NGRAM = 64
 # Shingles per numpy block: 32k x 112 permutations x 4 bytes = 14 MB of temporaries.
@@ -261,15 +260,21 @@ def shingle_sets(
     """The distinct shingle hashes of each normalized text, sorted (uint32 bit patterns as int32):
     exact Jaccard of two documents = |A & B| / |A | B| over these sets, as MinHash estimates it."""
     parts = list(_mixed_shingle_hashes(texts, char_mask=char_mask, ngram={"word": word_ngram, "char": char_ngram}))
-    doc = np.concatenate([d for d, _ in parts]).astype(np.uint64)
-    hv = np.concatenate([h for _, h in parts])
-    # One sort of (doc, hash) packed in 64 bits, 5x faster than a lexsort; the flipped top bit of
-    # the hash sorts the hashes as int32.
-    key = np.sort((doc << np.uint64(32)) | (hv ^ _SIGN_BIT))
-    first = np.ones(len(key), bool)
-    first[1:] = key[1:] != key[:-1]
-    key = key[first]
-    doc, hv = (key >> np.uint64(32)).astype(np.int64), (key.astype(np.uint32) ^ _SIGN_BIT).view(np.int32)
+    doc = np.concatenate([d for d, _ in parts])
+    hv = np.concatenate([h for _, h in parts]).view(np.int32)
+    # Each document's hashes are contiguous: sorting them document by document is 4x faster than
+    # one sort of (doc, hash) packed in 64 bits (short arrays stay in cache).
+    new_doc = np.ones(len(doc), bool)
+    new_doc[1:] = doc[1:] != doc[:-1]
+    bounds = np.append(np.flatnonzero(new_doc), len(doc)).tolist()
+    for lo, hi in zip(bounds, bounds[1:]):
+        hv[lo:hi].sort()
+    first = new_doc.copy()
+    first[1:] |= hv[1:] != hv[:-1]
+    doc, hv = doc[first], hv[first]
+    if (doc[1:] < doc[:-1]).any():  # word documents, then char ones: merge the two runs
+        order = np.argsort(doc, kind="stable")
+        doc, hv = doc[order], hv[order]
     offsets = np.searchsorted(doc, np.arange(len(texts) + 1)).astype(np.int32)
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(hv, pa.int32()))
 
