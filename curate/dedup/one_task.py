@@ -23,7 +23,8 @@ from curate.dedup.components import checkpoint, component_ids
 from curate.dedup.config import DedupConfig
 from curate.dedup.spark import unpack
 
-EDGES_SCHEMA = "src string, dst string, near boolean"
+CANDIDATES_SCHEMA = "part string, src string, dst string, near boolean, lang string"
+CANDIDATE_COLUMNS = ["part", "src", "dst", "near", "lang"]
 CLUSTERS_SCHEMA = ("doc_id string, cluster_id string, cluster_size long, kind string, similarity double, "
                    "is_kept boolean, duplicate_of string")
 
@@ -59,8 +60,10 @@ def _matrix(lists: pa.Array, width: int, dtype) -> np.ndarray:
 
 
 def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[pa.RecordBatch]:
-    """(doc_id, scope, norm_hash, bands) rows -> exact edges (group minimum -> member, near=false)
-    and LSH star edges between exact representatives (bucket minimum -> member, near=true)."""
+    """(doc_id, scope, norm_hash, bands, lang) rows -> CANDIDATES_SCHEMA rows: exact edges (group
+    minimum -> member, near=false) and LSH star edges between exact representatives (bucket
+    minimum -> member, near=true) with part='edge'; with minhash.verify = 'exact', also every
+    document on a near edge (src = its doc_id, with its lang), part='node': the ones re-shingled."""
     cfg = DedupConfig.model_validate_json(cfg_json)
     t = pa.Table.from_batches(list(batches)).combine_chunks()
     if not t.num_rows:
@@ -82,11 +85,21 @@ def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterato
             np.tile(rank[rows], n_bands),
         )
         pair = np.unique(head * len(rank) + member)
-        parts.append((pair // len(rank), pair % len(rank), True))
+        near_ends = (pair // len(rank), pair % len(rank))
+        parts.append((*near_ends, True))
     for head, member, near in parts:
+        n = len(head)
         yield pa.RecordBatch.from_arrays(
-            [by_rank.take(pa.array(head)), by_rank.take(pa.array(member)), pa.array(np.full(len(head), near))],
-            names=["src", "dst", "near"],
+            [pa.array(["edge"] * n, pa.string()), by_rank.take(pa.array(head)), by_rank.take(pa.array(member)),
+             pa.array(np.full(n, near)), pa.nulls(n, pa.string())],
+            names=CANDIDATE_COLUMNS,
+        )
+    if cfg.minhash.enabled and cfg.minhash.verify == "exact":
+        nodes = row_of_rank[np.unique(np.concatenate(near_ends))]
+        yield pa.RecordBatch.from_arrays(
+            [pa.array(["node"] * len(nodes), pa.string()), doc_id.take(pa.array(nodes)), pa.nulls(len(nodes), pa.string()),
+             pa.nulls(len(nodes), pa.bool_()), t["lang"].chunk(0).take(pa.array(nodes)).cast(pa.string())],
+            names=CANDIDATE_COLUMNS,
         )
 
 
@@ -196,16 +209,18 @@ def clusters_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[
 
 
 def find_duplicates_one_task(sigs: DataFrame, cfg: DedupConfig, shingle_sets) -> DataFrame:
-    """dup_clusters rows (less dedup_run_id) of `sigs` (with scope); `shingle_sets(edges)` gives the
-    (doc_id, shingles) of the documents on the (src, dst) edges when minhash.verify = 'exact'."""
+    """dup_clusters rows (less dedup_run_id) of `sigs` (with scope); `shingle_sets(nodes)` gives the
+    (doc_id, shingles packed) of the documents `nodes` (doc_id, lang: those on a near candidate
+    edge) when minhash.verify = 'exact'."""
     cfg_json = cfg.model_dump_json()
-    edges = checkpoint(sigs.select("doc_id", "scope", "norm_hash", "bands").coalesce(1).mapInArrow(
-        functools.partial(candidates_task, cfg_json=cfg_json), EDGES_SCHEMA))
+    candidates = checkpoint(sigs.select("doc_id", "scope", "norm_hash", "bands", "lang").coalesce(1).mapInArrow(
+        functools.partial(candidates_task, cfg_json=cfg_json), CANDIDATES_SCHEMA))
     parts = [
         sigs.select(F.lit("sig").alias("part"), "doc_id", "norm_hash", "signature", "quality_score", "length"),
-        edges.select(F.lit("edge").alias("part"), "src", "dst", "near"),
+        candidates.where(F.col("part") == "edge").select("part", "src", "dst", "near"),
     ]
     if cfg.minhash.enabled and cfg.minhash.verify == "exact":
-        parts.append(shingle_sets(edges.where("near")).select(F.lit("set").alias("part"), "doc_id", "shingles"))
+        nodes = candidates.where(F.col("part") == "node").select(F.col("src").alias("doc_id"), "lang")
+        parts.append(shingle_sets(nodes).select(F.lit("set").alias("part"), "doc_id", "shingles"))
     rows = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
     return rows.repartition(1).mapInArrow(functools.partial(clusters_task, cfg_json=cfg_json), CLUSTERS_SCHEMA)

@@ -135,8 +135,8 @@ def unpack(values: pa.BinaryArray) -> list[np.ndarray]:
 
 def candidate_shingle_batches(batches: Iterator[pa.RecordBatch], wanted: pa.Table,
                               cfg_json: str) -> Iterator[pa.RecordBatch]:
-    """(doc_id, norm_hash, shingles packed) of the rows of `batches` (doc_id, text) whose doc_id is
-    in `wanted` (doc_id, lang, norm_hash), shingled as `wanted`'s lang says (the signed shingling)."""
+    """(doc_id, shingles packed) of the rows of `batches` (doc_id, text) whose doc_id is in `wanted`
+    (doc_id, lang), shingled as `wanted`'s lang says (the signed shingling)."""
     ids = wanted.column("doc_id").combine_chunks()
     for batch in batches:
         at = pc.index_in(batch.column("doc_id"), value_set=ids)
@@ -145,9 +145,8 @@ def candidate_shingle_batches(batches: Iterator[pa.RecordBatch], wanted: pa.Tabl
             continue
         rows, at = batch.filter(hit), at.filter(hit)
         docs = pa.RecordBatch.from_arrays(
-            [rows.column("doc_id"), wanted.column("norm_hash").take(at).combine_chunks(),
-             wanted.column("lang").take(at).combine_chunks(), rows.column("text")],
-            names=["doc_id", "norm_hash", "lang", "text"])
+            [rows.column("doc_id"), wanted.column("lang").take(at).combine_chunks(), rows.column("text")],
+            names=["doc_id", "lang", "text"])
         yield shingle_set_batch(docs, cfg_json, packed=True).drop_columns(["lang"])
 
 

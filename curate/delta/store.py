@@ -126,13 +126,17 @@ class DeltaStore:
         df = self.spark.read.schema(table_schema).option("basePath", self.path(name)).parquet(*files)
         return df.select(table_schema.names)
 
-    def read_arrow(self, name: str) -> pa.Table | None:
-        """A small table (the `runs` log, never one that grows with the corpus) read into the
-        driver: with delta-rs, without a Spark job; with the jar, through Spark."""
-        dt = self._table(name)
+    def read_arrow(self, name: str, *, version: int | None = None,
+                   columns: Sequence[str] | None = None) -> pa.Table | None:
+        """A small table (the `runs` log; a table the caller has bounded by its row count) read into
+        the driver: with delta-rs, without a Spark job; with the jar, through Spark."""
+        dt = self._table(name, version)
         if dt is None:
             return None
-        return self.read(name).toArrow() if self.native else dt.to_pyarrow_table()
+        if self.native:
+            df = self.read(name, version=version)
+            return (df.select(*columns) if columns else df).toArrow()
+        return dt.to_pyarrow_table(columns=list(columns) if columns else None)
 
     # ---- writing -------------------------------------------------------------------------------
     def _write(self, df: DataFrame, name: str, *, mode: str, schema: StructType,

@@ -19,6 +19,7 @@ import functools
 import logging
 import sys
 
+import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
 from curate.dedup.config import DedupConfig
@@ -94,14 +95,23 @@ def run_dedup(ctx: StageContext) -> StageResult:
     clusters = find_duplicates(sigs, cfg, texts=texts, n_docs=n_sigs, read_texts=read_texts).withColumn(
         "dedup_run_id", F.lit(ctx.run_id))
     clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
-    clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
 
     counts = {"signed": signed, "candidates": signed if fresh else candidates.count()}
-    for r in clusters.groupBy("kind", "is_kept").count().collect():
+    clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
+    if ctx.store.rows(DUP_CLUSTERS, version=clusters_version) <= cfg.one_task_max_docs:  # few: in the driver
+        t = ctx.store.read_arrow(DUP_CLUSTERS, version=clusters_version, columns=["doc_id", "kind", "is_kept"])
+        tally = t.group_by(["kind", "is_kept"]).aggregate([([], "count_all")])
+        tally = tally.rename_columns(["kind", "is_kept", "count"])
+        ids = t["doc_id"].filter(pc.invert(t["is_kept"])).combine_chunks()
+    else:
+        tally = clusters.groupBy("kind", "is_kept").count().toArrow()
+        ids = None
+    for r in tally.to_pylist():
         counts[f"{'kept' if r['is_kept'] else 'removed'}_{r['kind']}"] = int(r["count"])
     removed = counts.get("removed_exact", 0) + counts.get("removed_near", 0)
-    if removed <= cfg.one_task_max_docs:  # few: their ids go to the tasks that copy docs_annotated's files
+    if ids is None and removed <= cfg.one_task_max_docs:
         ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
+    if ids is not None:  # few removed: their ids go to the tasks that copy docs_annotated's files
         curated_version, _ = ctx.store.map_into(DOCS_ANNOTATED, functools.partial(curated_batches, removed=ids),
                                                 DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, version=version)
     else:

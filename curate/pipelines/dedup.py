@@ -74,16 +74,12 @@ def _edge_nodes(edges: DataFrame) -> DataFrame:
     return edges.select(F.col("src").alias("doc_id")).union(edges.select(F.col("dst").alias("doc_id"))).distinct()
 
 
-def _candidate_shingles(edges: DataFrame, sigs: DataFrame, texts: DataFrame, cfg: DedupConfig, *,
-                        one_task: bool = False) -> DataFrame:
+def _candidate_shingles(edges: DataFrame, sigs: DataFrame, texts: DataFrame, cfg: DedupConfig) -> DataFrame:
     """(doc_id, norm_hash, shingles) of the documents on an edge, re-shingled from `texts` with the
-    lang stored beside their signature (so the shingling is the one that was signed). one_task:
-    the edges are few enough to send their doc_ids to every task that reads texts, and the sets
-    go packed to the one task."""
-    ids = _edge_nodes(edges)
-    docs = texts.select("doc_id", "text").join(F.broadcast(ids) if one_task else ids, "doc_id")
+    lang stored beside their signature (so the shingling is the one that was signed)."""
+    docs = texts.select("doc_id", "text").join(_edge_nodes(edges), "doc_id")
     docs = docs.join(sigs.select("doc_id", "lang", "norm_hash"), "doc_id")
-    return shingle_set_frame(docs, cfg, packed=one_task).drop("lang")
+    return shingle_set_frame(docs, cfg).drop("lang")
 
 
 def _edges(sigs: DataFrame, cfg: DedupConfig, texts: DataFrame | None) -> tuple[DataFrame, DataFrame | None]:
@@ -132,14 +128,11 @@ def _similarity(cfg: DedupConfig, shingles: DataFrame | None) -> tuple[Column, D
     return F.when(F.col("_set").isNull() | F.col("_kept_set").isNull(), estimated).otherwise(exact), by_text
 
 
-def _read_candidate_shingles(edges: DataFrame, sigs: DataFrame, cfg: DedupConfig, read_texts) -> DataFrame:
-    """What `_candidate_shingles(one_task=True)` gives: the candidates' (doc_id, lang, norm_hash) go
-    to the tasks that read the texts' files, which keep only those rows."""
-    ids = _edge_nodes(edges)
-    wanted = sigs.select("doc_id", "lang", "norm_hash").join(F.broadcast(ids), "doc_id").toArrow()
-    fn = functools.partial(candidate_shingle_batches, wanted=wanted, cfg_json=cfg.model_dump_json())
-    return read_texts(fn, StructType([StructField("doc_id", StringType()), StructField("norm_hash", StringType()),
-                                      PACKED_SHINGLES_FIELD]))
+def _read_candidate_shingles(nodes: DataFrame, cfg: DedupConfig, read_texts) -> DataFrame:
+    """(doc_id, shingles packed) of the documents `nodes` (doc_id, lang): their ids go to the tasks
+    that read the texts' files, which keep only those rows."""
+    fn = functools.partial(candidate_shingle_batches, wanted=nodes.toArrow(), cfg_json=cfg.model_dump_json())
+    return read_texts(fn, StructType([StructField("doc_id", StringType()), PACKED_SHINGLES_FIELD]))
 
 
 def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | None = None,
@@ -155,10 +148,12 @@ def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | Non
     if cfg.minhash.enabled and cfg.minhash.verify == "exact" and texts is None:
         raise ValueError("minhash.verify = 'exact' needs the documents' texts: pass texts=")
     if (sigs.count() if n_docs is None else n_docs) <= cfg.one_task_max_docs:
-        def shingle_sets(edges: DataFrame) -> DataFrame:
+        def shingle_sets(nodes: DataFrame) -> DataFrame:
             if read_texts is not None:
-                return _read_candidate_shingles(edges, sigs, cfg, read_texts)
-            return _candidate_shingles(edges, sigs, texts, cfg, one_task=True)
+                return _read_candidate_shingles(nodes, cfg, read_texts)
+            # Few: their (doc_id, lang) go to every task that reads texts, the sets packed to the one task.
+            docs = texts.select("doc_id", "text").join(F.broadcast(nodes), "doc_id")
+            return shingle_set_frame(docs, cfg, packed=True).drop("lang")
 
         return find_duplicates_one_task(sigs, cfg, shingle_sets)
     edges, shingles = _edges(sigs, cfg, texts)
