@@ -161,11 +161,15 @@ class _PartFile:
 
 class FileSink:
     """The Parquet files one task writes into a Delta table's folder, uncommitted: one open file per
-    partition value tuple, rolled over at ~128 MB. `close` returns their add actions for a commit."""
+    partition value tuple, rolled over at ~128 MB. `close` returns their add actions for a commit.
 
-    def __init__(self, uri: str, schema: pa.Schema, partition_by: Sequence[str] = ()):
+    `split_by` columns (not partitions: they stay in the data, the files in the table's folder) also
+    get a file per value tuple, so each file's statistics show that it holds one value: readers
+    that want one value skip the other files (`_data_files(where_true=...)`)."""
+
+    def __init__(self, uri: str, schema: pa.Schema, partition_by: Sequence[str] = (), split_by: Sequence[str] = ()):
         self.fs, self.table_path = _fs_and_path(uri)
-        self.schema, self.partition_by = schema, list(partition_by)
+        self.schema, self.partition_by, self.split_by = schema, list(partition_by), list(split_by)
         self.data_schema = pa.schema([f for f in schema if f.name not in self.partition_by])
         self.open_files: dict[tuple, _PartFile] = {}
         self.adds: list[dict] = []
@@ -194,16 +198,18 @@ class FileSink:
         return {c: None if v is None else str(v) for c, v in zip(self.partition_by, key)}
 
     def _split(self, table: pa.Table):
-        if not self.partition_by:
+        """(partition values + split_by values, rows) per value tuple in `table`."""
+        by = self.partition_by + self.split_by
+        if not by:
             yield (), table
             return
-        keys = table.select(self.partition_by).group_by(self.partition_by).aggregate([])
+        keys = table.select(by).group_by(by).aggregate([])
         for row in keys.to_pylist():
             mask = None
-            for c in self.partition_by:
+            for c in by:
                 cond = pc.is_null(table[c]) if row[c] is None else pc.equal(table[c], row[c])
                 mask = cond if mask is None else pc.and_(mask, cond)
-            yield tuple(row[c] for c in self.partition_by), table.filter(mask)
+            yield tuple(row[c] for c in by), table.filter(mask)
 
 
 class DeltaRsWriter(DataSourceArrowWriter):
@@ -212,6 +218,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
         self.table = os.path.basename(self.uri.rstrip("/"))  # names the fault points
         self.mode = "overwrite" if overwrite else "append"
         self.partition_by = [c for c in options.get("partition_by", "").split(",") if c]
+        self.split_by = [c for c in options.get("split_by", "").split(",") if c]
         self.read_version = int(options["read_version"]) if options.get("read_version") else None
         self.partition_filter = json.loads(options["partition_filter"]) if options.get("partition_filter") else None
         self.txn = (options["txn_app_id"], int(options["txn_version"])) if options.get("txn_app_id") else None
@@ -222,7 +229,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
 
     # ---- executors -------------------------------------------------------------------------
     def write(self, iterator: Iterator[pa.RecordBatch]) -> DeltaFiles:
-        sink = FileSink(self.uri, self.arrow_schema, self.partition_by)
+        sink = FileSink(self.uri, self.arrow_schema, self.partition_by, self.split_by)
         for batch in iterator:
             sink.write(pa.Table.from_batches([batch]))
         adds = sink.close()
@@ -308,8 +315,8 @@ def _counted(batches: Iterator[pa.RecordBatch], counter) -> Iterator[pa.RecordBa
 
 
 def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
-              fn: BatchFn, tally: TallyFn | None, records) -> Iterator[pa.RecordBatch]:
-    sink, counts = FileSink(dst_uri, schema), Counter()
+              split_by: list[str], fn: BatchFn, tally: TallyFn | None, records) -> Iterator[pa.RecordBatch]:
+    sink, counts = FileSink(dst_uri, schema, split_by=split_by), Counter()
     for b in _read_file(rel_path, uri=src_uri, columns=columns, fn=fn, records=records):
         sink.write(pa.Table.from_batches([b]))
         if tally is not None:
@@ -319,17 +326,21 @@ def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] |
     yield pa.RecordBatch.from_pydict({"adds": [json.dumps(adds)], "counts": [json.dumps(counts)]})
 
 
-def _data_files(uri: str, version: int) -> list[str]:
+def _data_files(uri: str, version: int, where_true: str | None = None) -> list[str]:
     """The data files of the unpartitioned Delta table at `uri` as of `version`, largest first (tasks
-    start in list order, so the small files fill in at the end)."""
+    start in list order, so the small files fill in at the end). `where_true`: a boolean column;
+    files whose statistics show no row where it is true are left out (those without statistics stay)."""
     from deltalake import DeltaTable
 
     dt = DeltaTable(uri, version=version)
     if dt.metadata().partition_columns:
         raise ValueError(f"map_files and file_frame take an unpartitioned table; {uri} is partitioned by "
                          f"{dt.metadata().partition_columns}")
-    actions = pa.table(dt.get_add_actions()).select(["path", "size_bytes"]).to_pylist()
-    return [a["path"] for a in sorted(actions, key=lambda a: a["size_bytes"], reverse=True)]
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    if where_true is not None and f"max.{where_true}" in actions.column_names:
+        actions = actions.filter(pc.fill_null(actions[f"max.{where_true}"], True))
+    files = actions.select(["path", "size_bytes"]).to_pylist()
+    return [a["path"] for a in sorted(files, key=lambda a: a["size_bytes"], reverse=True)]
 
 
 def _read_file(rel_path: str, *, uri: str, columns: list[str] | None, fn: BatchFn,
@@ -343,34 +354,39 @@ def _read_file(rel_path: str, *, uri: str, columns: list[str] | None, fn: BatchF
 
 
 def file_frame(spark: SparkSession, uri: str, version: int, fn: BatchFn, schema: StructType | str, *,
-               columns: list[str] | None = None) -> DataFrame:
+               columns: list[str] | None = None, where_true: str | None = None) -> DataFrame:
     """`fn` of the rows (`columns`, default all) of the unpartitioned Delta table at `uri` as of
-    `version`, one Spark task per data file reading Parquet itself: for a filter that keeps few rows
-    (a small set of ids), the other rows are never decoded by the JVM or handed to Python."""
+    `version` (only the files that may hold a row where boolean column `where_true` is true, when
+    given; `fn` still sees every row of those), one Spark task per data file reading Parquet itself:
+    for a filter that keeps few rows (a small set of ids), the other rows are never decoded by the
+    JVM or handed to Python."""
     task = functools.partial(_read_file, uri=uri, columns=columns, fn=fn, records=records_counter(spark))
-    return map_groups(spark, _data_files(uri, version), task, schema)
+    return map_groups(spark, _data_files(uri, version, where_true), task, schema)
 
 
 def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_uri: str, schema: StructType, *,
-              columns: list[str] | None = None, dst_version: int | None = None,
-              tally: TallyFn | None = None) -> Counter:
+              columns: list[str] | None = None, dst_version: int | None = None, tally: TallyFn | None = None,
+              where_true: str | None = None, split_by: Sequence[str] = ()) -> Counter:
     """Replace the rows of the unpartitioned Delta table at `dst_uri` by `fn` of the rows of the one at
     `src_uri` (as of `version`; its `columns`, default all), one Spark task per data file of the
     source reading and writing Parquet itself, committed as one overwrite made against `dst_version`
     (None: the table is created, or replaced whatever its version). When source and destination are
     the same table, a concurrent commit that replaced the files read makes it fail rather than be
     lost (rows appended meanwhile stay, not rewritten). Returns the sum of `tally` over the batches
-    written.
+    written. `where_true`: read only the source files that may hold a row where this boolean column
+    is true (another table only); `split_by`: the destination's `FileSink.split_by`.
 
     For work on every row this skips the DataFrame path's JVM decoding and JVM-to-Python hand-over of
     every column both ways, which cost more than a cheap `fn` itself.
     """
-    paths = _data_files(src_uri, version)
+    if where_true is not None and src_uri == dst_uri:
+        raise ValueError("map_files: where_true would drop the skipped files of a table rewritten in place")
+    paths = _data_files(src_uri, version, where_true)
     adds: list[dict] = []
     counts: Counter = Counter()
     if paths:
         task = functools.partial(_map_file, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
-                                 schema=delta_arrow_schema(schema), fn=fn, tally=tally,
+                                 schema=delta_arrow_schema(schema), split_by=list(split_by), fn=fn, tally=tally,
                                  records=records_counter(spark))
         for row in map_groups(spark, paths, task, "adds string, counts string").collect():
             adds.extend(json.loads(row["adds"]))

@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from curate.errors import StorageError
-from curate.schemas.tables import conform
+from curate.schemas.tables import SPLIT_FILES_BY, conform
 from curate.spark_tasks import tally_batches
 
 if TYPE_CHECKING:
@@ -154,6 +154,7 @@ class DeltaStore:
             if txn is not None:
                 opts.update(txn_app_id=txn[0], txn_version=str(txn[1]))
             opts["partition_by"] = ",".join(partition_by)
+            opts["split_by"] = ",".join(SPLIT_FILES_BY.get(name, ()))
             if read_version is not None:
                 opts["read_version"] = str(read_version)
             if partition_filter:
@@ -192,38 +193,46 @@ class DeltaStore:
         return self.map_into(name, fn, name, schema=schema, version=version, tally=tally)
 
     def map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
-                 columns: Sequence[str] | None = None, tally: TallyFn | None = None) -> tuple[int, Counter]:
+                 columns: Sequence[str] | None = None, tally: TallyFn | None = None,
+                 where_true: str | None = None) -> tuple[int, Counter]:
         """Replace table `dst` by `fn` of the rows (`columns`, default all) of table `src` as of
         `version`, in one commit (against `version` when `dst` is `src`). `fn` maps Arrow batches to
         batches as `mapInArrow` takes it. Without the jar, each task reads a data file of `src` and
         writes `dst` files itself (`datasource.map_files`): no column passes through the JVM.
-        Returns the version written and the sum of `tally` over the batches written (empty without
-        `tally`)."""
+        `where_true` (a boolean column of `src`, not `dst`): `fn` needs only the rows where it is
+        true, and files that hold none may be skipped. Returns the version written and the sum of
+        `tally` over the batches written (empty without `tally`)."""
         if self.native:
-            out_version = self.overwrite(self.file_frame(src, fn, schema, version=version, columns=columns), dst,
-                                         schema=schema)
+            frame = self.file_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
+            out_version = self.overwrite(frame, dst, schema=schema)
             return out_version, tally_batches(self.read(dst, version=out_version), tally) if tally else Counter()
         from curate.delta.datasource import map_files
 
         dst_version = version if dst == src else self.version(dst)
         try:
             counts = map_files(self.spark, self.path(src), version, fn, self.path(dst), schema,
-                               columns=list(columns) if columns else None, dst_version=dst_version, tally=tally)
+                               columns=list(columns) if columns else None, dst_version=dst_version, tally=tally,
+                               where_true=where_true, split_by=SPLIT_FILES_BY.get(dst, ()))
         except Exception as err:
             raise self._write_error(dst, err) from err
         return self.version(dst), counts
 
     def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
-                   columns: Sequence[str] | None = None) -> DataFrame:
+                   columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
         """`fn` (as `mapInArrow` takes it) of the rows (`columns`, default all) of table `name` as of
-        `version`. Without the jar each task reads a data file itself (`datasource.file_frame`): for a
-        filter that keeps few rows, the others never pass through the JVM."""
+        `version`; `where_true`: a boolean column, `fn` needs only the rows where it is true. Without
+        the jar each task reads a data file itself (`datasource.file_frame`): for a filter that
+        keeps few rows, the others never pass through the JVM; files that hold no `where_true` row
+        are skipped by their statistics."""
         if self.native:
             rows = self.read(name, version=version)
+            if where_true is not None:
+                rows = rows.where(F.col(where_true))  # Delta skips files by their statistics
             return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
         from curate.delta.datasource import file_frame
 
-        return file_frame(self.spark, self.path(name), version, fn, schema, columns=list(columns) if columns else None)
+        return file_frame(self.spark, self.path(name), version, fn, schema, columns=list(columns) if columns else None,
+                          where_true=where_true)
 
     def append(self, df: DataFrame, name: str, *, schema: StructType, partition_by: Sequence[str] = (),
                txn: tuple[str, int] | None = None) -> int:

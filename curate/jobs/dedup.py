@@ -54,7 +54,8 @@ def _write_signatures(ctx: StageContext, cfg: DedupConfig, docs_version: int, ca
             stored_version = None
     if stored_version is None:  # file by file: each task reads docs_annotated's file and writes signatures
         version, _ = store.map_into(DOCS_ANNOTATED, signature_fn(cfg, ctx.run_id), DEDUP_SIGNATURES,
-                                    schema=DEDUP_SIGNATURES_SCHEMA, version=docs_version, columns=SIGNED_COLUMNS)
+                                    schema=DEDUP_SIGNATURES_SCHEMA, version=docs_version, columns=SIGNED_COLUMNS,
+                                    where_true="keep")
         rows = store.rows(DEDUP_SIGNATURES, version=version)
         return version, rows, rows
     new = signatures(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"), cfg)
@@ -91,7 +92,8 @@ def run_dedup(ctx: StageContext) -> StageResult:
 
     texts = candidates.select("doc_id", "text")  # read only for candidate pairs (exact verification)
     # n_sigs is an upper bound of the rows left after the join: enough to choose the one-task path.
-    read_texts = functools.partial(ctx.store.file_frame, DOCS_ANNOTATED, version=version, columns=["doc_id", "text"])
+    read_texts = functools.partial(ctx.store.file_frame, DOCS_ANNOTATED, version=version, columns=["doc_id", "text"],
+                                   where_true="keep")
     clusters = find_duplicates(sigs, cfg, texts=texts, n_docs=n_sigs, read_texts=read_texts).withColumn(
         "dedup_run_id", F.lit(ctx.run_id))
     clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
@@ -113,7 +115,8 @@ def run_dedup(ctx: StageContext) -> StageResult:
         ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
     if ids is not None:  # few removed: their ids go to the tasks that copy docs_annotated's files
         curated_version, _ = ctx.store.map_into(DOCS_ANNOTATED, functools.partial(curated_batches, removed=ids),
-                                                DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, version=version)
+                                                DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, version=version,
+                                                where_true="keep")
     else:
         curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED,
                                               schema=DOCS_ANNOTATED_SCHEMA)

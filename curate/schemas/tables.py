@@ -28,6 +28,11 @@ DOCS_CURATED = "docs_curated"
 DOCS_TOKENIZED = "docs_tokenized"
 DEDUP_SIGNATURES = "dedup_signatures"  # persisted band hashes for incremental dedup
 
+# Columns whose values each data file holds one of (written by delta-rs; with the Delta jar, as
+# Spark writes). docs_annotated's kept and dropped documents are in separate files, so the readers
+# of kept documents (dedup) skip the dropped ones by the files' statistics, any Delta reader too.
+SPLIT_FILES_BY = {DOCS_ANNOTATED: ("keep",)}
+
 
 def _f(name: str, dtype, nullable: bool = True) -> StructField:
     return StructField(name, dtype, nullable)

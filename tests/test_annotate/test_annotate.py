@@ -81,6 +81,15 @@ def test_stage_outputs(spark, raw_df):
     assert all(r["quality_score"] is None for r in out.values())
 
 
+def _keep_per_file(store) -> list[tuple]:
+    """(min, max) of keep in each docs_annotated data file, from the log's statistics."""
+    import pyarrow as pa
+    from deltalake import DeltaTable
+
+    adds = pa.table(DeltaTable(store.path(DOCS_ANNOTATED)).get_add_actions(flatten=True))
+    return sorted(zip(adds["min.keep"].to_pylist(), adds["max.keep"].to_pylist()))
+
+
 def test_job_rules_only_and_decontamination(spark, tmp_path):
     store = DeltaStore(spark, str(tmp_path / "root"))
     store.append(spark.createDataFrame(_raw_rows(), DOCS_RAW_SCHEMA), DOCS_RAW, schema=DOCS_RAW_SCHEMA)
@@ -89,6 +98,8 @@ def test_job_rules_only_and_decontamination(spark, tmp_path):
     assert first.rows_in == first.rows_out == 6
     assert first.counts["kept"] == 2 and first.counts["dropped"] == 4
     assert first.counts["dropped_min_gopher_word_count"] >= 2
+    # kept and dropped documents are in separate files (readers of kept ones skip the others)
+    assert set(_keep_per_file(store)) == {(False, False), (True, True)}
     table = store.read(DOCS_ANNOTATED)
     assert table.columns == DOCS_ANNOTATED_SCHEMA.names
     assert table.filter(F.col("annotate_run_id") != "r1").count() == 0
@@ -105,6 +116,7 @@ def test_job_rules_only_and_decontamination(spark, tmp_path):
     assert {k: dict(r["signals"]) for k, r in after.items()} == signals_before
     assert {k: r["text"] for k, r in after.items()} == texts_before
     assert store.version(DOCS_ANNOTATED) == 1  # one commit
+    assert set(_keep_per_file(store)) == {(False, False), (True, True)}
     assert after["id-code"]["drop_reasons"] == ["max_code_max_line_length"]
     assert after["id-code"]["annotate_run_id"] == "r1"  # the annotation itself is unchanged
 

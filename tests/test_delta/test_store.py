@@ -284,3 +284,31 @@ def test_insert_files_of_nothing_is_one_empty_commit(store):
     assert store.insert_files([], "t", schema=SCHEMA, keys=["k"]) == 1
     assert store.rows("t") == 0 and delta_rows(store, "t") == []
 
+
+
+def test_split_files_hold_one_value_and_readers_skip_the_others(spark, store, monkeypatch):
+    import pyarrow as pa
+    from pyspark.sql.types import BooleanType
+
+    from curate.schemas import tables
+
+    schema = StructType([StructField("k", StringType(), False), StructField("b", BooleanType())])
+    rows = [(f"k{i}", i % 3 == 0) for i in range(30)]
+    monkeypatch.setitem(tables.SPLIT_FILES_BY, "t", ("b",))
+    monkeypatch.setitem(tables.SPLIT_FILES_BY, "u", ("b",))
+    store.append(spark.createDataFrame(rows, schema).repartition(2), "t", schema=schema)
+    adds = pa.table(DeltaTable(store.path("t")).get_add_actions(flatten=True)).to_pylist()
+    assert len(adds) == 4 and {(a["min.b"], a["max.b"]) for a in adds} == {(True, True), (False, False)}
+
+    def same(batches):
+        yield from batches
+
+    # Only the files that hold true rows are read: the function sees no false row.
+    seen = store.file_frame("t", same, "k string, b boolean", version=0, where_true="b").collect()
+    assert sorted(r.k for r in seen) == sorted(k for k, b in rows if b)
+    store.map_into("t", same, "u", schema=schema, version=0, where_true="b")
+    assert sorted(r["k"] for r in delta_rows(store, "u")) == sorted(k for k, b in rows if b)
+    everything = store.file_frame("t", same, "k string, b boolean", version=0).collect()
+    assert len(everything) == 30
+    with pytest.raises(StorageError, match="rewritten in place"):
+        store.map_into("t", same, "t", schema=schema, version=0, where_true="b")
