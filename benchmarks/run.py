@@ -17,8 +17,11 @@ Limits, measured in this process on one core over the same texts each stage read
 of them, every k-th document, so that the sample has the whole's mix of code and text): pyarrow's
 JSON reader + Parquet write of input files of each kind in its share (ingest), bare fastText
 language ID plus the bare signal functions (annotate), the signature kernel: normalization +
-MinHash (dedup; MinHash alone is reported beside it), bare tiktoken `encode_ordinary_batch`
-(tokenize). A stage's ratio is its MB/s per core over its limit's, both in MB of document text.
+MinHash over the texts dedup signs, the kept documents (MinHash alone is reported beside it), bare
+tiktoken `encode_ordinary_batch` (tokenize). A stage's ratio is its MB/s per core over its limit's,
+both in MB of the document text it works on (dedup: the kept documents' text). Dedup also gets
+`ratio_to_all_steps`: each step its output needs (read, sign, shingle sets of the candidates it
+verifies, write docs_curated), done bare in this process, over the stage's core-seconds.
 
 Peers: datatrove (`pip install -e '.[reference]'`) with 2 workers on the same JSONL files:
 language labels with the same lid.176 model file, Gopher quality + repetition, C4 and FineWeb
@@ -57,7 +60,7 @@ from proctree import process_tree  # noqa: E402
 MB = 1_000_000
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CORES = 2
-STAGE_INPUT = {"annotate": "docs_raw", "dedup": "docs_annotated", "tokenize": "docs_curated"}
+STAGE_INPUT = {"annotate": "docs_raw", "tokenize": "docs_curated"}  # dedup's MB: the texts it signs
 
 
 # ---- corpus and pipeline run ------------------------------------------------------------------
@@ -185,7 +188,7 @@ def _spread(table: pa.Table, limit_mb: float) -> pa.Table:
     and lengths (a prefix would hold the first files' sources only)."""
     total = pc.sum(pc.binary_length(table["text"])).as_py() or 0
     step = max(1, round(total / (limit_mb * MB)))
-    return table.take(pa.array(range(0, table.num_rows, step)))
+    return table.take(pa.array(range(0, table.num_rows, step), pa.int64()))
 
 
 def _mb(texts: list[str]) -> float:
@@ -250,7 +253,7 @@ def limit_annotate(raw: pa.Table, config: Path) -> dict:
 
 
 def limit_minhash(texts: list[str]) -> dict:
-    """Dedup's limit: the signature kernel, normalization and MinHash, as peers' signature steps
+    """The bare MinHash kernel: normalization and MinHash, as peers' signature steps count it
     (datatrove's MinhashDedupSignature normalizes too); beside it, MinHash on normalized texts alone."""
     from curate.dedup.config import DedupConfig
     from curate.dedup.minhash import MinHasher
@@ -268,6 +271,56 @@ def limit_minhash(texts: list[str]) -> dict:
             "mb": _mb(texts), "s": normalize_s + minhash_s, "normalize_s": normalize_s, "minhash_s": minhash_s}
 
 
+def _verified_ids(root: Path) -> pa.Array:
+    """The doc_ids dedup re-shingles for exact verification: those on a near candidate edge of the
+    run's signature table (its own candidate step, in this process)."""
+    from curate.dedup.config import DedupConfig
+    from curate.dedup.one_task import candidates_task
+
+    sigs = read_table(root, "dedup_signatures", ["doc_id", "norm_hash", "bands", "lang"])
+    sigs = sigs.append_column("scope", pa.array([""] * sigs.num_rows, pa.string()))
+    rows = pa.Table.from_batches(list(candidates_task(iter(sigs.to_batches()), DedupConfig().model_dump_json())))
+    return rows.filter(pc.equal(rows["part"], "node"))["src"].combine_chunks()
+
+
+def limit_dedup(root: Path, limit_mb: float) -> dict:
+    """Dedup's limit: the bare MinHash kernel over the texts dedup signs (the kept documents; it
+    reads the others' files not at all). Beside it, `all_steps_s`: every step its output needs, done
+    bare in this process: reading the kept documents' Parquet files, the kernel over them, the
+    shingle sets of the documents it verifies (on a near candidate edge) and writing docs_curated's
+    rows as Parquet; the clustering itself counts as free."""
+    from deltalake import DeltaTable
+
+    from curate.dedup.config import DedupConfig
+    from curate.dedup.spark import shingle_set_batch
+
+    dt = DeltaTable(str(root / "tables" / "docs_annotated"))
+    adds = pa.table(dt.get_add_actions(flatten=True))
+    files = [str(root / "tables" / "docs_annotated" / p)
+             for p, kept in zip(adds["path"].to_pylist(), adds["max.keep"].to_pylist()) if kept is not False]
+    columns = ["doc_id", "source", "text", "keep", "lang", "quality_score", "n_bytes"]
+    start = time.perf_counter()
+    docs = pa.concat_tables(pq.read_table(f, columns=columns, use_threads=False) for f in files)
+    read_s = time.perf_counter() - start
+    kept = docs.filter(docs["keep"])
+    out = limit_minhash(_spread(kept, limit_mb).column("text").to_pylist())
+    kept_mb = pc.sum(pc.binary_length(kept["text"])).as_py() / MB
+    verified = kept.filter(pc.is_in(kept["doc_id"], _verified_ids(root)))
+    sample = _spread(verified.select(["doc_id", "lang", "text"]), limit_mb)
+    cfg_json = DedupConfig().model_dump_json()
+    sets_s = _timed(lambda: [shingle_set_batch(b, cfg_json) for b in sample.to_batches(max_chunksize=2000)])
+    sets_mb = _mb(sample.column("text").to_pylist())
+    verified_mb = (pc.sum(pc.binary_length(verified["text"])).as_py() or 0) / MB
+    curated = read_table(root, "docs_curated", None)
+    with tempfile.TemporaryDirectory() as tmp:
+        write_s = _timed(lambda: pq.write_table(curated, f"{tmp}/curated.parquet", compression="zstd"))
+    verify_s = verified_mb * sets_s / sets_mb if sets_mb else 0.0
+    out.update(signed_mb=kept_mb, verified_mb=verified_mb, verified_docs=verified.num_rows, read_s=read_s,
+               verify_sets_s=verify_s, write_s=write_s,
+               all_steps_s=read_s + kept_mb * out["s"] / out["mb"] + verify_s + write_s)
+    return out
+
+
 def limit_tiktoken(texts: list[str]) -> dict:
     from curate.tokenize.encoder import get_encoding
 
@@ -283,7 +336,7 @@ def limits(corpus: Path, root: Path, config: Path, limit_mb: float) -> dict:
 
     out = {"ingest": limit_parquet(corpus, limit_mb),
            "annotate": limit_annotate(_spread(read_table(root, "docs_raw", None), limit_mb), config),
-           "dedup": limit_minhash(texts("docs_annotated")),
+           "dedup": limit_dedup(root, limit_mb),
            "tokenize": limit_tiktoken(texts("docs_curated"))}
     for v in out.values():
         v["mb_per_s_per_core"] = v["mb"] / v["s"]
@@ -372,9 +425,9 @@ def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_m
     cfg = write_configs(run_dir, corpus, root, manifest["total_text_bytes"], weights)
     wall_s, mem = run_pipeline(cfg, run_dir / "curate.log")
     runs = last_run(root)
-    stage_mb = {"ingest": manifest["total_text_bytes"] / MB,
-                **{s: text_mb(root, t) for s, t in STAGE_INPUT.items()}}
     lim = limits(corpus, root, cfg, limit_mb)
+    stage_mb = {"ingest": manifest["total_text_bytes"] / MB, "dedup": lim["dedup"]["signed_mb"],
+                **{s: text_mb(root, t) for s, t in STAGE_INPUT.items()}}
     stages = {}
     for name, r in runs.items():
         row = {"status": r["status"], "wall_s": r["duration_s"], "rows_in": r["rows_in"], "rows_out": r["rows_out"]}
@@ -385,6 +438,8 @@ def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_m
             row["mb_per_s_per_core"] = stage_mb[name] / r["duration_s"] / CORES
             row["limit_mb_per_s_per_core"] = lim[name]["mb_per_s_per_core"]
             row["ratio_to_limit"] = row["mb_per_s_per_core"] / row["limit_mb_per_s_per_core"]
+        if name == "dedup":  # every step bare (read, sign, verify's shingle sets, write) over the stage
+            row["ratio_to_all_steps"] = lim["dedup"]["all_steps_s"] / (r["duration_s"] * CORES)
         if name == "annotate":
             whole = lim["annotate"]
             # core-seconds per MB under Spark over those of the same annotation in one process
