@@ -153,11 +153,12 @@ def main(argv: list[str] | None = None) -> int:
     from pyspark.sql import functions as F
 
     from curate.delta.store import DeltaStore
-    from curate.pipelines.tokenize import tokenize, tokenize_input
+    from curate.pipelines.tokenize import tokenize
     from curate.schemas.config import SparkConfig
     from curate.session import get_spark
     from curate.tokenize.config import TokenizeConfig
     from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
+    from curate.tokenize.spark import tokenize_columns
 
     n_cores = cores(args.master)
     spark = get_spark(SparkConfig(master=args.master, shuffle_partitions=n_cores, driver_memory="4g"), app_name="tokenize-bench")
@@ -186,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         def stage_parquet():
             out = f"{tmp}/pq-{uuid.uuid4().hex}"
             os.makedirs(out)
-            tokenize_input(frame).mapInArrow(functools.partial(_encode_write_parquet, out_dir=out), "n long").write.format("noop").mode("overwrite").save()
+            frame.select(*tokenize_columns(frame.columns)).mapInArrow(functools.partial(_encode_write_parquet, out_dir=out), "n long").write.format("noop").mode("overwrite").save()
 
         for name in args.variants.split(","):
             seconds[name] = timed(run[name], args.rounds)

@@ -126,6 +126,12 @@ class DeltaStore:
         df = self.spark.read.schema(table_schema).option("basePath", self.path(name)).parquet(*files)
         return df.select(table_schema.names)
 
+    def column_names(self, name: str, *, version: int | None = None) -> list[str]:
+        dt = self._table(name, version)
+        if dt is None:
+            raise StorageError(f"table {name!r} does not exist at {self.path(name)}")
+        return pa.schema(dt.schema().to_arrow()).names
+
     def read_arrow(self, name: str, *, version: int | None = None,
                    columns: Sequence[str] | None = None) -> pa.Table | None:
         """A small table (the `runs` log; a table the caller has bounded by its row count) read into

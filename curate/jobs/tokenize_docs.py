@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections import Counter
 
 from pyspark.sql import functions as F
 
@@ -14,8 +15,41 @@ from curate.jobs.incremental import rows_are_current
 from curate.pipelines.tokenize import tokenize
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
+from curate.tokenize.spark import token_tally, tokenize_columns, tokenize_fn
 
 log = logging.getLogger(__name__)
+
+
+def _encode_all(ctx: StageContext, name: str, version: int) -> tuple[int, Counter]:
+    """Replace docs_tokenized by the tokens of every document of table `name`: file by file, the
+    input's files are read and docs_tokenized's written by the same tasks (no text or token passes
+    through the JVM). Returns the version written and the tasks' tally of documents and tokens."""
+    columns = tokenize_columns(ctx.store.column_names(name, version=version))
+    return ctx.store.map_into(name, tokenize_fn(threads=ctx.cfg.tokenize.threads), DOCS_TOKENIZED,
+                              schema=DOCS_TOKENIZED_SCHEMA, version=version, columns=columns, tally=token_tally)
+
+
+def _encode_new(ctx: StageContext, name: str, version: int, held_version: int, counts: dict) -> tuple[int, Counter]:
+    """Encode the documents of table `name` that docs_tokenized lacks and delete those no longer in
+    it, in one commit; `counts` gets how many of each."""
+    cfg = ctx.cfg.tokenize
+    docs = ctx.store.read(name, version=version)
+    held = ctx.store.read(DOCS_TOKENIZED, version=held_version)
+    new = docs.join(held.select("doc_id"), "doc_id", "left_anti")
+    counts["encoded"] = new.count()
+    counts["removed"] = held.join(docs.select("doc_id"), "doc_id", "left_anti").count()
+    out_version = held_version
+    if counts["removed"]:  # one commit: the rows still in the input, then the new ones
+        kept = held.join(docs.select("doc_id"), "doc_id", "left_semi").withColumn(
+            # Parquet reads give `tokens` nullable elements, which the table schema forbids.
+            "tokens", F.transform("tokens", lambda t: F.coalesce(t, F.lit(0))))
+        out_version = ctx.store.overwrite(kept.unionByName(tokenize(new, cfg)), DOCS_TOKENIZED,
+                                          schema=DOCS_TOKENIZED_SCHEMA)
+    elif counts["encoded"]:
+        out_version = ctx.store.append(tokenize(new, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
+    row = (ctx.store.read(DOCS_TOKENIZED, version=out_version)
+           .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens")).first())
+    return out_version, Counter(docs=row["docs"], tokens=int(row["tokens"] or 0))
 
 
 def run_tokenize(ctx: StageContext) -> StageResult:
@@ -25,45 +59,26 @@ def run_tokenize(ctx: StageContext) -> StageResult:
     lacks are encoded and those no longer in the input (removed by a later dedup) are deleted;
     otherwise every document is encoded and the table replaced (idempotent: a rerun replaces it).
     """
-    cfg = ctx.cfg.tokenize
-    name = ctx.options.get("input") or cfg.input
+    name = ctx.options.get("input") or ctx.cfg.tokenize.input
     version = ctx.store.version(name)
     if version is None:
         raise StorageError(f"table {name!r} does not exist under {ctx.cfg.root}; run the stage that writes it first")
-    docs = ctx.store.read(name, version=version)
     rows_in = ctx.store.rows(name, version=version)
     held_version = ctx.store.version(DOCS_TOKENIZED)
     counts = {"encoded": 0, "removed": 0}
     if held_version is None or not rows_are_current(ctx, "tokenize"):
-        out_version = ctx.store.overwrite(tokenize(docs, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
+        out_version, held = _encode_all(ctx, name, version)
         counts["encoded"] = rows_in
     else:
-        held = ctx.store.read(DOCS_TOKENIZED, version=held_version)
-        new = docs.join(held.select("doc_id"), "doc_id", "left_anti")
-        counts["encoded"] = new.count()
-        counts["removed"] = held.join(docs.select("doc_id"), "doc_id", "left_anti").count()
-        out_version = held_version
-        if counts["removed"]:  # one commit: the rows still in the input, then the new ones
-            kept = held.join(docs.select("doc_id"), "doc_id", "left_semi").withColumn(
-                # Parquet reads give `tokens` nullable elements, which the table schema forbids.
-                "tokens", F.transform("tokens", lambda t: F.coalesce(t, F.lit(0))))
-            out_version = ctx.store.overwrite(kept.unionByName(tokenize(new, cfg)), DOCS_TOKENIZED,
-                                              schema=DOCS_TOKENIZED_SCHEMA)
-        elif counts["encoded"]:
-            out_version = ctx.store.append(tokenize(new, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
-    row = (
-        ctx.store.read(DOCS_TOKENIZED, version=out_version)
-        .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens"))
-        .first()
-    )
-    if row["docs"] != rows_in:
-        log.warning("[%s] tokenize read %d documents but docs_tokenized holds %d", ctx.run_id, rows_in, row["docs"])
+        out_version, held = _encode_new(ctx, name, version, held_version, counts)
+    if held["docs"] != rows_in:
+        log.warning("[%s] tokenize read %d documents but docs_tokenized holds %d", ctx.run_id, rows_in, held["docs"])
     return StageResult(
         input_versions={name: version},
         output_versions={DOCS_TOKENIZED: out_version},
         rows_in=rows_in,
-        rows_out=row["docs"],
-        counts={"tokens": int(row["tokens"] or 0), **counts},
+        rows_out=held["docs"],
+        counts={"tokens": held["tokens"], **counts},
     )
 
 

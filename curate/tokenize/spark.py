@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from typing import TYPE_CHECKING
 
-from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 from pyspark.sql.types import IntegerType, LongType, StructField, StructType
 
 from curate.tokenize.encoder import tokenize_batch
 from curate.tokenize.mds import TaskSpec, write_task_shards
 from curate.tokenize.realize import PIECES_SCHEMA, Supply, plan_component
-from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
+from curate.tokenize.schema import CARRIED, DOCS_TOKENIZED_SCHEMA
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,14 +32,39 @@ TASK_STATS_SCHEMA = StructType(
 )
 
 
-def _tokenize_batches(batches: Iterator[pa.RecordBatch], *, threads: int) -> Iterator[pa.RecordBatch]:
+def tokenize_columns(names: list[str]) -> list[str]:
+    """The columns a documents table with columns `names` gives tokenize: its carried ones, `text`."""
+    return [f.name for f in CARRIED if f.name in names] + ["text"]
+
+
+def _tokenize_table_batches(batches: Iterator[pa.RecordBatch], *, threads: int) -> Iterator[pa.RecordBatch]:
+    import pyarrow as pa
+
+    carried = to_arrow_schema(StructType(CARRIED))
     for batch in batches:
-        yield tokenize_batch(batch, threads=threads)
+        names = batch.schema.names
+        columns = [batch.column(f.name).cast(f.type) if f.name in names else pa.nulls(len(batch), f.type)
+                   for f in carried]
+        docs = pa.RecordBatch.from_arrays([*columns, batch.column("text")], names=[*carried.names, "text"])
+        yield tokenize_batch(docs, threads=threads)
+
+
+def tokenize_fn(*, threads: int = 1):
+    """Batches of a documents table (`tokenize_columns`) -> docs_tokenized rows, with null for the
+    carried columns it lacks (docs_raw has no lang): for mapInArrow or map_into."""
+    return functools.partial(_tokenize_table_batches, threads=threads)
 
 
 def tokenize_frame(docs: DataFrame, *, threads: int = 1) -> DataFrame:
-    """`docs` (the carried columns and `text`) -> docs_tokenized rows."""
-    return docs.mapInArrow(functools.partial(_tokenize_batches, threads=threads), DOCS_TOKENIZED_SCHEMA)
+    """`docs` (docs_curated, or an earlier stage's table) -> docs_tokenized rows."""
+    return docs.select(*tokenize_columns(docs.columns)).mapInArrow(tokenize_fn(threads=threads), DOCS_TOKENIZED_SCHEMA)
+
+
+def token_tally(batch: pa.RecordBatch) -> Counter:
+    """Documents and tokens of docs_tokenized rows."""
+    import pyarrow.compute as pc
+
+    return Counter(docs=batch.num_rows, tokens=pc.sum(batch.column("n_tokens")).as_py() or 0)
 
 
 def _plan_group(members: pa.Table, *, mixture: Mixture) -> pa.Table:

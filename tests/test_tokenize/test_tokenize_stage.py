@@ -47,3 +47,22 @@ def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path):
     assert table.count() == len(rows)
     assert table.filter(F.element_at("tokens", -1) != EOS_ID).count() == 0
     assert first.counts["tokens"] == table.agg(F.sum("n_tokens")).first()[0]
+
+
+def test_job_tokenizes_an_earlier_table_file_by_file(spark, tmp_path, official):
+    """--input docs_raw: the tasks read its files, fill the carried columns it lacks with null, and
+    tally what they wrote."""
+    store = DeltaStore(spark, str(tmp_path))
+    docs = corpus(per_lang=1, n_docs=3, n_code=2)
+    raw = spark.createDataFrame([(f"d{i}", d.uri, "web", "text", d.text) for i, d in enumerate(docs)],
+                                "doc_id string, source_id string, source string, kind string, text string")
+    store.append(raw.repartition(2), "docs_raw", schema=raw.schema)
+    ctx = StageContext(spark=spark, cfg=PipelineConfig(root=str(tmp_path)), store=store, run_id="t1",
+                       options={"input": "docs_raw"})
+    result = run_tokenize(ctx)
+    rows = {r["source_id"]: r for r in store.read("docs_tokenized").collect()}
+    assert result.rows_in == result.rows_out == len(rows) == len(docs)
+    for d in docs:
+        assert rows[d.uri]["tokens"] == [*official.encode_ordinary(d.text), EOS_ID]
+        assert rows[d.uri]["lang"] is None and rows[d.uri]["n_bytes"] is None
+    assert result.counts["tokens"] == sum(r["n_tokens"] for r in rows.values())
