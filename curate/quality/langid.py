@@ -23,8 +23,8 @@ from curate.shipped import LID_ENV, locate
 log = logging.getLogger(__name__)
 
 _WHITESPACE = re.compile(r"\s+")
-_UPPER = re.compile(r"[A-Z]")
-_LATIN = re.compile(r"[A-Za-z]")
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
 
 
 def default_model_path() -> Path:
@@ -59,8 +59,12 @@ def normalize_for_lid(text: str, *, max_chars: int | None) -> str:
     text = _WHITESPACE.sub(" ", text if max_chars is None else text[: max_chars * 2]).strip()
     if max_chars is not None:
         text = text[:max_chars]
-    n_upper = len(_UPPER.findall(text))
-    if n_upper > 5 and n_upper > 0.8 * len(_LATIN.findall(text)):
+    # Latin letters counted in the UTF-8 bytes, where they are the only bytes of their values.
+    data = text.encode("utf-8", "surrogatepass")
+    no_upper = data.translate(None, _ASCII_UPPER)
+    n_upper = len(data) - len(no_upper)
+    n_latin = n_upper + len(no_upper) - len(no_upper.translate(None, _ASCII_LOWER))
+    if n_upper > 5 and n_upper > 0.8 * n_latin:
         text = text.lower()
     return text
 

@@ -73,6 +73,27 @@ def _assignments(text: str) -> Iterator[re.Match]:
         if m and m.start() < op.end():
             yield m
             pos = m.end()
+
+
+_LOCAL_REACH = 64  # an e-mail address starts at most this many characters before its "@"
+_DOMAIN_RUN = re.compile(r"[A-Za-z0-9.-]*")
+
+
+def _emails(text: str) -> Iterator[re.Match]:
+    """`_EMAIL.finditer(text)`, searched only around each "@" (the pattern's first character class
+    matches at almost every position of code, and each try read up to 64 characters on)."""
+    end = 0
+    at = text.find("@")
+    while at != -1:
+        # Up to the domain's end, and one character more for the pattern's closing lookahead.
+        stop = _DOMAIN_RUN.match(text, at + 1).end() + 1
+        m = _EMAIL.search(text, max(end, at - _LOCAL_REACH), stop)
+        if m:
+            yield m
+            end = m.end()
+        at = text.find("@", at + 1)
+
+
 _HASH_NAME = re.compile(r"sha\d*|md5|hash|digest|checksum|integrity|etag|nonce", re.I)
 _HEX_DIGEST = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})", re.I)
 _PLACEHOLDER_VALUE = re.compile(r"^(?:x+|\*+|\.+|<[^>]*>|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{.*\}\}|changeme|password|secret|your[_-].*|test.*|dummy.*|example.*|fake.*)$", re.I)
@@ -110,8 +131,8 @@ def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
                     or not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value))):
                 continue
             spans.append((m.start("value"), m.end("value"), "SECRET_TOKEN"))
-    if opts.emails and "@" in text:
-        for m in _EMAIL.finditer(text):
+    if opts.emails:
+        for m in _emails(text):
             domain = m.group(0).rsplit("@", 1)[1]
             if not (opts.keep_example_domains and _EXAMPLE_DOMAIN.search(domain)):
                 spans.append((m.start(), m.end(), EMAIL))

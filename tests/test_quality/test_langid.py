@@ -38,6 +38,11 @@ def test_normalization_joins_lines_and_lowercases_shouting():
     assert normalize_for_lid("a\n b\t\tc\r\n", max_chars=None) == "a b c"
     assert normalize_for_lid("THIS IS SHOUTED TEXT", max_chars=None) == "this is shouted text"
     assert normalize_for_lid("x" * 500, max_chars=100) == "x" * 100
+    # Only ASCII Latin letters count: shouted Greek stays, Latin shouting among others is lowered.
+    assert normalize_for_lid("ΑΥΤΟ ΕΙΝΑΙ ΚΕΦΑΛΑΙΑ", max_chars=None) == "ΑΥΤΟ ΕΙΝΑΙ ΚΕΦΑΛΑΙΑ"
+    assert normalize_for_lid("ÉCOLE NATIONALE ÉTÉ ß", max_chars=None) == "école nationale été ß"
+    assert normalize_for_lid("Mostly lower TEXT", max_chars=None) == "Mostly lower TEXT"
+    assert normalize_for_lid("ABCDE é", max_chars=None) == "ABCDE é"  # five capitals: not more than 5
 
 
 def test_empty_and_whitespace_have_no_language(lid):

@@ -1,5 +1,9 @@
+import sysconfig
+from pathlib import Path
+
 import pytest
 
+from curate.quality import pii
 from curate.quality.pii import PiiOptions, redact
 
 OPTS = PiiOptions()
@@ -55,3 +59,18 @@ def test_options_switch_families():
 def test_counts_per_document():
     text = "a@gmail.com b@gmail.com 8.8.8.8"
     assert redact(text, OPTS)[1] == {"EMAIL": 2, "IPV4": 1}
+
+
+def test_emails_found_around_each_at_sign_are_the_patterns_matches():
+    """`_emails` searches only near each "@"; it finds what `_EMAIL.finditer` finds over the whole
+    text, on real code and on the edges of its windows."""
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:400]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
+    texts += [
+        "a" * 70 + "@gmail.com", "x" * 63 + "@b.co", "@@a@b.cc@d.ee", "a@b.com_x and c@d.org-", "é@b.com ab@c.d",
+        "mail (" + "q" * 64 + "@example.com) and jo.doe+tag@sub.mail.co.uk.", "user@" + "a." * 200 + "com",
+        "end with a@b.c", "percent %ab@cd.ef and +x@y.zz", "a@b.com" * 5,
+    ]
+    assert any("@" in t for t in texts[:400])
+    for text in texts:
+        assert [m.span() for m in pii._emails(text)] == [m.span() for m in pii._EMAIL.finditer(text)], text[:80]
