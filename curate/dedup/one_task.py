@@ -95,10 +95,11 @@ def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterato
             names=CANDIDATE_COLUMNS,
         )
     if cfg.minhash.enabled and cfg.minhash.verify == "exact":
-        nodes = row_of_rank[np.unique(np.concatenate(near_ends))]
+        nodes = pa.array(row_of_rank[np.unique(np.concatenate(near_ends))])
+        n = len(nodes)
         yield pa.RecordBatch.from_arrays(
-            [pa.array(["node"] * len(nodes), pa.string()), doc_id.take(pa.array(nodes)), pa.nulls(len(nodes), pa.string()),
-             pa.nulls(len(nodes), pa.bool_()), t["lang"].chunk(0).take(pa.array(nodes)).cast(pa.string())],
+            [pa.array(["node"] * n, pa.string()), doc_id.take(nodes), pa.nulls(n, pa.string()), pa.nulls(n, pa.bool_()),
+             t["lang"].chunk(0).take(nodes).cast(pa.string())],
             names=CANDIDATE_COLUMNS,
         )
 

@@ -374,13 +374,11 @@ def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_
     the same table, a concurrent commit that replaced the files read makes it fail rather than be
     lost (rows appended meanwhile stay, not rewritten). Returns the sum of `tally` over the batches
     written. `where_true`: read only the source files that may hold a row where this boolean column
-    is true (another table only); `split_by`: the destination's `FileSink.split_by`.
+    is true; `split_by`: the destination's `FileSink.split_by`.
 
     For work on every row this skips the DataFrame path's JVM decoding and JVM-to-Python hand-over of
     every column both ways, which cost more than a cheap `fn` itself.
     """
-    if where_true is not None and src_uri == dst_uri:
-        raise ValueError("map_files: where_true would drop the skipped files of a table rewritten in place")
     paths = _data_files(src_uri, version, where_true)
     adds: list[dict] = []
     counts: Counter = Counter()

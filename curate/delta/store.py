@@ -208,6 +208,9 @@ class DeltaStore:
         `where_true` (a boolean column of `src`, not `dst`): `fn` needs only the rows where it is
         true, and files that hold none may be skipped. Returns the version written and the sum of
         `tally` over the batches written (empty without `tally`)."""
+        if where_true is not None and dst == src:
+            raise StorageError(f"map_into {src!r} into itself with where_true={where_true!r} would drop the rows "
+                               "of the files it skips")
         if self.native:
             frame = self.file_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
             out_version = self.overwrite(frame, dst, schema=schema)
