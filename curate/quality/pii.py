@@ -58,8 +58,26 @@ _NAME_REACH = 300  # characters before an operator searched for the name
 _NAME_WORDS = ("key", "secret", "token", "passw", "pwd", "credential")
 
 
+def _name_start(text: str, op: int, lo: int) -> int | None:
+    """Where the name assigned by the operator whose last character is at `op` starts: `_ASSIGNED`'s
+    name is a whole run of [\\w.-] characters (its lookbehind), then an optional quote and spaces;
+    None when that run starts before `lo`."""
+    def in_name(i: int) -> bool:
+        return text[i].isalnum() or text[i] in "_.-"  # [\w.-]: \w is isalnum() or "_"
+
+    i = op - 1 if text[op - 1 : op + 1] in (":=", "=>") else op
+    while i > lo and text[i - 1].isspace():
+        i -= 1
+    if i > lo and text[i - 1] in "\"'":
+        i -= 1
+    while i > lo and in_name(i - 1):
+        i -= 1
+    return None if i == lo and i > 0 and in_name(i - 1) else i
+
+
 def _assignments(text: str) -> Iterator[re.Match]:
-    """`_ASSIGNED.finditer(text)`, searching only before string-assignment operators."""
+    """`_ASSIGNED.finditer(text)`, tried only at the name before each string-assignment operator
+    (a search from `_NAME_REACH` characters before it cost 60 µs a try on code)."""
     pos = 0
     for op in _ASSIGN_OP.finditer(text):
         if op.start() < pos:
@@ -68,9 +86,10 @@ def _assignments(text: str) -> Iterator[re.Match]:
         before = text[start : op.start()].casefold()
         if not any(w in before for w in _NAME_WORDS):
             continue
+        name = _name_start(text, op.start(), start)
         # A quoted value may hold no whitespace or quote: it ends within 202 characters.
-        m = _ASSIGNED.search(text, start, min(len(text), op.end() + 201))
-        if m and m.start() < op.end():
+        m = None if name is None else _ASSIGNED.match(text, name, min(len(text), op.end() + 201))
+        if m:
             yield m
             pos = m.end()
 

@@ -74,3 +74,21 @@ def test_emails_found_around_each_at_sign_are_the_patterns_matches():
     assert any("@" in t for t in texts[:400])
     for text in texts:
         assert [m.span() for m in pii._emails(text)] == [m.span() for m in pii._EMAIL.finditer(text)], text[:80]
+
+
+def test_assignments_tried_at_each_operators_name_are_the_patterns_matches():
+    """`_assignments` tries `_ASSIGNED` only at the name before each operator; it finds what
+    `_ASSIGNED.finditer` finds over the whole text (names within its reach)."""
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:400]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
+    value = "q8Z3kLmN0pR7sT2vW9xY4"
+    texts += [
+        f'api_key = "{value}"', f'x.api_key="{value}"', f"TOKEN := '{value}'", f"secret => '{value}'",
+        f'"client_secret": "{value}"', f"'password' :  '{value}'", f'my-token\t=\t"{value}"',
+        f'clé_secret = "{value}"', f'a.b.secret.c = "{value}"', f'token.x = "{value}"', f'{value}token="{value}"',
+        f'token = "{value}" token = "{value}"', f'-token = "{value}"', f'password = "{value}"x = "{value}"',
+        f'key="short" key="{value}"', f"token = 'unterminated {value}",
+    ]
+    assert sum(1 for t in texts[:400] for _ in pii._ASSIGNED.finditer(t)) > 0
+    for text in texts:
+        assert [m.span() for m in pii._assignments(text)] == [m.span() for m in pii._ASSIGNED.finditer(text)], text[:80]
