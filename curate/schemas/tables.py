@@ -28,9 +28,10 @@ DOCS_CURATED = "docs_curated"
 DOCS_TOKENIZED = "docs_tokenized"
 DEDUP_SIGNATURES = "dedup_signatures"  # persisted band hashes for incremental dedup
 
-# Columns whose values each data file holds one of (written by delta-rs; with the Delta jar, as
-# Spark writes). docs_annotated's kept and dropped documents are in separate files, so the readers
-# of kept documents (dedup) skip the dropped ones by the files' statistics, any Delta reader too.
+# Columns of which each data file holds a single value, where delta-rs writes the table (with the
+# Delta jar, Spark lays out its files itself). docs_annotated's kept and dropped documents are in
+# separate files, so readers of the kept ones (dedup, any Delta reader) skip the others by the
+# files' statistics.
 SPLIT_FILES_BY = {DOCS_ANNOTATED: ("keep",)}
 
 
