@@ -312,11 +312,10 @@ def limit_dedup(root: Path, limit_mb: float) -> dict:
 
     from curate.dedup.config import DedupConfig
     from curate.dedup.spark import shingle_set_batch
+    from curate.delta.datasource import _data_files  # the files dedup's tasks read
 
-    dt = DeltaTable(str(root / "tables" / "docs_annotated"))
-    adds = pa.table(dt.get_add_actions(flatten=True))
-    files = [str(root / "tables" / "docs_annotated" / p)
-             for p, kept in zip(adds["path"].to_pylist(), adds["max.keep"].to_pylist()) if kept is not False]
+    uri = str(root / "tables" / "docs_annotated")
+    files = [f"{uri}/{p}" for p in _data_files(uri, DeltaTable(uri).version(), where_true="keep")]
     columns = ["doc_id", "source", "text", "keep", "lang", "quality_score", "n_bytes"]
     parts: list[pa.Table] = []
 

@@ -89,12 +89,16 @@ class DeltaStore:
         dt = self._table(name)
         return [] if dt is None else dt.history()
 
-    def rows(self, name: str, *, version: int | None = None) -> int:
-        """The table's row count from its log's per-file statistics, without a Spark job. Spark counts
-        when a file has none, or when deletion vectors (a jar's MERGE/DELETE) may hide some rows."""
+    def _existing(self, name: str, version: int | None = None):
         dt = self._table(name, version)
         if dt is None:
             raise StorageError(f"table {name!r} does not exist at {self.path(name)}")
+        return dt
+
+    def rows(self, name: str, *, version: int | None = None) -> int:
+        """The table's row count from its log's per-file statistics, without a Spark job. Spark counts
+        when a file has none, or when deletion vectors (a jar's MERGE/DELETE) may hide some rows."""
+        dt = self._existing(name, version)
         records = pa.table(dt.get_add_actions()).column("num_records")
         if records.null_count or "deletionVectors" in (dt.protocol().reader_features or ()):
             return self.read(name, version=version).count()
@@ -127,10 +131,7 @@ class DeltaStore:
         return df.select(table_schema.names)
 
     def column_names(self, name: str, *, version: int | None = None) -> list[str]:
-        dt = self._table(name, version)
-        if dt is None:
-            raise StorageError(f"table {name!r} does not exist at {self.path(name)}")
-        return pa.schema(dt.schema().to_arrow()).names
+        return pa.schema(self._existing(name, version).schema().to_arrow()).names
 
     def read_arrow(self, name: str, *, version: int | None = None,
                    columns: Sequence[str] | None = None) -> pa.Table | None:

@@ -99,13 +99,13 @@ def run_dedup(ctx: StageContext) -> StageResult:
     clusters_version = ctx.store.overwrite(clusters, DUP_CLUSTERS, schema=DUP_CLUSTERS_SCHEMA)
 
     counts = {"signed": signed, "candidates": signed if fresh else candidates.count()}
-    clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
     if ctx.store.rows(DUP_CLUSTERS, version=clusters_version) <= cfg.one_task_max_docs:  # few: in the driver
         t = ctx.store.read_arrow(DUP_CLUSTERS, version=clusters_version, columns=["doc_id", "kind", "is_kept"])
         tally = t.group_by(["kind", "is_kept"]).aggregate([([], "count_all")])
         tally = tally.rename_columns(["kind", "is_kept", "count"])
-        ids = t["doc_id"].filter(pc.invert(t["is_kept"])).combine_chunks()
+        clusters, ids = None, t["doc_id"].filter(pc.invert(t["is_kept"])).combine_chunks()
     else:
+        clusters = ctx.store.read(DUP_CLUSTERS, version=clusters_version)
         tally = clusters.groupBy("kind", "is_kept").count().toArrow()
         ids = None
     for r in tally.to_pylist():
