@@ -43,7 +43,7 @@ def main() -> int:
     from curate.jobs.common import StageContext, new_run_id
     from curate.jobs.ingest import run_ingest
     from curate.schemas.config import PipelineConfig, SparkConfig
-    from curate.delta.store import DeltaStore
+    from curate.delta.store import open_store
     from curate.session import get_spark
 
     spark = get_spark(SparkConfig(master=args.master), app_name="curate-ingest-bench")
@@ -60,7 +60,7 @@ def main() -> int:
 
         inputs = [{"source": "bench", "kind": "text", "path": f, "id_field": "id"} for f in files]
         cfg = PipelineConfig(root=str(work / "root"), inputs=inputs)
-        ctx = StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=new_run_id())
+        ctx = StageContext(spark=spark, cfg=cfg, store=open_store(spark, cfg.root), run_id=new_run_id())
         t = time.perf_counter()
         result = run_ingest(ctx)
         curate_s = time.perf_counter() - t

@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     if "tokenize" not in names or "mix" not in names:
         sys.exit(f"the DAG has stages {names}; tokenize and mix must be wired into curate/pipelines/dag.py")
 
-    from curate.delta.store import DeltaStore
+    from curate.delta.store import open_store
     from curate.session import get_spark
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_pipeline_config(args.config, root=root)
         cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"master": args.master})})
         spark = get_spark(cfg.spark, app_name="mix-edit-bench")
-        ctx = StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id=new_run_id())
+        ctx = StageContext(spark=spark, cfg=cfg, store=open_store(spark, cfg.root), run_id=new_run_id())
         stage_s: dict[str, float] = {}
         t_full = time.perf_counter()
         for stage in STAGES:

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     import pyarrow.parquet as pq
     from pyspark.sql import functions as F
 
-    from curate.delta.store import DeltaStore
+    from curate.delta.store import open_store
     from curate.pipelines.tokenize import tokenize
     from curate.schemas.config import SparkConfig
     from curate.session import get_spark
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         frame = spark.read.parquet(f"{tmp}/in")
         stage = tokenize(frame, TokenizeConfig())
         frame.limit(1000).write.format("noop").mode("overwrite").save()  # start the session's workers
-        store = DeltaStore(spark, f"{tmp}/root")
+        store = open_store(spark, f"{tmp}/root")
         run = {
             "input_only": lambda: frame.mapInArrow(_input_only, "n long").write.format("noop").mode("overwrite").save(),
             "encode_count": lambda: frame.mapInArrow(_encode_count, "doc_id string, n_tokens int")

@@ -37,8 +37,13 @@ def _session_groups(sid: int) -> set[int]:
     return groups
 
 
+def armed(name: str) -> bool:
+    """Whether the crash tests armed the point `name` (for code that must prepare to reach it)."""
+    return os.environ.get(FAULT_ENV) == name
+
+
 def fault_point(name: str) -> None:
-    if os.environ.get(FAULT_ENV) != name:
+    if not armed(name):
         return
     sys.stderr.write(f"curate: fault injected at {name}: killing the run (pid {os.getpid()})\n")
     sys.stderr.flush()

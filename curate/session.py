@@ -37,8 +37,28 @@ def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
-def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = False) -> SparkSession:
-    """Return the session for this process, creating it on first use."""
+def delta_conf(*, shuffle_partitions: int) -> dict[str, str]:
+    """Settings of a session curate starts with Spark's own Delta: the jars set-up installed (none
+    when it has not: the session then has no Delta, and `auto` picks delta-rs)."""
+    from curate.jars import installed
+
+    jars = installed("delta")
+    if not jars:
+        return {}
+    return {
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        # Delta rebuilds a snapshot's file list in this many tasks (default 50): on a laptop's tables
+        # that is 50 tiny tasks each time a table is opened.
+        "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
+    }
+
+
+def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = False,
+              delta_engine: str = "auto") -> SparkSession:
+    """Return the session for this process, creating it on first use. Unless `delta_engine` is
+    delta-rs, a session curate starts loads Spark's Delta when set-up installed it."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -68,6 +88,9 @@ def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = Fal
         builder = builder.config("spark.driver.extraJavaOptions", java_options)
         for key, value in _RUNTIME_DEFAULTS.items():
             builder = builder.config(key, value)
+        if delta_engine != "delta-rs":
+            for key, value in delta_conf(shuffle_partitions=cfg.shuffle_partitions).items():
+                builder = builder.config(key, value)
         for key, value in cfg.conf.items():
             builder = builder.config(key, str(value))
     spark = builder.getOrCreate()

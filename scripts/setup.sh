@@ -58,6 +58,13 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# Spark's own Delta Lake (io.delta:delta-spark, the jar Databricks and clusters run), matched to the
+# installed pyspark and delta-spark: fetched from Maven Central once into .venv/share/curate/jars.
+if ! .venv/bin/python -m curate.jars --check delta; then
+  echo "setup: fetching Delta Lake's jars from Maven Central (once)"
+  .venv/bin/python -m curate.jars install delta
+fi
+
 # Local Spark sessions map an archive of the JVM's classes (curate/class_archive.py): made once per
 # pyspark and Java by running the pipeline on the bundled sample (about 30 s).
 if ! .venv/bin/python -m curate.class_archive --check 2>/dev/null; then

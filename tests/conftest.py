@@ -1,23 +1,35 @@
-"""One local[2] SparkSession for the whole test run (starting Spark costs ~20 s)."""
+"""One local[2] SparkSession for the whole test run (starting Spark costs ~20 s), with Spark's own
+Delta loaded, so that each test picks its engine: `delta_engine` runs a test under both."""
 
 from __future__ import annotations
 
 import pytest
 
+ENGINES = ("native", "delta-rs")
+
 
 @pytest.fixture(scope="session")
 def spark():
+    from curate.delta.store import has_delta_classes
     from curate.schemas.config import SparkConfig
     from curate.session import get_spark
 
     session = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="4g"),
-                        app_name="curate-tests")
+                        app_name="curate-tests", delta_engine="native")
+    if not has_delta_classes(session):
+        pytest.exit("Delta Lake's jars are not installed: run scripts/setup.sh", returncode=1)
     yield session
     session.stop()
 
 
-@pytest.fixture()
-def store(spark, tmp_path):
-    from curate.delta.store import DeltaStore
+@pytest.fixture(params=ENGINES)
+def delta_engine(request) -> str:
+    """Each engine in turn: the test runs once on Spark's Delta, once on delta-rs."""
+    return request.param
 
-    return DeltaStore(spark, str(tmp_path / "root"))
+
+@pytest.fixture()
+def store(spark, tmp_path, delta_engine):
+    from curate.delta.store import open_store
+
+    return open_store(spark, str(tmp_path / "root"), engine=delta_engine)

@@ -106,18 +106,21 @@ def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], Stage
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="pipeline YAML (default: the embedded examples/local.yaml)")
     parser.add_argument("--root", help="storage root override (local folder, s3://, abfss://, gs://)")
+    parser.add_argument("--delta-engine", choices=("auto", "native", "delta-rs"),
+                        help="Delta engine override (config delta.engine): Spark's own Delta (native) or delta-rs")
     parser.add_argument("-v", "--verbose", action="store_true", help="verbose logs, Spark included")
 
 
 def make_context(args: argparse.Namespace, *, app_name: str, options: dict | None = None,
                  run_id: str | None = None) -> StageContext:
-    from curate.delta.store import DeltaStore
+    from curate.delta.store import open_store
     from curate.session import get_spark
 
-    cfg = load_pipeline_config(args.config, root=args.root)
-    spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose)
-    return StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root, register_format=False),
-                        run_id=run_id or new_run_id(), options=options or {})
+    cfg = load_pipeline_config(args.config, root=args.root, delta_engine=args.delta_engine)
+    spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose, delta_engine=cfg.delta.engine)
+    store = open_store(spark, cfg.root, engine=cfg.delta.engine, register_format=False)
+    log.info("delta engine: %s", store.engine)
+    return StageContext(spark=spark, cfg=cfg, store=store, run_id=run_id or new_run_id(), options=options or {})
 
 
 def add_lock_args(parser: argparse.ArgumentParser) -> None:
@@ -130,7 +133,7 @@ def locked_context(args: argparse.Namespace, *, command: str, options: dict | No
     """The job context with the storage root's run lock held for the block, taken before Spark starts."""
     from curate.lock import run_lock
 
-    root = load_pipeline_config(args.config, root=args.root).root
+    root = load_pipeline_config(args.config, root=args.root, delta_engine=args.delta_engine).root
     run_id = new_run_id()
     with run_lock(root, run_id=run_id, command=command, wait_s=args.wait):
         yield make_context(args, app_name=f"curate-{command}", options=options, run_id=run_id)

@@ -85,9 +85,20 @@ class TrackingConfig(Model):
     experiment: str = Field("curate", min_length=1)
 
 
+class DeltaConfig(Model):
+    """Which Delta engine reads and writes the tables (README "Delta Lake: two engines").
+
+    `auto`: Spark's own Delta where the session has its classes (Databricks, `--packages`) or
+    set-up installed its jars, delta-rs otherwise. `native` refuses to run without the jar;
+    `delta-rs` never uses it."""
+
+    engine: Literal["auto", "native", "delta-rs"] = "auto"
+
+
 class PipelineConfig(Model):
     root: str = "data"
     spark: SparkConfig = Field(default_factory=SparkConfig)
+    delta: DeltaConfig = Field(default_factory=DeltaConfig)
     inputs: list[InputConfig] = Field(default_factory=list)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)
@@ -151,8 +162,9 @@ def _resolve(path: str, base: Path) -> str:
     return str((base / path).resolve())
 
 
-def load_pipeline_config(path: str | Path | None = None, *, root: str | None = None) -> PipelineConfig:
-    """Load `path` (the embedded default when None), then apply a `--root` override."""
+def load_pipeline_config(path: str | Path | None = None, *, root: str | None = None,
+                         delta_engine: str | None = None) -> PipelineConfig:
+    """Load `path` (the embedded default when None), then apply `--root` and `--delta-engine` overrides."""
     cfg_path = Path(path) if path is not None else EMBEDDED_DEFAULT
     if path is None and not cfg_path.exists():
         cfg = PipelineConfig()
@@ -169,4 +181,6 @@ def load_pipeline_config(path: str | Path | None = None, *, root: str | None = N
         )
     if root is not None:
         cfg = cfg.model_copy(update={"root": root if "://" in root else str(Path(root).resolve())})
+    if delta_engine is not None:
+        cfg = cfg.model_copy(update={"delta": parse_model(DeltaConfig, {"engine": delta_engine}, origin="--delta-engine")})
     return cfg

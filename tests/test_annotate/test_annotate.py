@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from curate.delta.store import DeltaStore
+from curate.delta.store import open_store
 from curate.jobs.annotate import run_annotate
 from curate.jobs.common import StageContext
 from curate.pipelines.annotate import annotate
@@ -91,7 +91,7 @@ def _keep_per_file(store) -> list[tuple]:
 
 
 def test_job_rules_only_and_decontamination(spark, tmp_path):
-    store = DeltaStore(spark, str(tmp_path / "root"))
+    store = open_store(spark, str(tmp_path / "root"))
     store.append(spark.createDataFrame(_raw_rows(), DOCS_RAW_SCHEMA), DOCS_RAW, schema=DOCS_RAW_SCHEMA)
     ctx = StageContext(spark=spark, cfg=Cfg(root=str(tmp_path / "root")), store=store, run_id="r1")
     first = run_annotate(ctx)

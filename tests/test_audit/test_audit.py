@@ -8,7 +8,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from curate.cli import main
-from curate.delta.store import DeltaStore
+from curate.delta.store import DeltaStore, open_store
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def test_sample_run_reconciles_and_every_record_has_one_fate(spark, sample_root,
     out = capsys.readouterr().out
     assert rc == 0, log
     assert "reconciliation" in out and "MISMATCH" not in out
-    store = DeltaStore(spark, str(sample_root))
+    store = open_store(spark, str(sample_root))
     fates = store.read("doc_fates")
     raw, quarantine = store.read("docs_raw"), store.read("quarantine")
     assert fates.count() == raw.count() + quarantine.count() == fates.select("record_key").distinct().count()
@@ -52,7 +52,7 @@ def test_sample_run_reconciles_and_every_record_has_one_fate(spark, sample_root,
 def tampered(sample_root, tmp_path, spark) -> tuple[str, DeltaStore]:
     root = tmp_path / "root"
     shutil.copytree(sample_root, root)
-    return str(root), DeltaStore(spark, str(root))
+    return str(root), open_store(spark, str(root))
 
 
 def test_a_deleted_curated_row_fails_the_audit_naming_it(spark, sample_root, tmp_path, caplog):

@@ -28,9 +28,9 @@ def test_run_on_the_embedded_default(spark, tmp_path, capsys):
     assert main(["run", "--root", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "docs_raw" in out and str(tmp_path / "tables" / "docs_raw") in out
-    from curate.delta.store import DeltaStore
+    from curate.delta.store import open_store
 
-    store = DeltaStore(spark, str(tmp_path))
+    store = open_store(spark, str(tmp_path))
     runs = store.read("runs").collect()
     assert {r.stage for r in runs} >= {"ingest"} and all(r.status == "succeeded" for r in runs)
     assert store.read("docs_raw").count() > 500

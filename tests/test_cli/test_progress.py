@@ -54,11 +54,11 @@ def test_tasks_that_read_their_files_themselves_count_their_records(spark, tmp_p
     line through the records counter, not as one record per task."""
     from pyspark.sql.types import LongType, StructField, StructType
 
-    from curate.delta.store import DeltaStore
+    from curate.delta.store import open_store
     from curate.progress import SparkProgress
 
     schema = StructType([StructField("n", LongType())])
-    store = DeltaStore(spark, str(tmp_path))
+    store = open_store(spark, str(tmp_path))
     for start in (0, 1000, 3000):  # three files of 1000, 2000 and 500 rows
         end = {0: 1000, 1000: 3000, 3000: 3500}[start]
         version = store.append(spark.range(start, end).withColumnRenamed("id", "n"), "numbers", schema=schema)

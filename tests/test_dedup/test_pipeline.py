@@ -14,7 +14,7 @@ from curate.dedup.lsh import candidate_edges, verified_edges
 from curate.dedup.minhash import shingle_hash32, shingles
 from curate.dedup.normalize import normalize
 from curate.dedup.spark import shingle_set_frame
-from curate.delta.store import DeltaStore
+from curate.delta.store import open_store
 from curate.pipelines.dedup import find_duplicates, remove_duplicates, signatures
 
 from .texts import cjk_text, paragraphs, stdlib_docstrings, stdlib_source
@@ -232,7 +232,7 @@ def test_one_task_path_equals_the_distributed_steps(spark, settings, tmp_path):
               for i, t in enumerate(_edited_copies())]
     docs = make_docs(spark, _corpus() + copies + [("v00-copy", copies[0][1].lower(), {"source": "s1"})])
     # The job's one-task path reads the candidates' texts from the table's files (three here).
-    store = DeltaStore(spark, str(tmp_path))
+    store = open_store(spark, str(tmp_path))
     for part in range(3):
         version = store.append(docs.where(F.pmod(F.hash("doc_id"), F.lit(3)) == part), "docs", schema=docs.schema)
     read_texts = functools.partial(store.file_frame, "docs", version=version, columns=["doc_id", "text"])

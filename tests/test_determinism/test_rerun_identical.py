@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import MapType
 
 from curate.cli import main
-from curate.delta.store import DeltaStore
+from curate.delta.store import DeltaStore, open_store
 
 SAMPLE = Path(__file__).resolve().parents[2] / "examples" / "sample"
 TABLES = ("docs_raw", "quarantine", "docs_annotated", "dedup_signatures", "dup_clusters", "docs_curated",
@@ -98,7 +98,7 @@ def test_two_runs_with_different_partitioning_are_identical(spark, corpus, caplo
         for k, v in before.items():
             spark.conf.unset(k) if v is None else spark.conf.set(k, v)
 
-    sa, sb = DeltaStore(spark, str(a)), DeltaStore(spark, str(b))
+    sa, sb = open_store(spark, str(a)), open_store(spark, str(b))
     for name in TABLES:
         da, db = table_digest(sa, name), table_digest(sb, name)
         assert da[0] > 0 and da == db, name

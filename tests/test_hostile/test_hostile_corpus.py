@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from curate.cli import main
-from curate.delta.store import DeltaStore
+from curate.delta.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "examples" / "sample"
@@ -55,7 +55,7 @@ def test_every_hostile_record_gets_its_precise_fate_and_the_audit_passes(spark, 
     config = write_config(tmp_path, hostile)
     assert main(["run", "--config", str(config)]) == 0, caplog.text
 
-    store = DeltaStore(spark, str(tmp_path / "root"))
+    store = open_store(spark, str(tmp_path / "root"))
     got: dict[str, Counter] = {}
     for r in store.read("docs_raw").groupBy("input_file").count().collect():
         got.setdefault(r["input_file"], Counter())["doc"] += r["count"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from curate.cli import main
-from curate.delta.store import DeltaStore
+from curate.delta.store import DeltaStore, open_store
 from curate.pipelines.dag import STAGES
 from curate.schemas.config import EMBEDDED_DEFAULT, REPO_ROOT
 from curate.schemas import tables as t
@@ -54,7 +54,7 @@ def runs(spark, tmp_path_factory):
     first, second = split_sample()
     assert len(first) > 10 and len(second) > 10
     copy(first, base / "sample")
-    inc, scratch = DeltaStore(spark, str(base / "inc")), DeltaStore(spark, str(base / "scratch"))
+    inc, scratch = open_store(spark, str(base / "inc")), open_store(spark, str(base / "scratch"))
 
     assert main(["run", "--config", str(config), "--root", inc.root]) == 0
     first_run, raw_before = last_run_id(inc), inc.read(t.DOCS_RAW).count()

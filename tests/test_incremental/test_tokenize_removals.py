@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pyspark.sql.types import BooleanType, StringType, StructField, StructType
 
-from curate.delta.store import DeltaStore
+from curate.delta.store import DeltaStore, open_store
 from curate.jobs.common import StageContext, run_stage
 from curate.jobs.tokenize_docs import run_tokenize
 from curate.schemas.config import PipelineConfig
@@ -17,7 +17,7 @@ CURATED = StructType([*CARRIED, StructField("text", StringType()), StructField("
 
 
 def tokenize_in(spark, root, rows: list[dict], run_id: str):
-    store = DeltaStore(spark, str(root))
+    store = open_store(spark, str(root))
     store.overwrite(spark.createDataFrame(rows, CURATED), DOCS_CURATED, schema=CURATED)
     ctx = StageContext(spark=spark, cfg=PipelineConfig(root=str(root)), store=store, run_id=run_id)
     return store, run_stage(ctx, "tokenize", run_tokenize)
@@ -40,7 +40,7 @@ def test_new_documents_are_encoded_and_removed_ones_deleted(spark, tmp_path):
 
 
 def test_annotate_settings_that_change_texts_encode_everything_again(spark, tmp_path):
-    store = DeltaStore(spark, str(tmp_path))
+    store = open_store(spark, str(tmp_path))
     store.overwrite(spark.createDataFrame(curated_rows(python_docs(4)), CURATED), DOCS_CURATED, schema=CURATED)
     pii_off = {"annotate": {"pii": {"enabled": False}}}
     rules = {"annotate": {"pii": {"enabled": False}, "rules": {"text": {"min_gopher_word_count": 10}}}}

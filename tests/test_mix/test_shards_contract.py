@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from curate.delta.store import DeltaStore
+from curate.delta.store import open_store
 from curate.errors import ConfigError
 from curate.jobs.common import StageContext
 from curate.jobs.mix import run_mix
@@ -52,7 +52,7 @@ def env(spark, tmp_path_factory):
         + stdlib_code(20, package="email") + special_docs()
     )
     rows = curated_rows(docs)
-    store = DeltaStore(spark, str(root))
+    store = open_store(spark, str(root))
     df = spark.createDataFrame(rows)
     store.append(df, "docs_curated", schema=df.schema)
     cfg = PipelineConfig(root=str(root), mix={"samples_per_task": 128})

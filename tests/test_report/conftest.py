@@ -18,9 +18,9 @@ def sample_run(spark, tmp_path_factory):
     config = base / "pipeline.yaml"
     config.write_text(yaml.safe_dump(cfg))
     assert main(["run", "--config", str(config)]) == 0
-    from curate.delta.store import DeltaStore
+    from curate.delta.store import open_store
 
-    store = DeltaStore(spark, cfg["root"])
+    store = open_store(spark, cfg["root"])
     run_id = store.read("runs").select("run_id").first()["run_id"]
     return {"config": config, "root": base / "root", "run_id": run_id, "mlflow_uri": cfg["tracking"]["mlflow_uri"],
             "store": store}

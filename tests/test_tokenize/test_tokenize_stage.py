@@ -1,6 +1,6 @@
 from pyspark.sql import functions as F
 
-from curate.delta.store import DeltaStore
+from curate.delta.store import open_store
 from curate.jobs.common import StageContext
 from curate.jobs.tokenize_docs import run_tokenize
 from curate.pipelines.tokenize import tokenize
@@ -34,7 +34,7 @@ def test_tokenize_docs_raw_shape_fills_missing_columns(spark):
 
 
 def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path):
-    store = DeltaStore(spark, str(tmp_path))
+    store = open_store(spark, str(tmp_path))
     rows = curated_rows(corpus(per_lang=1, n_docs=2, n_code=2))
     df = spark.createDataFrame(rows)
     store.append(df, "docs_curated", schema=df.schema)
@@ -52,7 +52,7 @@ def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path):
 def test_job_tokenizes_an_earlier_table_file_by_file(spark, tmp_path, official):
     """--input docs_raw: the tasks read its files, fill the carried columns it lacks with null, and
     tally what they wrote."""
-    store = DeltaStore(spark, str(tmp_path))
+    store = open_store(spark, str(tmp_path))
     docs = corpus(per_lang=1, n_docs=3, n_code=2)
     raw = spark.createDataFrame([(f"d{i}", d.uri, "web", "text", d.text) for i, d in enumerate(docs)],
                                 "doc_id string, source_id string, source string, kind string, text string")

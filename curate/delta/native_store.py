@@ -1,0 +1,179 @@
+"""The native engine: Spark's own Delta Lake (io.delta:delta-spark), as Databricks and clusters run it.
+
+Every read and write, metadata included, goes through Spark's Delta with the session's storage
+settings. Tables curate creates have deletion vectors off (Databricks turns them on by default):
+delta-rs, and so curate's other engine and many Delta readers, cannot read a table that has them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING, Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from curate.delta.store import DeltaStore, join_uri
+from curate.faults import fault_point
+from curate.schemas.tables import conform
+from curate.spark_tasks import tally_batches
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from curate.delta.datasource import BatchFn, TallyFn
+
+log = logging.getLogger(__name__)
+
+# Table properties of the tables curate creates: readable by delta-rs and every Delta reader.
+CREATE_PROPERTIES = {"delta.enableDeletionVectors": "false"}
+
+
+class NativeStore(DeltaStore):
+    engine = "native"
+
+    def _delta_table(self, name: str):
+        from delta.tables import DeltaTable
+
+        return DeltaTable.forPath(self.spark, self.path(name))
+
+    def _reader(self, name: str, version: int | None):
+        reader = self.spark.read.format("delta")
+        return reader if version is None else reader.option("versionAsOf", version)
+
+    # ---- metadata ------------------------------------------------------------------------------
+    def _is_table(self, name: str) -> bool:
+        from delta.tables import DeltaTable
+
+        return DeltaTable.isDeltaTable(self.spark, self.path(name))
+
+    def version(self, name: str) -> int | None:
+        if not self._is_table(name):
+            return None
+        return self._delta_table(name).history(1).select("version").first()[0]
+
+    def history(self, name: str) -> list[dict]:
+        if not self._is_table(name):
+            return []
+        rows = self._delta_table(name).history().select(
+            "version", F.unix_millis("timestamp").alias("timestamp")).collect()
+        return [r.asDict() for r in rows]
+
+    def rows(self, name: str, *, version: int | None = None) -> int:
+        """Delta answers a plain count from the log's statistics (deletion vectors included) and
+        scans only the files that have none."""
+        return self.read(name, version=version).count()
+
+    def column_names(self, name: str, *, version: int | None = None) -> list[str]:
+        return self.read(name, version=version).columns
+
+    def table_id(self, name: str) -> str | None:
+        if not self._is_table(name):
+            return None
+        return self._delta_table(name).detail().select("id").first()[0]
+
+    # ---- reading -------------------------------------------------------------------------------
+    def read(self, name: str, *, version: int | None = None, schema: StructType | None = None) -> DataFrame:
+        if not self._is_table(name):
+            if schema is not None:
+                return self.spark.createDataFrame([], schema)
+            raise self._missing(name)
+        return self._reader(name, version).load(self.path(name))
+
+    def read_arrow(self, name: str, *, version: int | None = None,
+                   columns: Sequence[str] | None = None) -> pa.Table | None:
+        if not self._is_table(name):
+            return None
+        df = self.read(name, version=version)
+        return (df.select(*columns) if columns else df).toArrow()
+
+    def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
+                   columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
+        rows = self.read(name, version=version)
+        if where_true is not None:
+            rows = rows.where(F.col(where_true))  # Delta skips files by their statistics
+        return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
+
+    # ---- writing -------------------------------------------------------------------------------
+    def _write(self, df: DataFrame, name: str, *, schema: StructType, mode: str,
+               read_version: int | None = None) -> int:
+        """One Delta commit. `read_version`: the version `df` was computed from; a table that moved on
+        since is not overwritten (Delta's own check starts when the write does)."""
+        df = _faulted(conform(df, schema, table=name), f"write:{name}")
+        current = self.version(name)
+        if read_version is not None and current != read_version:
+            raise self._conflict(name)
+        writer = df.write.format("delta").mode(mode)
+        if current is None:
+            writer = writer.options(**CREATE_PROPERTIES)
+        fault_point(f"commit:{name}")  # nothing written
+        try:
+            writer.save(self.path(name))
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        fault_point(f"committed:{name}")  # committed, the job not told yet
+        return self.version(name)
+
+    def append(self, df: DataFrame, name: str, *, schema: StructType) -> int:
+        return self._write(df, name, schema=schema, mode="append")
+
+    def overwrite(self, df: DataFrame, name: str, *, schema: StructType) -> int:
+        return self._write(df, name, schema=schema, mode="overwrite", read_version=self.version(name))
+
+    def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
+        df = self.spark.createDataFrame(rows, schema)
+        if self._is_table(name) and set(schema.names) - set(self.column_names(name)):
+            df.write.format("delta").mode("append").option("mergeSchema", "true").save(self.path(name))
+            return self.version(name)
+        return self.append(df, name, schema=schema)
+
+    def _merge_new(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str]) -> int:
+        cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        merge = self._delta_table(name).alias("t").merge(conform(df, schema, table=name).alias("s"), cond)
+        fault_point(f"commit:{name}")
+        try:
+            merge.whenNotMatchedInsertAll().execute()
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        fault_point(f"committed:{name}")
+        return self.version(name)
+
+    def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str],
+                     unique: bool = False) -> int:
+        """The files are read back and written through Spark's Delta (appended when the table is new
+        and their keys unique, merged otherwise), then deleted: only Delta writes the table."""
+        from curate.delta.datasource import delete_files
+
+        paths = [join_uri(self.path(name), a["path"]) for a in adds]
+        staged = self.spark.read.schema(schema).parquet(*paths) if paths else self.spark.createDataFrame([], schema)
+        try:
+            if unique and not self._is_table(name):
+                return self.append(staged, name, schema=schema)
+            return self.merge_insert(staged, name, schema=schema, keys=keys)
+        finally:
+            delete_files(self.path(name), [a["path"] for a in adds])
+
+    def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
+                  columns: Sequence[str] | None, tally: TallyFn | None,
+                  where_true: str | None) -> tuple[int, Counter]:
+        frame = self.file_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
+        read_version = version if dst == src else self.version(dst)
+        out_version = self._write(frame, dst, schema=schema, mode="overwrite", read_version=read_version)
+        return out_version, tally_batches(self.read(dst, version=out_version), tally) if tally else Counter()
+
+
+def _faulted(df: DataFrame, point: str) -> DataFrame:
+    """`df`, with the fault point `point` reached in each writing task after its last row, when the
+    crash tests arm it (Spark's Delta writes in the JVM, where no Python point can be)."""
+    from curate.faults import armed
+
+    if not armed(point):
+        return df
+
+    def rows_then_fault(batches):
+        yield from batches
+        fault_point(point)
+
+    return df.mapInArrow(rows_then_fault, df.schema)

@@ -1,0 +1,214 @@
+"""The delta-rs engine: where Spark has no Delta jar (an air-gapped laptop, a cluster without it).
+
+Writes: Spark tasks write Parquet files and return add actions with statistics, the driver commits
+them through delta-rs as one transaction (`datasource.py`). Reads: the snapshot's file list read by
+Spark's own Parquet reader (faster than a Python reader; SPARK_NOTES.md), so a table feature that
+changes what a file's rows mean (deletion vectors, column mapping) is refused, never misread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import Counter
+from typing import TYPE_CHECKING, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.types import StructType
+
+from curate.delta.store import DeltaStore, has_delta_classes, join_uri
+from curate.errors import StorageError
+from curate.schemas.tables import SPLIT_FILES_BY, conform
+
+if TYPE_CHECKING:
+    from curate.delta.datasource import BatchFn, TallyFn
+
+log = logging.getLogger(__name__)
+
+# Reader features that leave a data file's rows and columns as the Parquet file has them.
+_FILE_READABLE = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
+
+
+class DeltaRsStore(DeltaStore):
+    engine = "delta-rs"
+
+    def __init__(self, spark: SparkSession, root: str, *, register_format: bool = True):
+        super().__init__(spark, root)
+        if register_format and not has_delta_classes(spark):  # with the jar, "delta" is Spark's
+            from curate.delta.datasource import DeltaRsDataSource
+
+            spark.dataSource.register(DeltaRsDataSource)
+
+    def _table(self, name: str, version: int | None = None):
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            return DeltaTable(self.path(name), version=version)
+        except TableNotFoundError:
+            return None
+
+    def _existing(self, name: str, version: int | None = None):
+        dt = self._table(name, version)
+        if dt is None:
+            raise self._missing(name)
+        return dt
+
+    def _readable(self, name: str, dt):
+        """`dt`, when its rows are what its data files hold."""
+        protocol = dt.protocol()
+        features = set(protocol.reader_features or ())
+        if protocol.min_reader_version == 2 or features - _FILE_READABLE:
+            used = sorted(features - _FILE_READABLE) or ["columnMapping (reader version 2)"]
+            raise StorageError(
+                f"table {name!r} at {self.path(name)} uses the Delta reader feature(s) {used}, which the delta-rs "
+                f"engine does not read (it would return rows a deletion vector hides, or misname columns): read it "
+                f"with delta.engine: native (--delta-engine native), or make it readable by both engines with Spark's "
+                f"Delta: ALTER TABLE delta.`{self.path(name)}` DROP FEATURE <feature>")
+        return dt
+
+    # ---- metadata ------------------------------------------------------------------------------
+    def version(self, name: str) -> int | None:
+        dt = self._table(name)
+        return None if dt is None else dt.version()
+
+    def history(self, name: str) -> list[dict]:
+        dt = self._table(name)
+        return [] if dt is None else [{"version": h["version"], "timestamp": h["timestamp"]} for h in dt.history()]
+
+    def rows(self, name: str, *, version: int | None = None) -> int:
+        """From the log's per-file statistics, without a Spark job; Spark counts when a file has none."""
+        dt = self._readable(name, self._existing(name, version))
+        records = pa.table(dt.get_add_actions()).column("num_records")
+        if records.null_count:
+            return self.read(name, version=version).count()
+        return int(pc.sum(records).as_py() or 0)
+
+    def column_names(self, name: str, *, version: int | None = None) -> list[str]:
+        return pa.schema(self._existing(name, version).schema().to_arrow()).names
+
+    def table_id(self, name: str) -> str | None:
+        dt = self._table(name)
+        return None if dt is None else dt.metadata().id
+
+    # ---- reading -------------------------------------------------------------------------------
+    def read(self, name: str, *, version: int | None = None, schema: StructType | None = None) -> DataFrame:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        dt = self._table(name, version)
+        if dt is None:
+            if schema is not None:
+                return self.spark.createDataFrame([], schema)
+            raise self._missing(name)
+        table_schema = from_arrow_schema(pa.schema(self._readable(name, dt).schema().to_arrow()))
+        files = dt.file_uris()
+        if not files:
+            return self.spark.createDataFrame([], table_schema)
+        # The schema given: Spark would otherwise run a job to read a footer and infer it. Partition
+        # values come from the directory names, typed by it.
+        df = self.spark.read.schema(table_schema).option("basePath", self.path(name)).parquet(*files)
+        return df.select(table_schema.names)
+
+    def read_arrow(self, name: str, *, version: int | None = None,
+                   columns: Sequence[str] | None = None) -> pa.Table | None:
+        dt = self._table(name, version)
+        if dt is None:
+            return None
+        return self._readable(name, dt).to_pyarrow_table(columns=list(columns) if columns else None)
+
+    def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
+                   columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
+        """Each task reads a data file itself (`datasource.file_frame`): for a filter that keeps few
+        rows, the others never pass through the JVM; files that hold no `where_true` row are skipped."""
+        from curate.delta.datasource import file_frame
+
+        self._readable(name, self._existing(name, version))
+        return file_frame(self.spark, self.path(name), version, fn, schema, columns=list(columns) if columns else None,
+                          where_true=where_true)
+
+    # ---- writing -------------------------------------------------------------------------------
+    def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
+               read_version: int | None = None) -> int:
+        from curate.delta.datasource import write_frame
+
+        opts = {"path": self.path(name), "split_by": ",".join(SPLIT_FILES_BY.get(name, ()))}
+        if read_version is not None:
+            opts["read_version"] = str(read_version)
+        try:
+            write_frame(conform(df, schema, table=name), opts, overwrite=overwrite)
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        return self.version(name)
+
+    def append(self, df: DataFrame, name: str, *, schema: StructType) -> int:
+        return self._write(df, name, schema=schema, overwrite=False)
+
+    def overwrite(self, df: DataFrame, name: str, *, schema: StructType) -> int:
+        return self._write(df, name, schema=schema, overwrite=True, read_version=self.version(name))
+
+    def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
+        """delta-rs writes them from here: a Spark write of one row costs a job and Python planner
+        processes, seconds on a cold session."""
+        from deltalake import CommitProperties, write_deltalake
+
+        from curate.delta.datasource import ENGINE, delta_arrow_schema
+
+        table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=delta_arrow_schema(schema))
+        try:
+            write_deltalake(self.path(name), table, mode="append", schema_mode="merge",
+                            commit_properties=CommitProperties(custom_metadata={"engine": ENGINE}))
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        return self.version(name)
+
+    def _merge_new(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str]) -> int:
+        version = self.version(name)
+        new = df.join(self.read(name, version=version).select(*keys), list(keys), "left_anti")
+        return self._write(new, name, schema=schema, overwrite=False, read_version=version)
+
+    def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str],
+                     unique: bool = False) -> int:
+        """When the files' keys are unique and none is in the table yet (a first ingest, new input
+        files), the files themselves are committed against the version checked, with no rewrite.
+        Otherwise they are read back, merged, and deleted."""
+        from curate.delta.datasource import commit_files, delete_files
+
+        version = self.version(name)
+        paths = [join_uri(self.path(name), a["path"]) for a in adds]
+        if not adds or (unique and version is None):
+            all_new = True
+        else:
+            new = self.spark.read.schema(schema).parquet(*paths).select(*keys)
+            new = new if unique else new.distinct()
+            if version is not None:
+                new = new.join(self.read(name, version=version).select(*keys), list(keys), "left_anti")
+            all_new = new.count() == sum(json.loads(a["stats"])["numRecords"] for a in adds)
+        if all_new:
+            try:
+                commit_files(self.path(name), adds, schema, read_version=version)
+            except Exception as err:
+                raise self._write_error(name, err) from err
+            return self.version(name)
+        try:
+            return self.merge_insert(self.spark.read.schema(schema).parquet(*paths), name, schema=schema, keys=keys)
+        finally:
+            delete_files(self.path(name), [a["path"] for a in adds])
+
+    def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
+                  columns: Sequence[str] | None, tally: TallyFn | None,
+                  where_true: str | None) -> tuple[int, Counter]:
+        """Each task reads a data file of `src` and writes `dst` files itself (`datasource.map_files`):
+        no column passes through the JVM."""
+        from curate.delta.datasource import map_files
+
+        self._readable(src, self._existing(src, version))
+        dst_version = version if dst == src else self.version(dst)
+        try:
+            counts = map_files(self.spark, self.path(src), version, fn, self.path(dst), schema,
+                               columns=list(columns) if columns else None, dst_version=dst_version, tally=tally,
+                               where_true=where_true, split_by=SPLIT_FILES_BY.get(dst, ()))
+        except Exception as err:
+            raise self._write_error(dst, err) from err
+        return self.version(dst), counts
