@@ -34,6 +34,10 @@ CREATE_PROPERTIES = {"delta.enableDeletionVectors": "false"}
 class NativeStore(DeltaStore):
     engine = "native"
 
+    def __init__(self, spark, root: str):
+        super().__init__(spark, root)
+        self._delta_log = _delta_log_class(spark)
+
     def _delta_table(self, name: str):
         from delta.tables import DeltaTable
 
@@ -50,6 +54,13 @@ class NativeStore(DeltaStore):
         return DeltaTable.isDeltaTable(self.spark, self.path(name))
 
     def version(self, name: str) -> int | None:
+        """From the table's log, without a Spark job where Delta's `DeltaLog` is reachable (the open
+        source jar); through DESCRIBE HISTORY (a job each time) where it is not (Databricks)."""
+        if self._delta_log is not None:
+            none = self.spark._jvm.scala.Option.empty()  # noqa: SLF001
+            version = self._delta_log.forTable(self.spark._jsparkSession, self.path(name)).update(  # noqa: SLF001
+                False, none, none).version()
+            return None if version < 0 else version
         if not self._is_table(name):
             return None
         return self._delta_table(name).history(1).select("version").first()[0]
@@ -162,6 +173,18 @@ class NativeStore(DeltaStore):
         read_version = version if dst == src else self.version(dst)
         out_version = self._write(frame, dst, schema=schema, mode="overwrite", read_version=read_version)
         return out_version, tally_batches(self.read(dst, version=out_version), tally) if tally else Counter()
+
+
+def _delta_log_class(spark):
+    """Delta's `DeltaLog` with the `update` the open source jar has, or None (another build of Delta)."""
+    try:
+        cls = spark._jvm.org.apache.spark.util.Utils.classForName(  # noqa: SLF001
+            "org.apache.spark.sql.delta.DeltaLog", True, False)
+        if any(m.getName() == "update" and m.getParameterCount() == 3 for m in cls.getMethods()):
+            return spark._jvm.org.apache.spark.sql.delta.DeltaLog  # noqa: SLF001
+    except Exception:  # Py4JJavaError: no such class
+        pass
+    return None
 
 
 def _faulted(df: DataFrame, point: str) -> DataFrame:
