@@ -438,14 +438,27 @@ def text_mb(root: Path, table: str) -> float:
     return pc.sum(pc.binary_length(read_table(root, table, ["text"]).column("text"))).as_py() / MB
 
 
+def engine_runs(cfg: Path, run_dir: Path, engines: list[str]) -> dict:
+    """`curate run` of the same config on each further Delta engine, in a root of its own: wall time
+    and per-stage seconds, beside the first engine's run."""
+    out = {}
+    for engine in engines:
+        root = run_dir / f"root-{engine}"
+        wall_s, _ = run_pipeline(cfg, run_dir / f"curate-{engine}.log", ("run", "--delta-engine", engine, "--root", str(root)))
+        out[engine] = {"wall_s": wall_s, "stages": {name: r["duration_s"] for name, r in last_run(root).items()}}
+        shutil.rmtree(root)
+    return out
+
+
 def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_mb: float, peers: bool,
-               weights: dict[str, float]) -> dict:
+               weights: dict[str, float], engines: list[str]) -> dict:
     run_dir = work / f"run-{size_mb:g}mb"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
     root = run_dir / "root"
     cfg = write_configs(run_dir, corpus, root, manifest["total_text_bytes"], weights)
-    wall_s, mem = run_pipeline(cfg, run_dir / "curate.log")
+    engine = ("--delta-engine", engines[0])
+    wall_s, mem = run_pipeline(cfg, run_dir / "curate.log", ("run", *engine))
     runs = last_run(root)
     lim = limits(corpus, root, cfg, limit_mb)
     stage_mb = {"ingest": manifest["total_text_bytes"] / MB, "dedup": lim["dedup"]["signed_mb"],
@@ -468,7 +481,7 @@ def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_m
             row["spark_overhead"] = (r["duration_s"] * CORES / stage_mb[name]) / (whole["annotator_in_process_s"] / whole["mb"]) - 1
         stages[name] = row
     # `curate annotate --rules-only` on the run's table: a threshold change, beside the full annotate
-    rules_wall_s, _ = run_pipeline(cfg, run_dir / "rules-only.log", ("annotate", "--rules-only"))
+    rules_wall_s, _ = run_pipeline(cfg, run_dir / "rules-only.log", ("annotate", "--rules-only", *engine))
     rules_s = last_run(root)["annotate"]["duration_s"]
     stages["annotate"]["rules_only"] = {"wall_s": rules_s, "command_wall_s": rules_wall_s,
                                         "speedup": stages["annotate"]["wall_s"] / rules_s}
@@ -480,6 +493,13 @@ def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_m
                    "peak_driver_rss_mb": mem.peak_driver / MB, "peak_executor_workers_rss_mb": mem.peak_workers / MB},
         "limits": lim,
     }
+    if len(engines) > 1:  # per stage: each other engine's seconds over the first's
+        result["engines"] = {engines[0]: {"wall_s": wall_s, "stages": {n: r["duration_s"] for n, r in runs.items()}},
+                             **engine_runs(cfg, run_dir, engines[1:])}
+        result["engine_ratio"] = {
+            e: {n: t / result["engines"][engines[0]]["stages"][n] for n, t in r["stages"].items()} | {
+                "end_to_end": r["wall_s"] / wall_s}
+            for e, r in result["engines"].items() if e != engines[0]}
     if peers:
         lid_s = lim["annotate"]["fasttext_s"] * stage_mb["annotate"] / lim["annotate"]["mb"]
         dt = datatrove_run(corpus, run_dir, lid_s)
@@ -572,8 +592,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peer-max-mb", type=float, help="run datatrove only on sizes up to this many MB")
     ap.add_argument("--resume", action="store_true", help="keep the sizes already in --out")
     ap.add_argument("--smoke", action="store_true", help="one 2 MB corpus: checks the benchmark runs (CI)")
+    ap.add_argument("--delta-engine", default="auto",
+                    help="Delta engine(s) curate runs on, comma-separated: the first is the one measured against "
+                         "the limits and peers; each other one runs the same corpus too (e.g. native,delta-rs)")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "run.json"))
     args = ap.parse_args(argv)
+    engines = args.delta_engine.split(",")
+    if not set(engines) <= {"auto", "native", "delta-rs"}:
+        ap.error(f"--delta-engine {args.delta_engine!r}: each one auto, native or delta-rs")
     sizes = [2.0] if args.smoke else [float(s) for s in args.sizes.split(",")]
     work = Path(args.work)
     # The 2 MB smoke corpus's prose is all Debian Reference, which the Gopher alpha-word rule drops
@@ -596,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         corpus = full if keep >= of else work / f"corpus-{size:g}mb"
         manifest = full_manifest if keep >= of else subsample(full, corpus, keep, of)
         peers = args.peers and (args.peer_max_mb is None or size <= args.peer_max_mb)
-        results.append(bench_size(size, corpus, manifest, work, args.limit_mb, peers, weights))
+        results.append(bench_size(size, corpus, manifest, work, args.limit_mb, peers, weights, engines))
         write_result(summary(results), out)  # after every size: a late failure keeps the sizes done
     write_result(summary(results), out)  # with the kept sizes that come after the last one run
     chart(results, out.with_suffix(".png"))

@@ -1,11 +1,13 @@
 """Everything `spark-submit` ships to a cluster: the `curate` package as a zip for `--py-files`, and
 copies of the tokenizer's BPE file and the language-ID model for `--files`.
 
-    python -m curate.package --out dist
+    python -m curate.package --out dist [--delta]
 
 writes dist/curate.zip, dist/cl100k_base.tiktoken and dist/lid.176.ftz and prints the spark-submit
 flags that ship them. Executors then need no network and no curate install: only curate's
 dependencies in their Python (the same venv on every node, or a venv-pack archive, see the README).
+`--delta` also copies the Delta Lake jars set-up installed into dist/jars and adds `--jars` and the
+Delta session settings, for a cluster without them (Databricks has its own: leave it off there).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from curate.errors import DependencyError
+from curate.session import DELTA_SESSION_CONF
 from curate.shipped import BPE_ENV, LID_ENV
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -28,13 +32,19 @@ class Bundle:
     zip_path: Path
     bpe_path: Path
     lid_path: Path
+    jars: tuple[Path, ...] = ()
 
     def submit_args(self) -> list[str]:
         """spark-submit flags: the package on every Python path, the models in every working set,
-        and the environment that points curate at the shipped copies by file name."""
+        the environment that points curate at the shipped copies by file name, and the Delta jars
+        with Delta's session settings when the bundle has them."""
         args = ["--py-files", str(self.zip_path), "--files", f"{self.bpe_path},{self.lid_path}"]
         for env, path in ((BPE_ENV, self.bpe_path), (LID_ENV, self.lid_path)):
             args += ["--conf", f"spark.executorEnv.{env}={path.name}"]
+        if self.jars:
+            args += ["--jars", ",".join(str(j) for j in self.jars)]
+            for key, value in DELTA_SESSION_CONF.items():
+                args += ["--conf", f"{key}={value}"]
         return args
 
 
@@ -51,23 +61,34 @@ def build_zip(out: Path) -> Path:
     return out
 
 
-def build(out_dir: Path) -> Bundle:
+def build(out_dir: Path, *, delta: bool = False) -> Bundle:
     """Write curate.zip and the two model files into `out_dir`; the models are the ones this process
-    would load (so $CURATE_BPE_FILE / $CURATE_LID_MODEL, when set, are honoured)."""
+    would load (so $CURATE_BPE_FILE / $CURATE_LID_MODEL, when set, are honoured). `delta`: copy the
+    installed Delta jars into `out_dir/jars` too."""
+    from curate.jars import installed
     from curate.quality.langid import default_model_path
     from curate.tokenize.encoder import bpe_file, get_encoding
 
     get_encoding()  # refuses a BPE file whose checksum is not the official one
     out_dir.mkdir(parents=True, exist_ok=True)
     models = [shutil.copyfile(src, out_dir / src.name) for src in (bpe_file(), default_model_path())]
-    return Bundle(build_zip(out_dir / "curate.zip"), *models)
+    jars: list[Path] = []
+    if delta:
+        if not installed("delta"):
+            raise DependencyError("--delta: Delta Lake's jars are not installed; run scripts/setup.sh")
+        (out_dir / "jars").mkdir(exist_ok=True)
+        jars = [shutil.copyfile(j, out_dir / "jars" / j.name) for j in installed("delta")]
+    return Bundle(build_zip(out_dir / "curate.zip"), *models, jars=tuple(jars))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m curate.package", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="dist", help="output folder (default: dist)")
-    bundle = build(Path(parser.parse_args(argv).out).resolve())
+    parser.add_argument("--delta", action="store_true",
+                        help="ship the Delta Lake jars set-up installed, with Delta's session settings")
+    args = parser.parse_args(argv)
+    bundle = build(Path(args.out).resolve(), delta=args.delta)
     print(" ".join(bundle.submit_args()))
     return 0
 

@@ -37,6 +37,13 @@ def launched_by_spark_submit() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+# What a session needs besides the jars for Spark's Delta (SQL, MERGE, the catalog's USING DELTA).
+DELTA_SESSION_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
 def delta_conf(*, shuffle_partitions: int) -> dict[str, str]:
     """Settings of a session curate starts with Spark's own Delta: the jars set-up installed (none
     when it has not: the session then has no Delta, and `auto` picks delta-rs)."""
@@ -47,8 +54,7 @@ def delta_conf(*, shuffle_partitions: int) -> dict[str, str]:
         return {}
     return {
         "spark.jars": ",".join(str(j) for j in jars),
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        **DELTA_SESSION_CONF,
         # Delta rebuilds a snapshot's file list in this many tasks (default 50): on a laptop's tables
         # that is 50 tiny tasks each time a table is opened.
         "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),

@@ -86,7 +86,8 @@ def _log(ctx: StageContext, runs: list[dict], report: Path) -> str:
     experiment = client.get_experiment_by_name(tracking.experiment)
     experiment_id = experiment.experiment_id if experiment else client.create_experiment(tracking.experiment)
     run = client.create_run(experiment_id, run_name=ctx.run_id,
-                            tags={"curate.run_id": ctx.run_id, "curate.root": ctx.cfg.root})
+                            tags={"curate.run_id": ctx.run_id, "curate.root": ctx.cfg.root,
+                                  "curate.delta_engine": ctx.store.engine})
     mlflow_id = run.info.run_id
     # The whole config's hash, and each stage's own (what `runs` records and incremental runs compare).
     params = {"config_hash": ctx.cfg.config_hash(),

@@ -108,7 +108,7 @@ class NativeStore(DeltaStore):
         return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
 
     # ---- writing -------------------------------------------------------------------------------
-    def _write(self, df: DataFrame, name: str, *, schema: StructType, mode: str,
+    def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
                read_version: int | None = None) -> int:
         """One Delta commit. `read_version`: the version `df` was computed from; a table that moved on
         since is not overwritten (Delta's own check starts when the write does)."""
@@ -116,7 +116,7 @@ class NativeStore(DeltaStore):
         current = self.version(name)
         if read_version is not None and current != read_version:
             raise self._conflict(name)
-        writer = df.write.format("delta").mode(mode)
+        writer = df.write.format("delta").mode("overwrite" if overwrite else "append")
         if current is None:
             writer = writer.options(**CREATE_PROPERTIES)
         fault_point(f"commit:{name}")  # nothing written
@@ -128,10 +128,10 @@ class NativeStore(DeltaStore):
         return self.version(name)
 
     def append(self, df: DataFrame, name: str, *, schema: StructType) -> int:
-        return self._write(df, name, schema=schema, mode="append")
+        return self._write(df, name, schema=schema, overwrite=False)
 
     def overwrite(self, df: DataFrame, name: str, *, schema: StructType) -> int:
-        return self._write(df, name, schema=schema, mode="overwrite", read_version=self.version(name))
+        return self._write(df, name, schema=schema, overwrite=True, read_version=self.version(name))
 
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         df = self.spark.createDataFrame(rows, schema)
@@ -171,7 +171,7 @@ class NativeStore(DeltaStore):
                   where_true: str | None) -> tuple[int, Counter]:
         frame = self.file_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
         read_version = version if dst == src else self.version(dst)
-        out_version = self._write(frame, dst, schema=schema, mode="overwrite", read_version=read_version)
+        out_version = self._write(frame, dst, schema=schema, overwrite=True, read_version=read_version)
         return out_version, tally_batches(self.read(dst, version=out_version), tally) if tally else Counter()
 
 

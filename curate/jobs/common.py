@@ -64,6 +64,7 @@ def record_run(ctx: StageContext, *, stage: str, status: str, started: float, re
         result.rows_out,
         result.counts,
         result.message[:2000],
+        ctx.store.engine,
     )
     ctx.store.append_rows([row], RUNS, schema=RUNS_SCHEMA)
 
@@ -96,6 +97,10 @@ def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], Stage
         raise
     fault_point(f"done:{stage}")  # the stage's commits made, its `runs` record not
     record_run(ctx, stage=stage, status="succeeded", started=started, result=result, config_hash=config_hash)
+    if ctx.cfg.catalog is not None:
+        from curate.delta.catalog import register_tables
+
+        register_tables(ctx.spark, ctx.cfg.catalog, ctx.store, [*result.output_versions, RUNS])
     log.info(
         "[%s] %s: done in %.1fs, rows in=%s out=%s %s",
         ctx.run_id, stage, time.time() - started, result.rows_in, result.rows_out, result.counts,

@@ -32,8 +32,9 @@ def upstream(st: Stage) -> list[str]:
     return [other.name for other in STAGES if set(other.outputs) & set(st.inputs)]
 
 
-def stage_args(*, config: str | None, root: str | None) -> list[str]:
-    return [*(["--config", config] if config else []), *(["--root", root] if root else [])]
+def stage_args(*, config: str | None, root: str | None, delta_engine: str | None) -> list[str]:
+    return [*(["--config", config] if config else []), *(["--root", root] if root else []),
+            *(["--delta-engine", delta_engine] if delta_engine else [])]
 
 
 def cron_to_quartz(cron: str) -> str:
@@ -180,6 +181,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--retry-delay-min", type=int, default=5, help="minutes between retries (default: 5)")
         p.add_argument("--config", help="pipeline YAML the tasks run with (default: the embedded one)")
         p.add_argument("--root", help="storage root the tasks run with")
+        p.add_argument("--delta-engine", choices=("auto", "native", "delta-rs"),
+                       help="Delta engine the tasks run with (Databricks: its runtime's own Delta, by auto)")
         p.set_defaults(func=main_from_args, verbose=False)
     p = sub.choices["airflow"]
     p.add_argument("--curate", default=str(Path(sys.executable).with_name("curate")),
@@ -217,16 +220,18 @@ def main_from_args(args: argparse.Namespace) -> int:
 
         config = str(Path(args.config).resolve()) if args.config else None
         root = args.root if not args.root or "://" in args.root else str(Path(args.root).resolve())
-        load_pipeline_config(config, root=root)  # refuse a bad config now, not at 3 am
+        load_pipeline_config(config, root=root, delta_engine=args.delta_engine)  # refuse a bad config now, not at 3 am
         path = out / f"{args.name}_dag.py"
         path.write_text(airflow_dag(
             dag_id=args.name, schedule=schedule, retries=args.retries, retry_delay_min=args.retry_delay_min,
-            args=stage_args(config=config, root=root), curate=args.curate, spark_submit=args.spark_submit,
+            args=stage_args(config=config, root=root, delta_engine=args.delta_engine), curate=args.curate,
+            spark_submit=args.spark_submit,
             env=_parse_env(args.env)))
     else:
         bundle = databricks_bundle(
             name=args.name, schedule=schedule, retries=args.retries, retry_delay_min=args.retry_delay_min,
-            args=stage_args(config=args.config, root=args.root), spark_version=args.spark_version,
+            args=stage_args(config=args.config, root=args.root, delta_engine=args.delta_engine),
+            spark_version=args.spark_version,
             node_type_id=args.node_type_id, num_workers=args.num_workers, models_dir=args.models_dir,
             project_dir=str(Path(os.path.relpath(PROJECT_DIR, out.resolve())).as_posix()))
         path = out / "databricks.yml"

@@ -195,7 +195,8 @@ def timings(runs: list[dict]) -> list[dict]:
     for r in runs:
         rate = r["rows_in"] / r["duration_s"] if r["rows_in"] and r["duration_s"] else None
         counts = dict(r["counts"] or {})
-        out.append({"stage": r["stage"], "status": r["status"], "started_at": _iso(r["started_at"]),
+        out.append({"stage": r["stage"], "status": r["status"], "engine": r.get("engine") or "-",
+                    "started_at": _iso(r["started_at"]),
                     "seconds": r["duration_s"], "rows_in": r["rows_in"], "rows_out": r["rows_out"],
                     "rows_per_s": rate, "tokens": counts.get("tokens"), "message": r["message"] or ""})
     return out

@@ -129,8 +129,9 @@ def _sections(data: dict, drawn: set[str]) -> str:
         out.append('<p class="empty">no shard version under this root</p>')
     out.append("</section><section><h2>Stage timings and throughput</h2>")
     out.append(fig("timings", "seconds per stage"))
-    out.append(_table(["stage", "status", "started (UTC)", "seconds", "rows in", "rows out", "rows in / s", "tokens"],
-                      [[r["stage"], r["status"], r["started_at"], r["seconds"], r["rows_in"], r["rows_out"],
+    out.append(_table(["stage", "status", "Delta engine", "started (UTC)", "seconds", "rows in", "rows out",
+                       "rows in / s", "tokens"],
+                      [[r["stage"], r["status"], r["engine"], r["started_at"], r["seconds"], r["rows_in"], r["rows_out"],
                         r["rows_per_s"], r["tokens"]] for r in data["timings"]]))
     out.append("</section>")
     return "\n".join(out)

@@ -24,7 +24,7 @@ def _console() -> Console:
 
 
 def tables_table(ctx: StageContext) -> Table:
-    table = Table(title=f"tables under {ctx.store.root}/tables")
+    table = Table(title=f"tables under {ctx.store.root}/tables (Delta engine: {ctx.store.engine})")
     for col in ("table", "version", "rows", "path"):
         table.add_column(col, justify="right" if col in ("version", "rows") else "left")
     for name in ALL_TABLES:
@@ -37,7 +37,7 @@ def tables_table(ctx: StageContext) -> Table:
 
 def print_run_summary(ctx: StageContext, results: dict[str, StageResult]) -> None:
     console = _console()
-    stages = Table(title=f"run {ctx.run_id}")
+    stages = Table(title=f"run {ctx.run_id} (Delta engine: {ctx.store.engine})")
     for col in ("stage", "rows in", "rows out", "details"):
         stages.add_column(col, justify="right" if col.startswith("rows") else "left")
     for name, r in results.items():
@@ -83,9 +83,10 @@ def print_status(ctx: StageContext) -> None:
     if ctx.store.exists(t.RUNS):
         runs = ctx.store.read(t.RUNS).orderBy("started_at", ascending=False).limit(15).collect()
         rt = Table(title="last runs")
-        for col in ("run id", "stage", "status", "started", "seconds", "rows in", "rows out", "message"):
+        for col in ("run id", "stage", "status", "engine", "started", "seconds", "rows in", "rows out", "message"):
             rt.add_column(col)
         for r in runs:
-            rt.add_row(r.run_id, r.stage, r.status, r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
-                       f"{r.duration_s:.1f}", str(r.rows_in), str(r.rows_out), (r.message or "")[:60])
+            rt.add_row(r.run_id, r.stage, r.status, r["engine"] if "engine" in r else "-",
+                       r.started_at.strftime("%Y-%m-%d %H:%M:%S"), f"{r.duration_s:.1f}", str(r.rows_in),
+                       str(r.rows_out), (r.message or "")[:60])
         console.print(rt)

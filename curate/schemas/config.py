@@ -95,10 +95,23 @@ class DeltaConfig(Model):
     engine: Literal["auto", "native", "delta-rs"] = "auto"
 
 
+_IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class CatalogConfig(Model):
+    """Register every table in Spark's catalog as well, as `[name.]schema.<table>` over its location
+    (`CREATE TABLE IF NOT EXISTS ... USING DELTA LOCATION ...`), so that SQL users find them by name.
+    `name`: the catalog of a three-part name (Unity Catalog's `main`); None: the session's current one."""
+
+    name: str | None = Field(None, pattern=_IDENTIFIER)
+    schema_name: str = Field(alias="schema", pattern=_IDENTIFIER)
+
+
 class PipelineConfig(Model):
     root: str = "data"
     spark: SparkConfig = Field(default_factory=SparkConfig)
     delta: DeltaConfig = Field(default_factory=DeltaConfig)
+    catalog: CatalogConfig | None = None
     inputs: list[InputConfig] = Field(default_factory=list)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
     annotate: AnnotateConfig = Field(default_factory=AnnotateConfig)

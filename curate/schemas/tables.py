@@ -89,6 +89,7 @@ RUNS_SCHEMA = StructType(
         _f("rows_out", LongType()),
         _f("counts", MapType(StringType(), LongType())),
         _f("message", StringType()),
+        _f("engine", StringType()),  # the Delta engine that ran the stage: native | delta-rs
     ]
 )
 

@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_benchmark_smoke_writes_every_stage_and_limit(tmp_path):
     out = tmp_path / "run.json"
     proc = subprocess.run(
-        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--no-peers",
+        [sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--no-peers", "--delta-engine", "native,delta-rs",
          "--work", str(tmp_path / "work"), "--out", str(out)],
         capture_output=True, text=True, timeout=900,
     )
@@ -31,3 +31,7 @@ def test_benchmark_smoke_writes_every_stage_and_limit(tmp_path):
     assert size["curate"]["peak_driver_rss_mb"] > 100  # the JVM alone is larger
     assert size["curate"]["peak_executor_workers_rss_mb"] > 0
     assert out.with_suffix(".png").stat().st_size > 10_000
+    # both engines ran the same corpus: every stage's seconds on delta-rs over those on Spark's Delta
+    assert set(size["engines"]) == {"native", "delta-rs"}
+    assert set(size["engine_ratio"]["delta-rs"]) == {*stages, "end_to_end"}
+    assert all(r > 0 for r in size["engine_ratio"]["delta-rs"].values())

@@ -63,11 +63,11 @@ CLUSTER_COLS = ["doc_id", "cluster_id", "cluster_size", "kind", "similarity", "i
 
 
 @PATHS
-def test_incremental_equals_from_scratch_on_the_union(spark, tmp_path, one_task_max_docs):
+def test_incremental_equals_from_scratch_on_the_union(spark, tmp_path, one_task_max_docs, delta_engine):
     from curate.delta.store import open_store
 
     old, new = _batches()
-    inc = open_store(spark, str(tmp_path / "incremental"))
+    inc = open_store(spark, str(tmp_path / "incremental"), engine=delta_engine)
     inc.overwrite(_annotated(spark, old), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
     first = run_dedup(_ctx(spark, inc, "run-1", one_task_max_docs=one_task_max_docs))
     assert first.counts["signed"] == 5 and first.counts["removed_exact"] == 1
@@ -78,7 +78,7 @@ def test_incremental_equals_from_scratch_on_the_union(spark, tmp_path, one_task_
     assert second.counts["signed"] == 4  # only the new documents were shingled and hashed
     assert inc.read(DEDUP_SIGNATURES).count() == 9
 
-    full = open_store(spark, str(tmp_path / "full"))
+    full = open_store(spark, str(tmp_path / "full"), engine=delta_engine)
     full.overwrite(_annotated(spark, old + new), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
     scratch = run_dedup(_ctx(spark, full, "run-full", mode="full"))
     assert scratch.counts["signed"] == 9

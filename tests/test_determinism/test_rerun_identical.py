@@ -65,9 +65,10 @@ def corpus(tmp_path_factory) -> Path:
     return d
 
 
-def run(corpus: Path, name: str, *, shuffle: int, conf: dict, ingest: dict, caplog) -> Path:
+def run(corpus: Path, name: str, *, engine: str, shuffle: int, conf: dict, ingest: dict, caplog) -> Path:
     cfg = {
         "root": str(corpus / name),
+        "delta": {"engine": engine},
         "spark": {"master": "local[2]", "driver_memory": "4g", "shuffle_partitions": shuffle, "conf": conf},
         "inputs": [
             {"source": "web", "kind": "text", "path": str(corpus / "manpages.jsonl"), "id_field": "id"},
@@ -86,11 +87,12 @@ def run(corpus: Path, name: str, *, shuffle: int, conf: dict, ingest: dict, capl
     return corpus / name
 
 
-def test_two_runs_with_different_partitioning_are_identical(spark, corpus, caplog, tmp_path):
+def test_two_runs_with_different_partitioning_are_identical(spark, corpus, caplog, tmp_path, delta_engine):
     before = {k: spark.conf.get(k, None) for k in VARIED_CONF}
     try:
-        a = run(corpus, "a", shuffle=2, conf={}, ingest={}, caplog=caplog)
-        b = run(corpus, "b", shuffle=7, caplog=caplog, ingest={"split_bytes": 1_000_000},
+        a = run(corpus, f"a-{delta_engine}", engine=delta_engine, shuffle=2, conf={}, ingest={}, caplog=caplog)
+        b = run(corpus, f"b-{delta_engine}", engine=delta_engine, shuffle=7, caplog=caplog,
+                ingest={"split_bytes": 1_000_000},
                 conf={"spark.sql.files.maxPartitionBytes": 65536,
                       "spark.sql.adaptive.coalescePartitions.enabled": False})
         assert spark.conf.get("spark.sql.shuffle.partitions") == "7"
@@ -98,7 +100,7 @@ def test_two_runs_with_different_partitioning_are_identical(spark, corpus, caplo
         for k, v in before.items():
             spark.conf.unset(k) if v is None else spark.conf.set(k, v)
 
-    sa, sb = open_store(spark, str(a)), open_store(spark, str(b))
+    sa, sb = open_store(spark, str(a), engine=delta_engine), open_store(spark, str(b), engine=delta_engine)
     for name in TABLES:
         da, db = table_digest(sa, name), table_digest(sb, name)
         assert da[0] > 0 and da == db, name

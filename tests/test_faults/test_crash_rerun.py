@@ -36,31 +36,34 @@ def assert_same_tables(got: Path, want: Path, *, names: set[str] | None = None) 
         assert g[name] == w[name], name
 
 
-def test_ingest_killed_between_its_two_commits_reruns_to_the_undisturbed_tables(spark, tmp_path):
+def test_ingest_killed_between_its_two_commits_reruns_to_the_undisturbed_tables(spark, tmp_path, delta_engine):
     """docs_raw committed, quarantine and `runs` not: the rerun adds the rest and duplicates nothing."""
     cfg = str(sample_config(tmp_path / "pipeline.yaml", sources={"notes", "bad"}))
     crashed, undisturbed = tmp_path / "crashed", tmp_path / "undisturbed"
-    died = run_curate(["ingest", "--config", cfg, "--root", str(crashed)], fault="committed:docs_raw")
+    engine = ["--delta-engine", delta_engine]
+    died = run_curate(["ingest", "--config", cfg, "--root", str(crashed), *engine], fault="committed:docs_raw")
     assert_killed_at(died, "committed:docs_raw")
     assert (crashed / "tables" / "docs_raw" / "_delta_log").is_dir()
     # The quarantine's files are written (by the reading tasks) but not committed: no table yet.
     assert list((crashed / "tables" / "quarantine").glob("*.parquet"))
     assert not (crashed / "tables" / "quarantine" / "_delta_log").exists() and not (crashed / "tables" / "runs").exists()
 
-    assert main(["ingest", "--config", cfg, "--root", str(crashed)]) == 0
-    assert main(["ingest", "--config", cfg, "--root", str(undisturbed)]) == 0
+    assert main(["ingest", "--config", cfg, "--root", str(crashed), *engine]) == 0
+    assert main(["ingest", "--config", cfg, "--root", str(undisturbed), *engine]) == 0
     assert_same_tables(crashed, undisturbed)
     assert tables_digest(crashed)["quarantine"]["rows"] > 0
 
 
 # ---- every stage's points, on the whole bundled sample (slow: a full run plus one stage per point) ----
 
-@pytest.fixture(scope="module")
-def undisturbed(spark, tmp_path_factory):
-    base = tmp_path_factory.mktemp("undisturbed")
+@pytest.fixture(scope="module", params=["native", "delta-rs"])
+def undisturbed(spark, tmp_path_factory, request):
+    engine = request.param
+    base = tmp_path_factory.mktemp(f"undisturbed-{engine}")
     cfg = str(sample_config(base / "pipeline.yaml"))
-    assert main(["run", "--config", cfg, "--root", str(base / "root")]) == 0
-    return {"cfg": cfg, "root": base / "root", "shards": shards_digest(base / "root", base / "cache")}
+    assert main(["run", "--config", cfg, "--root", str(base / "root"), "--delta-engine", engine]) == 0
+    return {"cfg": cfg, "root": base / "root", "shards": shards_digest(base / "root", base / "cache"),
+            "engine": ["--delta-engine", engine]}
 
 
 def _inputs_of(stage: str, undisturbed: dict, root: Path) -> None:
@@ -96,7 +99,7 @@ STAGE_POINTS = [
 def test_stage_killed_at_a_fault_point_reruns_to_the_undisturbed_output(stage, point, undisturbed, tmp_path):
     root = tmp_path / "root"
     _inputs_of(stage, undisturbed, root)
-    args = [stage, "--config", undisturbed["cfg"], "--root", str(root)]
+    args = [stage, "--config", undisturbed["cfg"], "--root", str(root), *undisturbed["engine"]]
     assert_killed_at(run_curate(args, fault=point), point)
     assert main(args) == 0
     # the stage's inputs as copied, its outputs as the undisturbed run wrote them
@@ -119,7 +122,7 @@ def assert_same_shards(root: Path, undisturbed: dict, cache: Path) -> None:
 @pytest.mark.slow
 def test_whole_run_killed_before_recording_dedup_reruns_to_the_undisturbed_tables_and_shards(undisturbed, tmp_path):
     root = tmp_path / "root"
-    args = ["run", "--config", undisturbed["cfg"], "--root", str(root)]
+    args = ["run", "--config", undisturbed["cfg"], "--root", str(root), *undisturbed["engine"]]
     assert_killed_at(run_curate(args, fault="done:dedup"), "done:dedup")
     assert main(args) == 0
     assert_same_tables(root, undisturbed["root"])

@@ -46,23 +46,26 @@ def last_run_id(store: DeltaStore) -> str:
     return store.read(t.RUNS).orderBy("started_at", ascending=False).first().run_id
 
 
-@pytest.fixture(scope="module")
-def runs(spark, tmp_path_factory):
-    base = tmp_path_factory.mktemp("incremental")
+@pytest.fixture(scope="module", params=["native", "delta-rs"])
+def runs(spark, tmp_path_factory, request):
+    engine = request.param
+    base = tmp_path_factory.mktemp(f"incremental-{engine}")
     config = base / "local.yaml"
     shutil.copy(EMBEDDED_DEFAULT, config)  # inputs relative to it: <base>/sample/...
     first, second = split_sample()
     assert len(first) > 10 and len(second) > 10
     copy(first, base / "sample")
-    inc, scratch = open_store(spark, str(base / "inc")), open_store(spark, str(base / "scratch"))
+    inc = open_store(spark, str(base / "inc"), engine=engine)
+    scratch = open_store(spark, str(base / "scratch"), engine=engine)
+    run = ["run", "--config", str(config), "--delta-engine", engine, "--root"]
 
-    assert main(["run", "--config", str(config), "--root", inc.root]) == 0
+    assert main([*run, inc.root]) == 0
     first_run, raw_before = last_run_id(inc), inc.read(t.DOCS_RAW).count()
     copy(second, base / "sample")
-    assert main(["run", "--config", str(config), "--root", inc.root]) == 0
+    assert main([*run, inc.root]) == 0
     second_run = last_run_id(inc)
-    assert main(["run", "--config", str(config), "--root", scratch.root]) == 0
-    assert main(["run", "--config", str(config), "--root", inc.root]) == 0
+    assert main([*run, scratch.root]) == 0
+    assert main([*run, inc.root]) == 0
     return {"inc": inc, "scratch": scratch, "raw_before": raw_before, "first": first_run,
             "second": runs_of(inc, second_run), "third": runs_of(inc, last_run_id(inc))}
 

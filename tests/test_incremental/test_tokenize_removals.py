@@ -16,8 +16,8 @@ from test_tokenize.corpus import curated_rows, manpages, python_docs, stdlib_cod
 CURATED = StructType([*CARRIED, StructField("text", StringType()), StructField("keep", BooleanType())])
 
 
-def tokenize_in(spark, root, rows: list[dict], run_id: str):
-    store = open_store(spark, str(root))
+def tokenize_in(spark, root, rows: list[dict], run_id: str, engine: str = "auto"):
+    store = open_store(spark, str(root), engine=engine)
     store.overwrite(spark.createDataFrame(rows, CURATED), DOCS_CURATED, schema=CURATED)
     ctx = StageContext(spark=spark, cfg=PipelineConfig(root=str(root)), store=store, run_id=run_id)
     return store, run_stage(ctx, "tokenize", run_tokenize)
@@ -27,14 +27,14 @@ def table(store: DeltaStore) -> list[dict]:
     return sorted((r.asDict() for r in store.read(DOCS_TOKENIZED).collect()), key=lambda r: r["doc_id"])
 
 
-def test_new_documents_are_encoded_and_removed_ones_deleted(spark, tmp_path):
+def test_new_documents_are_encoded_and_removed_ones_deleted(spark, tmp_path, delta_engine):
     rows = curated_rows(manpages("de", 3) + python_docs(6) + stdlib_code(4))
     first, later = rows[:9], rows[3:]  # 3 documents leave docs_curated, 4 arrive
-    store, result = tokenize_in(spark, tmp_path / "inc", first, "run1")
+    store, result = tokenize_in(spark, tmp_path / "inc", first, "run1", delta_engine)
     assert result.counts["encoded"] == 9
-    store, result = tokenize_in(spark, tmp_path / "inc", later, "run2")
+    store, result = tokenize_in(spark, tmp_path / "inc", later, "run2", delta_engine)
     assert (result.counts["encoded"], result.counts["removed"]) == (4, 3)
-    scratch, _ = tokenize_in(spark, tmp_path / "scratch", later, "scratch")
+    scratch, _ = tokenize_in(spark, tmp_path / "scratch", later, "scratch", delta_engine)
     assert [r["doc_id"] for r in table(store)] == sorted(r["doc_id"] for r in later)
     assert table(store) == table(scratch)
 

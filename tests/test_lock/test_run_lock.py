@@ -85,23 +85,24 @@ def test_stage_command_on_a_locked_root_fails_before_any_work(holder, caplog):
 
 
 def test_a_conflicting_delta_commit_is_a_clear_error(spark, store):
-    """Two overwrites computed from the same version: the second one's commit is rejected by delta-rs."""
+    """Two overwrites computed from the same version: the second one is refused (delta-rs rejects its
+    commit; on Spark's Delta the table's version is checked before writing)."""
     from pyspark.sql.types import LongType, StructField, StructType
 
     schema = StructType([StructField("n", LongType(), False)])
     store.append(spark.createDataFrame([(1,)], schema), "t", schema=schema)
-    store._write(spark.createDataFrame([(2,)], schema), "t", mode="overwrite", schema=schema, read_version=0)
+    store._write(spark.createDataFrame([(2,)], schema), "t", overwrite=True, schema=schema, read_version=0)
     with pytest.raises(StorageError, match="was changed by another writer while this run wrote it"):
-        store._write(spark.createDataFrame([(3,)], schema), "t", mode="overwrite", schema=schema, read_version=0)
+        store._write(spark.createDataFrame([(3,)], schema), "t", overwrite=True, schema=schema, read_version=0)
     assert [r.n for r in store.read("t").collect()] == [2]
 
 
 @pytest.mark.slow
-def test_two_runs_on_one_root_at_once(tmp_path):
+def test_two_runs_on_one_root_at_once(tmp_path, delta_engine):
     """One `curate run` proceeds; a second fails at once naming it; a third with --wait runs after it."""
     cfg = str(sample_config(tmp_path / "pipeline.yaml"))
     root = tmp_path / "root"
-    args = ["run", "--config", cfg, "--root", str(root)]
+    args = ["run", "--config", cfg, "--root", str(root), "--delta-engine", delta_engine]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     first = subprocess.Popen([sys.executable, "-m", "curate.cli", *args], cwd=REPO, env=env, text=True,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)

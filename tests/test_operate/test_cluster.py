@@ -1,6 +1,8 @@
 """Integration: every stage with spark-submit on a real standalone cluster (scripts/cluster.sh: a master
 and two workers on 127.0.0.1), the package and the models shipped with --py-files/--files, compared
-with a local-mode run of the whole DAG (`spark-submit --master local[2] curate/jobs/run.py`)."""
+with a local-mode run of the whole DAG (`spark-submit --master local[2] curate/jobs/run.py`, which has
+no Delta jar: delta-rs). The cluster runs under each engine: with the Delta jars shipped by --jars
+(Spark's own Delta), and without them (delta-rs)."""
 
 from __future__ import annotations
 
@@ -54,6 +56,11 @@ def bundle(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def delta_bundle(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("dist-delta"), delta=True)
+
+
+@pytest.fixture(scope="module")
 def config(tmp_path_factory) -> Path:
     """examples/local.yaml with its paths resolved and the mixture named: curate running from the zip
     has no embedded defaults (they are files of the checkout, not of the package)."""
@@ -65,7 +72,7 @@ def config(tmp_path_factory) -> Path:
 
 
 def submit(master: str, job: Path, config: Path, root: Path, bundle, log: Path, *, executor_memory: str = "1g",
-           extra: tuple[str, ...] = (), timeout: int = TIMEOUT_S) -> int:
+           extra: tuple[str, ...] = (), job_args: tuple[str, ...] = (), timeout: int = TIMEOUT_S) -> int:
     """spark-submit `job` with the bundle shipped; its exit code (its output is in `log`)."""
     import pyspark
 
@@ -73,7 +80,7 @@ def submit(master: str, job: Path, config: Path, root: Path, bundle, log: Path, 
         str(Path(pyspark.__file__).parent / "bin" / "spark-submit"), "--master", master, *extra, *bundle.submit_args(),
         "--conf", f"spark.pyspark.python={sys.executable}", "--conf", f"spark.executor.memory={executor_memory}",
         "--conf", "spark.sql.shuffle.partitions=8", "--conf", "spark.log.level=ERROR",
-        str(job), "--config", str(config), "--root", str(root),
+        str(job), "--config", str(config), "--root", str(root), *job_args,
     ]
     # The driver finds the models by name too: among the files spark-submit shipped, not site-packages.
     env = spark_env(CURATE_BPE_FILE=bundle.bpe_path.name, CURATE_LID_MODEL=bundle.lid_path.name)
@@ -89,11 +96,13 @@ def cluster(action: str, state: Path, ports: tuple[int, int]) -> subprocess.Comp
                           timeout=300)
 
 
-@pytest.fixture(scope="module")
-def cluster_root(tmp_path_factory, bundle, config):
-    """Start the cluster, run each stage's job module against it, stop it by PID."""
-    tmp = tmp_path_factory.mktemp("cluster")
-    state, root, ports = tmp / "state", tmp / "root", (free_port(), free_port())
+@pytest.fixture(scope="module", params=["native", "delta-rs"])
+def cluster_root(request, tmp_path_factory, bundle, delta_bundle, config):
+    """Start the cluster, run each stage's job module against it on the engine, stop it by PID."""
+    engine = request.param
+    shipped = delta_bundle if engine == "native" else bundle
+    tmp = tmp_path_factory.mktemp(f"cluster-{engine}")
+    state, root, ports = tmp / "state", tmp / engine, (free_port(), free_port())  # the root is named for its engine
     started = cluster("start", state, ports)
     pids = {p.stem: int(p.read_text()) for p in (state / "pids").glob("*.pid")}
     try:
@@ -102,7 +111,8 @@ def cluster_root(tmp_path_factory, bundle, config):
         for st in STAGES:
             job = REPO / "curate" / "jobs" / (st.module.rsplit(".", 1)[1] + ".py")
             log = tmp / f"{st.name}.log"
-            rc = submit(f"spark://127.0.0.1:{ports[0]}", job, config, root, bundle, log)
+            rc = submit(f"spark://127.0.0.1:{ports[0]}", job, config, root, shipped, log,
+                        job_args=("--delta-engine", engine))
             assert rc == 0, f"{job.name} exited {rc}:\n{log.read_text()[-4000:]}"
     finally:
         stopped = cluster("stop", state, ports)
@@ -157,6 +167,7 @@ def test_cluster_runs_record_every_stage(cluster_root):
 
     runs = DeltaTable(str(cluster_root / "tables" / "runs")).to_pyarrow_table().to_pylist()
     assert sorted((r["stage"], r["status"]) for r in runs) == sorted((s.name, "succeeded") for s in STAGES)
+    assert {r["engine"] for r in runs} == {cluster_root.name}
     assert len({r["run_id"] for r in runs}) == len(STAGES)  # one spark-submit application per stage
 
 

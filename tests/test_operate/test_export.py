@@ -47,6 +47,7 @@ def test_databricks_tasks_are_the_stages_in_a_chain(bundle):
             "package_name": "curate", "entry_point": "curate",
             "parameters": [st.name, "--config", "/Volumes/main/curate/conf/pipeline.yaml", "--root", "s3://bucket/curate"]}
         assert task["job_cluster_key"] == "curate" and task["max_retries"] == 3
+        # the wheel only: no Delta jar, the runtime's own Delta is the native engine (delta.engine auto)
         assert task["libraries"] == [{"whl": f"{bundle['artifacts']['curate']['path']}/dist/*.whl"}]
 
 

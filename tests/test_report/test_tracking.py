@@ -20,6 +20,7 @@ def test_run_is_logged_to_the_file_store(sample_run, tmp_path):
     (run,) = client.search_runs([experiment.experiment_id])
     assert run.info.run_name == sample_run["run_id"] and run.info.status == "FINISHED"
     assert run.data.tags["curate.run_id"] == sample_run["run_id"]
+    assert run.data.tags["curate.delta_engine"] == "native"  # auto, with the jar in the session
 
     runs = pa.table(DeltaTable(str(sample_run["root"] / "tables" / "runs")).to_pyarrow_table()).to_pylist()
     by_stage = {r["stage"]: r for r in runs if r["run_id"] == sample_run["run_id"]}

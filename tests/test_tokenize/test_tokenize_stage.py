@@ -33,8 +33,8 @@ def test_tokenize_docs_raw_shape_fills_missing_columns(spark):
     assert row["tokens"][-1] == EOS_ID and EOS_ID not in row["tokens"][:-1]
 
 
-def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path):
-    store = open_store(spark, str(tmp_path))
+def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path, delta_engine):
+    store = open_store(spark, str(tmp_path), engine=delta_engine)
     rows = curated_rows(corpus(per_lang=1, n_docs=2, n_code=2))
     df = spark.createDataFrame(rows)
     store.append(df, "docs_curated", schema=df.schema)
