@@ -19,12 +19,13 @@ PLANS = {"native": ("native", "native"), "delta-rs": ("delta-rs", "delta-rs"),
 
 
 def shard_bytes(root: Path) -> dict[str, str]:
-    """sha256 of every file of the latest published version, manifests without run-specific keys."""
+    """sha256 of every file of the latest published version, manifests without run-specific keys (the
+    loader snippet names the root: left out)."""
     out = {}
     for mixture in (root / "shards").iterdir():
         version = json.loads((mixture / "versions.json").read_text())[-1]["version"]
         for f in sorted((mixture / version).rglob("*")):
-            if not f.is_file():
+            if not f.is_file() or f.name == "train_loader.yaml":
                 continue
             data = f.read_bytes()
             if f.name == "manifest.json":
