@@ -65,6 +65,22 @@ if ! .venv/bin/python -m curate.jars --check delta; then
   .venv/bin/python -m curate.jars install delta
 fi
 
+# S3A (hadoop-aws matched to pyspark's Hadoop, with the AWS SDK modules it needs) for s3a:// and s3://
+# paths, and s3proxy, the S3-compatible server the object-store tests and demos run on
+# (scripts/objectstore.sh): both fetched from Maven Central once.
+if ! .venv/bin/python -m curate.jars --check s3; then
+  echo "setup: fetching hadoop-aws and the AWS SDK's S3 modules from Maven Central (once)"
+  .venv/bin/python -m curate.jars install s3
+fi
+if ! PYTHON=.venv/bin/python scripts/objectstore.sh check; then
+  if ! command -v mvn >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    echo "setup: installing Maven (it fetches s3proxy)"
+    apt-get update -qq && apt-get install -y -qq maven >/dev/null
+  fi
+  echo "setup: fetching s3proxy from Maven Central (once)"
+  PYTHON=.venv/bin/python scripts/objectstore.sh install
+fi
+
 # Local Spark sessions map an archive of the JVM's classes (curate/class_archive.py): made once per
 # pyspark and Java by running the pipeline on the bundled sample (about 30 s).
 if ! .venv/bin/python -m curate.class_archive --check 2>/dev/null; then
