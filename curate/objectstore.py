@@ -20,12 +20,13 @@ def s3a_conf(*, endpoint: str | None, region: str, path_style: bool) -> dict[str
         # Without it the AWS SDK looks for the region, in the end at the instance-metadata address.
         "fs.s3a.endpoint.region": region,
         "fs.s3a.path.style.access": str(path_style).lower(),
-        # The environment's keys (AWS SDK v2's provider): S3A's default chain would also try
-        # fs.s3a.secret.key in the conf and the instance-metadata service.
-        "fs.s3a.aws.credentials.provider":
-            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider",
     }
     if endpoint:
+        # An S3-compatible server: the environment's keys (AWS SDK v2's provider). S3A's default chain
+        # would also try fs.s3a.secret.key in the conf and the instance-metadata service, which is
+        # right on AWS (instance roles) and is kept there.
+        conf["fs.s3a.aws.credentials.provider"] = (
+            "software.amazon.awssdk.auth.credentials.EnvironmentVariableCredentialsProvider")
         conf["fs.s3a.endpoint"] = endpoint
         conf["fs.s3a.connection.ssl.enabled"] = str(endpoint.startswith("https://")).lower()
     return conf

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curate import class_archive
+from curate.errors import DependencyError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from curate.schemas.config import SparkConfig
+    from curate.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -44,27 +46,37 @@ DELTA_SESSION_CONF = {
 }
 
 
-def delta_conf(*, shuffle_partitions: int) -> dict[str, str]:
-    """Settings of a session curate starts with Spark's own Delta: the jars set-up installed (none
-    when it has not: the session then has no Delta, and `auto` picks delta-rs)."""
+def jvm_conf(*, delta: bool, storage: Storage | None, shuffle_partitions: int) -> dict[str, str]:
+    """Settings of a session curate starts: Spark's own Delta when `delta` and set-up installed its
+    jars (none when it has not: the session then has no Delta, and `auto` picks delta-rs); S3A
+    pointed at `storage` when an object store is in use."""
     from curate.jars import installed
 
-    jars = installed("delta")
-    if not jars:
-        return {}
-    return {
-        "spark.jars": ",".join(str(j) for j in jars),
-        **DELTA_SESSION_CONF,
+    jars = installed("delta") if delta else []
+    conf: dict[str, str] = {}
+    if jars:
+        conf.update(DELTA_SESSION_CONF)
         # Delta rebuilds a snapshot's file list in this many tasks (default 50): on a laptop's tables
         # that is 50 tiny tasks each time a table is opened.
-        "spark.databricks.delta.snapshotPartitions": str(shuffle_partitions),
-    }
+        conf["spark.databricks.delta.snapshotPartitions"] = str(shuffle_partitions)
+    if storage is not None:
+        s3 = installed("s3")
+        if not s3:
+            raise DependencyError("an s3:// root or input needs hadoop-aws's S3A jars: run scripts/setup.sh "
+                                  "(python -m curate.jars install s3)")
+        jars += s3
+        conf.update(storage.spark_conf())
+    if jars:
+        conf["spark.jars"] = ",".join(str(j) for j in jars)
+    return conf
 
 
 def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = False,
-              delta_engine: str = "auto") -> SparkSession:
+              delta_engine: str = "auto", storage: Storage | None = None) -> SparkSession:
     """Return the session for this process, creating it on first use. Unless `delta_engine` is
-    delta-rs, a session curate starts loads Spark's Delta when set-up installed it."""
+    delta-rs, a session curate starts loads Spark's Delta when set-up installed it; with `storage`
+    (an object store in use), S3A for it. Under spark-submit the launcher's jars are kept and S3A's
+    settings go into the Hadoop configuration where nobody set them."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -94,9 +106,9 @@ def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = Fal
         builder = builder.config("spark.driver.extraJavaOptions", java_options)
         for key, value in _RUNTIME_DEFAULTS.items():
             builder = builder.config(key, value)
-        if delta_engine != "delta-rs":
-            for key, value in delta_conf(shuffle_partitions=cfg.shuffle_partitions).items():
-                builder = builder.config(key, value)
+        conf = jvm_conf(delta=delta_engine != "delta-rs", storage=storage, shuffle_partitions=cfg.shuffle_partitions)
+        for key, value in conf.items():
+            builder = builder.config(key, value)
         for key, value in cfg.conf.items():
             builder = builder.config(key, str(value))
     spark = builder.getOrCreate()
@@ -105,6 +117,11 @@ def get_spark(cfg: SparkConfig, *, app_name: str = "curate", verbose: bool = Fal
         for key, value in _RUNTIME_DEFAULTS.items():
             if not given.contains(key):
                 spark.conf.set(key, value)
+        if storage is not None:
+            hadoop = spark.sparkContext._jsc.hadoopConfiguration()  # noqa: SLF001
+            for key, value in storage.spark_conf().items():
+                if not given.contains(key):
+                    hadoop.set(key.removeprefix("spark.hadoop."), value)
     spark.sparkContext.setLogLevel(log_level)
     log.debug("spark session: master=%s version=%s", spark.sparkContext.master, spark.version)
     return spark

@@ -14,10 +14,13 @@ Options (all strings, as Spark passes them):
   partition_filter  JSON list of [column, "=", value] triples: overwrite only those partitions
   txn_app_id, txn_version  Delta transaction id; a write whose (app id, version) is already
                   committed is skipped, which makes re-running a job's write idempotent
+  storage         JSON of curate.storage.Storage: the object store's endpoint and region (no
+                  credential: each process reads those from its environment)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -41,6 +44,7 @@ from pyspark.sql.types import StructType
 from curate.faults import fault_point
 from curate.progress import records_counter
 from curate.spark_tasks import map_groups
+from curate.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +59,6 @@ _TARGET_FILE_BYTES = 128 << 20
 @dataclass
 class DeltaFiles(WriterCommitMessage):
     adds: list[dict] = field(default_factory=list)
-
-
-def _fs_and_path(uri: str):
-    from pyarrow import fs
-
-    if "://" not in uri:
-        return fs.LocalFileSystem(), os.path.abspath(uri)
-    return fs.FileSystem.from_uri(uri)
 
 
 def _stat_value(value):
@@ -167,8 +163,9 @@ class FileSink:
     get a file per value tuple, so each file's statistics show that it holds one value: readers
     that want one value skip the other files (`_data_files(where_true=...)`)."""
 
-    def __init__(self, uri: str, schema: pa.Schema, partition_by: Sequence[str] = (), split_by: Sequence[str] = ()):
-        self.fs, self.table_path = _fs_and_path(uri)
+    def __init__(self, uri: str, schema: pa.Schema, partition_by: Sequence[str] = (), split_by: Sequence[str] = (), *,
+                 storage: Storage):
+        self.fs, self.table_path = storage.filesystem(uri)
         self.schema, self.partition_by, self.split_by = schema, list(partition_by), list(split_by)
         self.data_schema = pa.schema([f for f in schema if f.name not in self.partition_by])
         self.open_files: dict[tuple, _PartFile] = {}
@@ -222,6 +219,8 @@ class DeltaRsWriter(DataSourceArrowWriter):
         self.read_version = int(options["read_version"]) if options.get("read_version") else None
         self.partition_filter = json.loads(options["partition_filter"]) if options.get("partition_filter") else None
         self.txn = (options["txn_app_id"], int(options["txn_version"])) if options.get("txn_app_id") else None
+        self.storage = Storage(**json.loads(options["storage"])) if options.get("storage") else Storage()
+        self.storage_options = self.storage.delta_rs_options(self.uri)
         self.arrow_schema = delta_arrow_schema(schema)
         unknown = [c for c in self.partition_by if c not in self.arrow_schema.names]
         if unknown:
@@ -229,7 +228,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
 
     # ---- executors -------------------------------------------------------------------------
     def write(self, iterator: Iterator[pa.RecordBatch]) -> DeltaFiles:
-        sink = FileSink(self.uri, self.arrow_schema, self.partition_by, self.split_by)
+        sink = FileSink(self.uri, self.arrow_schema, self.partition_by, self.split_by, storage=self.storage)
         for batch in iterator:
             sink.write(pa.Table.from_batches([batch]))
         adds = sink.close()
@@ -254,23 +253,23 @@ class DeltaRsWriter(DataSourceArrowWriter):
             custom_metadata={"engine": ENGINE},
         )
         try:
-            dt = DeltaTable(self.uri, version=self.read_version) if self.read_version is not None else DeltaTable(self.uri)
+            dt = DeltaTable(self.uri, version=self.read_version, storage_options=self.storage_options)
         except TableNotFoundError:
             dt = None
         if dt is None:
             create_table_with_add_actions(
                 self.uri, Schema.from_arrow(self.arrow_schema), adds, mode="append", partition_by=self.partition_by or None,
-                commit_properties=props,
+                storage_options=self.storage_options, commit_properties=props,
             )
             fault_point(f"committed:{self.table}")
             return
         if self.txn is not None:
-            latest = DeltaTable(self.uri)
+            latest = DeltaTable(self.uri, storage_options=self.storage_options)
             done = latest.transaction_version(self.txn[0])
             if done is not None and done >= self.txn[1]:
                 log.info("delta write to %s skipped: transaction %s v%s is already committed",
                          self.uri, *self.txn)
-                delete_files(self.uri, [a.path for a in adds])
+                delete_files(self.uri, [a.path for a in adds], storage=self.storage)
                 return
         dt.create_write_transaction(
             adds, self.mode, self.arrow_schema, partition_by=self.partition_by or None,
@@ -280,7 +279,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
         fault_point(f"committed:{self.table}")  # committed, Spark and the job not told yet
 
     def abort(self, messages: list[DeltaFiles | None]) -> None:
-        delete_files(self.uri, [a["path"] for m in messages if m is not None for a in m.adds])
+        delete_files(self.uri, [a["path"] for m in messages if m is not None for a in m.adds], storage=self.storage)
 
     def commit_or_abort(self, messages: list[DeltaFiles]) -> None:
         """Commit, or delete the files when the commit fails (what Spark does for a data source write),
@@ -292,9 +291,9 @@ class DeltaRsWriter(DataSourceArrowWriter):
             raise
 
 
-def delete_files(uri: str, paths: list[str]) -> None:
+def delete_files(uri: str, paths: list[str], *, storage: Storage) -> None:
     """Delete uncommitted files, by their paths relative to the table at `uri`."""
-    fs, table_path = _fs_and_path(uri)
+    fs, table_path = storage.filesystem(uri)
     for p in paths:
         try:
             fs.delete_file(f"{table_path}/{p}")
@@ -315,9 +314,10 @@ def _counted(batches: Iterator[pa.RecordBatch], counter) -> Iterator[pa.RecordBa
 
 
 def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
-              split_by: list[str], fn: BatchFn, tally: TallyFn | None, records) -> Iterator[pa.RecordBatch]:
-    sink, counts = FileSink(dst_uri, schema, split_by=split_by), Counter()
-    for b in _read_file(rel_path, uri=src_uri, columns=columns, fn=fn, records=records):
+              split_by: list[str], fn: BatchFn, tally: TallyFn | None, records,
+              storage: Storage) -> Iterator[pa.RecordBatch]:
+    sink, counts = FileSink(dst_uri, schema, split_by=split_by, storage=storage), Counter()
+    for b in _read_file(rel_path, uri=src_uri, columns=columns, fn=fn, records=records, storage=storage):
         sink.write(pa.Table.from_batches([b]))
         if tally is not None:
             counts.update(tally(b))
@@ -326,13 +326,13 @@ def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] |
     yield pa.RecordBatch.from_pydict({"adds": [json.dumps(adds)], "counts": [json.dumps(counts)]})
 
 
-def _data_files(uri: str, version: int, where_true: str | None = None) -> list[str]:
+def _data_files(uri: str, version: int, where_true: str | None = None, *, storage: Storage) -> list[str]:
     """The data files of the unpartitioned Delta table at `uri` as of `version`, largest first (tasks
     start in list order, so the small files fill in at the end). `where_true`: a boolean column;
     files whose statistics show no row where it is true are left out (those without statistics stay)."""
     from deltalake import DeltaTable
 
-    dt = DeltaTable(uri, version=version)
+    dt = DeltaTable(uri, version=version, storage_options=storage.delta_rs_options(uri))
     if dt.metadata().partition_columns:
         raise ValueError(f"map_files and file_frame take an unpartitioned table; {uri} is partitioned by "
                          f"{dt.metadata().partition_columns}")
@@ -344,8 +344,8 @@ def _data_files(uri: str, version: int, where_true: str | None = None) -> list[s
 
 
 def _read_file(rel_path: str, *, uri: str, columns: list[str] | None, fn: BatchFn,
-               records) -> Iterator[pa.RecordBatch]:
-    fs, path = _fs_and_path(uri)
+               records, storage: Storage) -> Iterator[pa.RecordBatch]:
+    fs, path = storage.filesystem(uri)
     with fs.open_input_file(f"{path}/{rel_path}") as source:
         batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
         if records is not None:  # the stage's progress line
@@ -354,19 +354,19 @@ def _read_file(rel_path: str, *, uri: str, columns: list[str] | None, fn: BatchF
 
 
 def file_frame(spark: SparkSession, uri: str, version: int, fn: BatchFn, schema: StructType | str, *,
-               columns: list[str] | None = None, where_true: str | None = None) -> DataFrame:
+               columns: list[str] | None = None, where_true: str | None = None, storage: Storage) -> DataFrame:
     """`fn` of the rows (`columns`, default all) of the unpartitioned Delta table at `uri` as of
     `version` (only the files that may hold a row where boolean column `where_true` is true, when
     given; `fn` still sees every row of those), one Spark task per data file reading Parquet itself:
     for a filter that keeps few rows (a small set of ids), the other rows are never decoded by the
     JVM or handed to Python."""
-    task = functools.partial(_read_file, uri=uri, columns=columns, fn=fn, records=records_counter(spark))
-    return map_groups(spark, _data_files(uri, version, where_true), task, schema)
+    task = functools.partial(_read_file, uri=uri, columns=columns, fn=fn, records=records_counter(spark), storage=storage)
+    return map_groups(spark, _data_files(uri, version, where_true, storage=storage), task, schema)
 
 
 def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_uri: str, schema: StructType, *,
               columns: list[str] | None = None, dst_version: int | None = None, tally: TallyFn | None = None,
-              where_true: str | None = None, split_by: Sequence[str] = ()) -> Counter:
+              where_true: str | None = None, split_by: Sequence[str] = (), storage: Storage) -> Counter:
     """Replace the rows of the unpartitioned Delta table at `dst_uri` by `fn` of the rows of the one at
     `src_uri` (as of `version`; its `columns`, default all), one Spark task per data file of the
     source reading and writing Parquet itself, committed as one overwrite made against `dst_version`
@@ -379,28 +379,35 @@ def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_
     For work on every row this skips the DataFrame path's JVM decoding and JVM-to-Python hand-over of
     every column both ways, which cost more than a cheap `fn` itself.
     """
-    paths = _data_files(src_uri, version, where_true)
+    paths = _data_files(src_uri, version, where_true, storage=storage)
     adds: list[dict] = []
     counts: Counter = Counter()
     if paths:
         task = functools.partial(_map_file, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
                                  schema=delta_arrow_schema(schema), split_by=list(split_by), fn=fn, tally=tally,
-                                 records=records_counter(spark))
+                                 records=records_counter(spark), storage=storage)
         for row in map_groups(spark, paths, task, "adds string, counts string").collect():
             adds.extend(json.loads(row["adds"]))
             counts.update(json.loads(row["counts"]))
-    commit_files(dst_uri, adds, schema, read_version=dst_version, overwrite=True)
+    commit_files(dst_uri, adds, schema, read_version=dst_version, overwrite=True, storage=storage)
     return counts
 
 
 def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version: int | None,
-                 overwrite: bool = False) -> None:
+                 overwrite: bool = False, storage: Storage) -> None:
     """Commit files written by `FileSink`s to the table at `uri` (appended, or replacing its rows) as
     one commit made against `read_version` (None: the latest, creating the table if there is none);
     on failure the files are deleted."""
-    options = {"path": uri} if read_version is None else {"path": uri, "read_version": str(read_version)}
+    options = {"path": uri, "storage": storage_option(storage)}
+    if read_version is not None:
+        options["read_version"] = str(read_version)
     writer = DeltaRsWriter(options, schema, overwrite=overwrite)
     writer.commit_or_abort([DeltaFiles(adds=adds)])
+
+
+def storage_option(storage: Storage) -> str:
+    """The `storage` option of this data source."""
+    return json.dumps(dataclasses.asdict(storage))
 
 
 def _write_task(batches: Iterator[pa.RecordBatch], *, writer: DeltaRsWriter) -> Iterator[pa.RecordBatch]:

@@ -15,10 +15,11 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from curate.delta.store import DeltaStore, join_uri
+from curate.delta.store import DeltaStore
 from curate.faults import fault_point
 from curate.schemas.tables import conform
 from curate.spark_tasks import tally_batches
+from curate.storage import Storage, join
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -34,8 +35,8 @@ CREATE_PROPERTIES = {"delta.enableDeletionVectors": "false"}
 class NativeStore(DeltaStore):
     engine = "native"
 
-    def __init__(self, spark, root: str):
-        super().__init__(spark, root)
+    def __init__(self, spark, root: str, *, storage: Storage):
+        super().__init__(spark, root, storage=storage)
         self._delta_log = _delta_log_class(spark)
 
     def _delta_table(self, name: str):
@@ -157,14 +158,14 @@ class NativeStore(DeltaStore):
         and their keys unique, merged otherwise), then deleted: only Delta writes the table."""
         from curate.delta.datasource import delete_files
 
-        paths = [join_uri(self.path(name), a["path"]) for a in adds]
+        paths = [join(self.path(name), a["path"]) for a in adds]
         staged = self.spark.read.schema(schema).parquet(*paths) if paths else self.spark.createDataFrame([], schema)
         try:
             if unique and not self._is_table(name):
                 return self.append(staged, name, schema=schema)
             return self.merge_insert(staged, name, schema=schema, keys=keys)
         finally:
-            delete_files(self.path(name), [a["path"] for a in adds])
+            delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
 
     def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                   columns: Sequence[str] | None, tally: TallyFn | None,

@@ -18,9 +18,10 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from curate.delta.store import DeltaStore, has_delta_classes, join_uri
+from curate.delta.store import DeltaStore, has_delta_classes
 from curate.errors import StorageError
 from curate.schemas.tables import SPLIT_FILES_BY, conform
+from curate.storage import Storage, join
 
 if TYPE_CHECKING:
     from curate.delta.datasource import BatchFn, TallyFn
@@ -34,8 +35,8 @@ _FILE_READABLE = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
 class DeltaRsStore(DeltaStore):
     engine = "delta-rs"
 
-    def __init__(self, spark: SparkSession, root: str, *, register_format: bool = True):
-        super().__init__(spark, root)
+    def __init__(self, spark: SparkSession, root: str, *, storage: Storage, register_format: bool = True):
+        super().__init__(spark, root, storage=storage)
         if register_format and not has_delta_classes(spark):  # with the jar, "delta" is Spark's
             from curate.delta.datasource import DeltaRsDataSource
 
@@ -46,7 +47,7 @@ class DeltaRsStore(DeltaStore):
         from deltalake.exceptions import TableNotFoundError
 
         try:
-            return DeltaTable(self.path(name), version=version)
+            return DeltaTable(self.path(name), version=version, storage_options=self._options(name))
         except TableNotFoundError:
             return None
 
@@ -55,6 +56,9 @@ class DeltaRsStore(DeltaStore):
         if dt is None:
             raise self._missing(name)
         return dt
+
+    def _options(self, name: str) -> dict[str, str] | None:
+        return self.storage.delta_rs_options(self.path(name))
 
     def _readable(self, name: str, dt):
         """`dt`, when its rows are what its data files hold."""
@@ -126,14 +130,15 @@ class DeltaRsStore(DeltaStore):
 
         self._readable(name, self._existing(name, version))
         return file_frame(self.spark, self.path(name), version, fn, schema, columns=list(columns) if columns else None,
-                          where_true=where_true)
+                          where_true=where_true, storage=self.storage)
 
     # ---- writing -------------------------------------------------------------------------------
     def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
                read_version: int | None = None) -> int:
-        from curate.delta.datasource import write_frame
+        from curate.delta.datasource import storage_option, write_frame
 
-        opts = {"path": self.path(name), "split_by": ",".join(SPLIT_FILES_BY.get(name, ()))}
+        opts = {"path": self.path(name), "split_by": ",".join(SPLIT_FILES_BY.get(name, ())),
+                "storage": storage_option(self.storage)}
         if read_version is not None:
             opts["read_version"] = str(read_version)
         try:
@@ -157,7 +162,7 @@ class DeltaRsStore(DeltaStore):
 
         table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=delta_arrow_schema(schema))
         try:
-            write_deltalake(self.path(name), table, mode="append", schema_mode="merge",
+            write_deltalake(self.path(name), table, mode="append", schema_mode="merge", storage_options=self._options(name),
                             commit_properties=CommitProperties(custom_metadata={"engine": ENGINE}))
         except Exception as err:
             raise self._write_error(name, err) from err
@@ -176,7 +181,7 @@ class DeltaRsStore(DeltaStore):
         from curate.delta.datasource import commit_files, delete_files
 
         version = self.version(name)
-        paths = [join_uri(self.path(name), a["path"]) for a in adds]
+        paths = [join(self.path(name), a["path"]) for a in adds]
         if not adds or (unique and version is None):
             all_new = True
         else:
@@ -187,14 +192,14 @@ class DeltaRsStore(DeltaStore):
             all_new = new.count() == sum(json.loads(a["stats"])["numRecords"] for a in adds)
         if all_new:
             try:
-                commit_files(self.path(name), adds, schema, read_version=version)
+                commit_files(self.path(name), adds, schema, read_version=version, storage=self.storage)
             except Exception as err:
                 raise self._write_error(name, err) from err
             return self.version(name)
         try:
             return self.merge_insert(self.spark.read.schema(schema).parquet(*paths), name, schema=schema, keys=keys)
         finally:
-            delete_files(self.path(name), [a["path"] for a in adds])
+            delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
 
     def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                   columns: Sequence[str] | None, tally: TallyFn | None,
@@ -208,7 +213,7 @@ class DeltaRsStore(DeltaStore):
         try:
             counts = map_files(self.spark, self.path(src), version, fn, self.path(dst), schema,
                                columns=list(columns) if columns else None, dst_version=dst_version, tally=tally,
-                               where_true=where_true, split_by=SPLIT_FILES_BY.get(dst, ()))
+                               where_true=where_true, split_by=SPLIT_FILES_BY.get(dst, ()), storage=self.storage)
         except Exception as err:
             raise self._write_error(dst, err) from err
         return self.version(dst), counts

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from curate.errors import ConfigError, StorageError
+from curate.storage import Storage, join
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -65,22 +66,21 @@ def resolve_engine(spark: SparkSession, choice: EngineChoice) -> Engine:
     return "delta-rs"
 
 
-def open_store(spark: SparkSession, root: str, *, engine: EngineChoice = "auto",
+def open_store(spark: SparkSession, root: str, *, engine: EngineChoice = "auto", storage: Storage | None = None,
                register_format: bool = True) -> DeltaStore:
-    """The store of `root` on the engine `engine` resolves to. `register_format`: on delta-rs, register
-    its data source so that users' own `df.write.format("delta")` works (curate's jobs pass False:
-    they write through the store, and the registration costs a Python planner worker, about 2 s)."""
+    """The store of `root` on the engine `engine` resolves to; `storage`: how an object-store root is
+    reached (default: the AWS environment's settings). `register_format`: on delta-rs, register its
+    data source so that users' own `df.write.format("delta")` works (curate's jobs pass False: they
+    write through the store, and the registration costs a Python planner worker, about 2 s)."""
+    storage = storage or Storage.from_config(None)
+    storage.check(root)
     if resolve_engine(spark, engine) == "native":
         from curate.delta.native_store import NativeStore
 
-        return NativeStore(spark, root)
+        return NativeStore(spark, root, storage=storage)
     from curate.delta.rs_store import DeltaRsStore
 
-    return DeltaRsStore(spark, root, register_format=register_format)
-
-
-def join_uri(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *parts])
+    return DeltaRsStore(spark, root, storage=storage, register_format=register_format)
 
 
 class DeltaStore(ABC):
@@ -88,12 +88,13 @@ class DeltaStore(ABC):
 
     engine: Engine
 
-    def __init__(self, spark: SparkSession, root: str):
+    def __init__(self, spark: SparkSession, root: str, *, storage: Storage):
         self.spark = spark
         self.root = root
+        self.storage = storage  # how an object-store root is reached (files curate's own tasks touch)
 
     def path(self, name: str) -> str:
-        return join_uri(self.root, "tables", name)
+        return join(self.root, "tables", name)
 
     # ---- metadata ------------------------------------------------------------------------------
     @abstractmethod

@@ -24,6 +24,7 @@ from curate.progress import records_counter
 from curate.schemas.config import IngestConfig
 from curate.schemas.tables import DOCS_RAW_SCHEMA, QUARANTINE_SCHEMA, STRING_MAP
 from curate.spark_tasks import map_groups
+from curate.storage import Storage
 
 # One row per input record; `fate` says which table it belongs to.
 RECORD_SCHEMA = StructType(
@@ -129,7 +130,7 @@ def read_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig) 
 
 
 def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig, *, docs_uri: str, quarantine_uri: str,
-                  run_id: str) -> DataFrame:
+                  run_id: str, storage: Storage) -> DataFrame:
     """Read the tasks and write every record where it belongs, as uncommitted Parquet files
     (`FileSink`): documents into the docs table at `docs_uri`, refusals into the quarantine table
     at `quarantine_uri`. No record passes through the JVM.
@@ -145,7 +146,8 @@ def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig,
     max_keys = _DOC_KEYS_BYTES // _KEY_BYTES // len(groups)
 
     def run(group: list[FileTask]) -> Iterator[pa.RecordBatch]:
-        docs, refused = FileSink(docs_uri, doc_schema), FileSink(quarantine_uri, quarantine_schema)
+        docs = FileSink(docs_uri, doc_schema, storage=storage)
+        refused = FileSink(quarantine_uri, quarantine_schema, storage=storage)
         fates: Counter = Counter()
         ids: list[str] | None = []
         for batch in _batches(_rows(group, cfg)):

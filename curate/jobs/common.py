@@ -17,6 +17,7 @@ from curate.jobs.incremental import stage_hash, unchanged_since
 from curate.progress import stage_progress
 from curate.schemas.config import PipelineConfig, load_pipeline_config
 from curate.schemas.tables import RUNS, RUNS_SCHEMA
+from curate.storage import Storage, is_remote
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -110,7 +111,7 @@ def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], Stage
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", help="pipeline YAML (default: the embedded examples/local.yaml)")
-    parser.add_argument("--root", help="storage root override (local folder, s3://, abfss://, gs://)")
+    parser.add_argument("--root", help="storage root override (a local folder, s3://bucket/prefix or s3a://...)")
     parser.add_argument("--delta-engine", choices=("auto", "native", "delta-rs"),
                         help="Delta engine override (config delta.engine): Spark's own Delta (native) or delta-rs")
     parser.add_argument("-v", "--verbose", action="store_true", help="verbose logs, Spark included")
@@ -122,8 +123,14 @@ def make_context(args: argparse.Namespace, *, app_name: str, options: dict | Non
     from curate.session import get_spark
 
     cfg = load_pipeline_config(args.config, root=args.root, delta_engine=args.delta_engine)
-    spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose, delta_engine=cfg.delta.engine)
-    store = open_store(spark, cfg.root, engine=cfg.delta.engine, register_format=False)
+    storage = Storage.from_config(cfg.storage)
+    inputs = (options or {}).get("inputs") or cfg.inputs
+    remote = [p for p in (cfg.root, *(i.path for i in inputs)) if is_remote(p)]
+    for path in remote:
+        storage.check(path)
+    spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose, delta_engine=cfg.delta.engine,
+                      storage=storage if remote else None)
+    store = open_store(spark, cfg.root, engine=cfg.delta.engine, storage=storage, register_format=False)
     log.info("delta engine: %s", store.engine)
     return StageContext(spark=spark, cfg=cfg, store=store, run_id=run_id or new_run_id(), options=options or {})
 

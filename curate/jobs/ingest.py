@@ -50,7 +50,8 @@ def run_ingest(ctx: StageContext) -> StageResult:
     before = ctx.store.rows(DOCS_RAW) if ctx.store.exists(DOCS_RAW) else 0
     # The tasks write the records into files of both tables; what comes back is their add actions.
     written = write_records(ctx.spark, tasks, ctx.cfg.ingest, docs_uri=ctx.store.path(DOCS_RAW),
-                            quarantine_uri=ctx.store.path(QUARANTINE), run_id=ctx.run_id).collect()
+                            quarantine_uri=ctx.store.path(QUARANTINE), run_id=ctx.run_id,
+                            storage=ctx.store.storage).collect()
     adds: dict[str, list[dict]] = {ctx.store.path(DOCS_RAW): [], ctx.store.path(QUARANTINE): []}
     counts: dict[str, int] = {}
     for row in written:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from curate.dedup.config import DedupConfig
 from curate.errors import ConfigError
@@ -95,6 +95,26 @@ class DeltaConfig(Model):
     engine: Literal["auto", "native", "delta-rs"] = "auto"
 
 
+class StorageConfig(Model):
+    """How an object-store root or input (s3://, s3a://) is reached. Unset values come from the
+    standard AWS environment (AWS_ENDPOINT_URL, AWS_REGION), as the AWS SDKs take them. Credentials
+    are never configured here: each process reads them from its environment or the provider chain."""
+
+    endpoint: str | None = Field(None, pattern=r"^https?://[^\s/]+/?$")  # an S3-compatible server; None: AWS
+    region: str | None = None
+    path_style: bool | None = None  # default: true with an endpoint
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_credentials(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            secret = [k for k in data if any(w in str(k).lower() for w in ("key", "secret", "token", "password"))]
+            if secret:
+                raise ValueError(f"{secret}: credentials are never read from the config; export AWS_ACCESS_KEY_ID / "
+                                 "AWS_SECRET_ACCESS_KEY (or use the cluster's provider chain) instead")
+        return data
+
+
 _IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -111,6 +131,7 @@ class PipelineConfig(Model):
     root: str = "data"
     spark: SparkConfig = Field(default_factory=SparkConfig)
     delta: DeltaConfig = Field(default_factory=DeltaConfig)
+    storage: StorageConfig | None = None
     catalog: CatalogConfig | None = None
     inputs: list[InputConfig] = Field(default_factory=list)
     ingest: IngestConfig = Field(default_factory=IngestConfig)

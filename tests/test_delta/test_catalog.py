@@ -27,7 +27,7 @@ print(json.dumps({"counts": {str(r.lang): r.n for r in rows}, "tables": tables})
 
 
 def test_tables_are_queried_by_name_from_a_new_application(tmp_path):
-    cfg_path = sample_config(tmp_path / "pipeline.yaml", sources={"web", "notes", "code"})
+    cfg_path = sample_config(tmp_path / "pipeline.yaml")
     cfg = yaml.safe_load(cfg_path.read_text())
     cfg["spark"]["conf"] = {
         "spark.sql.catalogImplementation": "hive",

@@ -239,7 +239,7 @@ def staged(store, name, keys):
     from curate.delta.datasource import FileSink, delta_arrow_schema
 
     schema = delta_arrow_schema(SCHEMA)
-    sink = FileSink(store.path(name), schema)
+    sink = FileSink(store.path(name), schema, storage=store.storage)
     sink.write(pa.Table.from_pylist([{"k": f"k{i}", "v": i, "p": "a", "m": None, "ts": TS} for i in keys],
                                     schema=schema))
     return sink.close()

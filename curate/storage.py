@@ -1,0 +1,83 @@
+"""Where curate's files live: a local folder, or an S3 object store (`s3://`, `s3a://`).
+
+One `Storage` per run carries the object store's settings (endpoint, region, addressing; never a
+credential) to every client that touches files: Spark (S3A, `spark_conf`), delta-rs
+(`delta_rs_options`) and pyarrow (`filesystem`, used by curate's own tasks and the driver). It is
+small and picklable, so Spark tasks get it with their function. Credentials come from each process's
+environment or the cluster's provider chain (curate/objectstore.py).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping
+
+from curate import objectstore
+from curate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyarrow import fs
+
+    from curate.schemas.config import StorageConfig
+
+S3_SCHEMES = ("s3", "s3a")
+DEFAULT_REGION = "us-east-1"
+
+
+def scheme(uri: str) -> str | None:
+    return uri.split("://", 1)[0].lower() if "://" in uri else None
+
+
+def is_remote(uri: str) -> bool:
+    return scheme(uri) not in (None, "file")
+
+
+def join(base: str, *parts: str) -> str:
+    return "/".join([base.rstrip("/"), *parts])
+
+
+@dataclass(frozen=True)
+class Storage:
+    """An S3 endpoint (None: AWS's own), its region, and path-style addressing (S3-compatible servers)."""
+
+    endpoint: str | None = None
+    region: str = DEFAULT_REGION
+    path_style: bool = False
+
+    @classmethod
+    def from_config(cls, cfg: StorageConfig | None, environ: Mapping[str, str] = os.environ) -> Storage:
+        """The config's settings, else the standard AWS environment (AWS_ENDPOINT_URL, AWS_REGION)."""
+        endpoint = (cfg.endpoint if cfg else None) or environ.get("AWS_ENDPOINT_URL") or None
+        region = (cfg.region if cfg else None) or environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION")
+        path_style = cfg.path_style if cfg and cfg.path_style is not None else endpoint is not None
+        return cls(endpoint=endpoint, region=region or DEFAULT_REGION, path_style=path_style)
+
+    def check(self, uri: str) -> None:
+        """Refuse a URI no client here can reach."""
+        if is_remote(uri) and scheme(uri) not in S3_SCHEMES:
+            raise ConfigError(f"{uri!r}: object stores are reached as s3:// or s3a:// here (S3 and S3-compatible "
+                              f"servers); {scheme(uri)}:// is not wired up")
+
+    def spark_conf(self) -> dict[str, str]:
+        """SparkConf entries for S3A at this endpoint (s3:// mapped to S3A too)."""
+        return objectstore.spark_conf(endpoint=self.endpoint, region=self.region, path_style=self.path_style)
+
+    def delta_rs_options(self, uri: str) -> dict[str, str] | None:
+        """delta-rs `storage_options` for the table at `uri` (None for a local one)."""
+        if not is_remote(uri):
+            return None
+        return objectstore.delta_rs_options(endpoint=self.endpoint, region=self.region)
+
+    def filesystem(self, uri: str) -> tuple[fs.FileSystem, str]:
+        """A pyarrow filesystem and the path in it of `uri` (a local path, or s3:// / s3a://)."""
+        from pyarrow import fs
+
+        self.check(uri)
+        if not is_remote(uri):
+            return fs.LocalFileSystem(), os.path.abspath(uri.removeprefix("file://"))
+        options = {"region": self.region, "force_virtual_addressing": not self.path_style}
+        if self.endpoint:
+            host = self.endpoint.split("://", 1)[-1].rstrip("/")
+            options.update(endpoint_override=host, scheme="http" if self.endpoint.startswith("http://") else "https")
+        return fs.S3FileSystem(**options), uri.split("://", 1)[1]
