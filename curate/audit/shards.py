@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from curate.schemas.mixture import Mixture
-from curate.tokenize.publish import MANIFEST, mixture_dir, published_versions
-
-MEMBERS_FILE = "documents.parquet"  # written by curate.jobs.mix into every stage folder
+from curate.storage import Storage, join
+from curate.tokenize.publish import MANIFEST, MEMBERS_FILE, Shelf
 
 
 @dataclass(frozen=True)
@@ -22,18 +20,19 @@ class ShardVersion:
     documents: dict[tuple[str, str], int]  # (stage, component) -> documents, from the manifests
 
 
-def latest_shard_version(spark: SparkSession, root: str, mixture: Mixture) -> ShardVersion | None:
-    versions = published_versions(root, mixture)
+def latest_shard_version(spark: SparkSession, root: str, mixture: Mixture, *, storage: Storage) -> ShardVersion | None:
+    shelf = Shelf(root, mixture.name, storage=storage)
+    versions = shelf.versions()
     if not versions:
         return None
     entry = versions[-1]
-    vdir = mixture_dir(root, mixture) / entry["version"]
     frames, documents = [], {}
     for stage in entry["stages"]:
-        manifest = json.loads((vdir / stage / MANIFEST).read_text())
+        manifest = shelf.read_json(f"{entry['version']}/{stage}/{MANIFEST}")
         documents.update({(stage, c): s["documents"] for c, s in manifest["components"].items()})
-        path = vdir / stage / MEMBERS_FILE
-        frames.append(spark.read.parquet(str(path)).withColumn("stage", F.lit(stage)) if path.is_file() else None)
+        rel = f"{entry['version']}/{stage}/{MEMBERS_FILE}"
+        frames.append(spark.read.parquet(join(shelf.version_uri(entry["version"]), stage, MEMBERS_FILE))
+                      .withColumn("stage", F.lit(stage)) if shelf.exists(rel) else None)
     members = None
     if frames and all(f is not None for f in frames):
         members = frames[0]

@@ -73,7 +73,7 @@ def run_audit(ctx: StageContext) -> StageResult:
     shard = None
     if "://" not in ctx.cfg.root:  # shards are only published on local or mounted filesystems
         mixture = load_mixture(ctx.options.get("mixture") or ctx.cfg.mix.mixture)
-        shard = latest_shard_version(ctx.spark, ctx.cfg.root, mixture)
+        shard = latest_shard_version(ctx.spark, ctx.cfg.root, mixture, storage=ctx.store.storage)
     if shard is not None and shard.members is None:
         log.warning("[%s] shard version %s records no documents (published before curate recorded them): its "
                     "documents count as tokenized", ctx.run_id, shard.version)

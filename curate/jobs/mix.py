@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
-from pathlib import Path
 
 from pyspark.sql import functions as F
 
@@ -26,26 +24,20 @@ from curate.pipelines.mix import (
 from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.mds import merge_task_indexes, plan_tasks
-from curate.tokenize.publish import (
-    list_version,
-    mixture_dir,
-    publish,
-    published_versions,
-    staging_dir,
-    version_of,
-    write_manifest,
-)
+from curate.storage import join
+from curate.tokenize.publish import MANIFEST, MEMBERS_FILE, Shelf, version_of, write_manifest
 from curate.tokenize.realize import StagePlan, check_supply, stage_plans
 from curate.tokenize.spark import plan_pieces_frame, write_shards_frame
 
 log = logging.getLogger(__name__)
 
 
-def _write_shards(ctx: StageContext, plans: list[StagePlan], pieces, tokenized, staging: Path, *, mixture) -> list[dict]:
-    """Write every stage's shards in one Spark job (one MDS writer per task); per stage {count, bytes}."""
+def _write_shards(ctx: StageContext, plans: list[StagePlan], pieces, tokenized, staging: str, *, mixture) -> list[dict]:
+    """Write every stage's shards in one Spark job (one MDS writer per task, writing where `staging`
+    is: a local folder or the object store); per stage {count, bytes}."""
     spt = ctx.cfg.mix.samples_per_task
     per_stage = [
-        plan_tasks(staging / p.stage.name, samples=p.samples, seq_len=p.stage.seq_len, samples_per_task=spt)
+        plan_tasks(join(staging, p.stage.name), samples=p.samples, seq_len=p.stage.seq_len, samples_per_task=spt)
         for p in plans
     ]
     first_task, at = {}, 0  # stage -> index of its first task among all stages' tasks
@@ -58,6 +50,7 @@ def _write_shards(ctx: StageContext, plans: list[StagePlan], pieces, tokenized, 
     stats = {r["task"]: r for r in write_shards_frame(
         shard_pieces(pieces.select("*", task), tokenized, tasks=len(specs)),
         tasks=specs, compression=mixture.shards.compression, size_limit=mixture.shards.size_limit_bytes,
+        storage=ctx.store.storage,
     ).collect()}
     missing = sorted(set(range(len(specs))) - set(stats))
     if missing:
@@ -66,21 +59,24 @@ def _write_shards(ctx: StageContext, plans: list[StagePlan], pieces, tokenized, 
     for plan, tasks in zip(plans, per_stage):
         at = first_task[plan.stage.name]
         mine = [stats[t] for t in range(at, at + len(tasks))]
-        merge_task_indexes(staging / plan.stage.name, tasks)
+        merge_task_indexes(join(staging, plan.stage.name), tasks, storage=ctx.store.storage)
         out.append({"count": sum(r["shards"] for r in mine), "bytes": sum(r["bytes"] for r in mine)})
     return out
 
 
-def _write_members(pieces, stage: str, path: Path) -> None:
+def _write_members(pieces, stage: str, stage_dir: str, *, storage) -> None:
     """The documents the stage holds, (doc_id, component, tokens) sorted, as one Parquet file
     (doc_fates of `curate audit`); written by Spark, nothing collected to the driver."""
-    tmp = path.with_name(f".{path.name}.parts")
+    from pyarrow.fs import FileSelector
+
+    tmp = join(stage_dir, f".{MEMBERS_FILE}.parts")
     members = (pieces.where(F.col("stage") == stage).groupBy("doc_id", "component")
                .agg(F.sum("tok_len").alias("tokens")).orderBy("doc_id", "component"))
-    members.coalesce(1).write.mode("overwrite").parquet(str(tmp))
-    (part,) = tmp.glob("part-*.parquet")
-    part.rename(path)
-    shutil.rmtree(tmp)
+    members.coalesce(1).write.mode("overwrite").parquet(tmp)
+    fs, tmp_path = storage.filesystem(tmp)
+    (part,) = [f.path for f in fs.get_file_info(FileSelector(tmp_path)) if f.base_name.startswith("part-")]
+    fs.move(part, join(storage.filesystem(stage_dir)[1], MEMBERS_FILE))
+    fs.delete_dir(tmp_path)
 
 
 def run_mix(ctx: StageContext) -> StageResult:
@@ -90,15 +86,18 @@ def run_mix(ctx: StageContext) -> StageResult:
         raise StorageError(f"table {DOCS_TOKENIZED!r} does not exist under {ctx.cfg.root}; run `curate tokenize` first")
     input_versions = {DOCS_TOKENIZED: in_version}
     version = version_of(mixture, input_versions)
-    final = mixture_dir(ctx.cfg.root, mixture) / version
-    known = [v["version"] for v in published_versions(ctx.cfg.root, mixture)]
+    shelf = Shelf(ctx.cfg.root, mixture.name, storage=ctx.store.storage)
+    final = shelf.version_uri(version)
+    known = [v["version"] for v in shelf.versions()]
     entry = {"version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
              "stages": [s.name for s in mixture.stages], "run_id": ctx.run_id}
-    if final.exists():
-        if version not in known:  # a run was killed between publishing the version and listing it
-            list_version(final, entry=entry)
+    # Whole when every stage has its manifest (written last); a run killed after that but before
+    # listing the version left it whole: listed now. The same version has the same bytes.
+    if all(shelf.exists(f"{version}/{st}/{MANIFEST}") for st in entry["stages"]):
+        if version not in known:
+            shelf.list_version(entry)
         log.info("[%s] mix: %s is already published (versions: %s)", ctx.run_id, final, known)
-        return StageResult(input_versions=input_versions, counts={"reused": 1}, message=str(final))
+        return StageResult(input_versions=input_versions, counts={"reused": 1}, message=final)
 
     tokenized = ctx.store.read(DOCS_TOKENIZED, version=in_version)
     check_sources(mixture, {r[0] for r in tokenized.select("source").distinct().collect()})
@@ -108,17 +107,16 @@ def run_mix(ctx: StageContext) -> StageResult:
     pieces = plan_pieces_frame(members, mixture).persist()
     plans = stage_plans(mixture, totals, drawn_counts(pieces))
 
-    staging = staging_dir(ctx.cfg.root, mixture, version, ctx.run_id)
-    staging.mkdir(parents=True)
+    staging = shelf.writing_uri(version, ctx.run_id)
     counts: dict[str, int] = {}
     try:
         for plan, shards in zip(plans, _write_shards(ctx, plans, pieces, tokenized, staging, mixture=mixture)):
-            out = staging / plan.stage.name
-            write_manifest(
-                out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
-                input_versions=input_versions, shards=shards, run_id=ctx.run_id,
+            out = join(staging, plan.stage.name)
+            _write_members(pieces, plan.stage.name, out, storage=ctx.store.storage)
+            write_manifest(  # last: a stage with a manifest has every other file
+                out, plan, storage=ctx.store.storage, mixture=mixture, published_dir=join(final, plan.stage.name),
+                version=version, input_versions=input_versions, shards=shards, run_id=ctx.run_id,
             )
-            _write_members(pieces, plan.stage.name, out / "documents.parquet")
             counts[f"samples.{plan.stage.name}"] = plan.samples
             counts[f"tokens.{plan.stage.name}"] = plan.tokens
             log.info(
@@ -126,9 +124,9 @@ def run_mix(ctx: StageContext) -> StageResult:
                 ctx.run_id, plan.stage.name, plan.samples, plan.stage.seq_len, shards["count"], shards["bytes"],
                 {c: round(s.realized_share, 4) for c, s in plan.components.items()},
             )
-        publish(staging, final, entry=entry)
+        shelf.publish(staging, entry=entry)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        shelf.discard(staging)
         raise
     finally:
         pieces.unpersist()
@@ -138,7 +136,7 @@ def run_mix(ctx: StageContext) -> StageResult:
         rows_in=sum(docs for _, docs in totals.values()),
         rows_out=sum(p.samples for p in plans),
         counts=counts,
-        message=str(final),
+        message=final,
     )
 
 

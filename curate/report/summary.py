@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from curate.schemas import tables as t
-from curate.tokenize.publish import MANIFEST, VERSIONS
+from curate.storage import Storage, join
+from curate.tokenize.publish import MANIFEST, Shelf
 
 if TYPE_CHECKING:
     from curate.jobs.common import StageContext, StageResult
@@ -57,19 +56,23 @@ def print_run_summary(ctx: StageContext, results: dict[str, StageResult]) -> Non
     console.print(tables_table(ctx))
 
 
-def shards_table(root: str) -> Table | None:
+def shards_table(root: str, *, storage: Storage) -> Table | None:
     """Published shard versions under `<root>/shards/<mixture>/<version>/<stage>/` with their manifest totals."""
-    shards = Path(root) / "shards"
-    if "://" in root or not shards.is_dir():
+    from pyarrow.fs import FileSelector
+
+    fs, shards = storage.filesystem(join(root, "shards"))
+    mixtures = sorted(m.base_name for m in fs.get_file_info(FileSelector(shards, allow_not_found=True)) if not m.is_file)
+    if not mixtures:
         return None
-    table = Table(title=f"shard versions under {shards}")
+    table = Table(title=f"shard versions under {join(root, 'shards')}")
     for col in ("mixture", "version", "stage", "samples", "tokens", "shards", "run id"):
         table.add_column(col, justify="right" if col in ("samples", "tokens", "shards") else "left")
-    for listing in sorted(shards.glob(f"*/{VERSIONS}")):
-        for entry in json.loads(listing.read_text()):
+    for name in mixtures:
+        shelf = Shelf(root, name, storage=storage)
+        for entry in shelf.versions():
             for stage in entry["stages"]:
-                m = json.loads((listing.parent / entry["version"] / stage / MANIFEST).read_text())
-                table.add_row(listing.parent.name, entry["version"], stage, f"{m['samples']:,}", f"{m['tokens']:,}",
+                m = shelf.read_json(f"{entry['version']}/{stage}/{MANIFEST}")
+                table.add_row(name, entry["version"], stage, f"{m['samples']:,}", f"{m['tokens']:,}",
                               f"{m['shards']['count']:,}", entry["run_id"])
     return table
 
@@ -77,7 +80,7 @@ def shards_table(root: str) -> Table | None:
 def print_status(ctx: StageContext) -> None:
     console = _console()
     console.print(tables_table(ctx))
-    shards = shards_table(ctx.cfg.root)
+    shards = shards_table(ctx.cfg.root, storage=ctx.store.storage)
     if shards is not None:
         console.print(shards)
     if ctx.store.exists(t.RUNS):

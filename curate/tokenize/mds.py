@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +18,7 @@ import pyarrow as pa
 
 from curate.errors import StorageError
 from curate.faults import fault_point
+from curate.storage import Storage, join
 from curate.tokenize.mds_writer import TokenShardWriter
 
 if TYPE_CHECKING:
@@ -30,13 +30,14 @@ log = logging.getLogger(__name__)
 TASK_STATS = pa.schema([("task", pa.int32()), ("samples", pa.int64()), ("shards", pa.int32()), ("bytes", pa.int64())])
 
 
-def task_dir(out_dir: str | Path, task: int) -> Path:
-    return Path(out_dir) / f"{task:05d}"
+def task_dir(out_dir: str | Path, task: int) -> str:
+    return join(str(out_dir), f"{task:05d}")
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """What one writer task writes: samples [first_sample, first_sample + samples) of a stage, into `dir`."""
+    """What one writer task writes: samples [first_sample, first_sample + samples) of a stage, into `dir`
+    (a local folder or an object-store URI)."""
 
     dir: str
     first_sample: int
@@ -47,22 +48,22 @@ class TaskSpec:
 def plan_tasks(out_dir: str | Path, *, samples: int, seq_len: int, samples_per_task: int) -> list[TaskSpec]:
     """One stage's writer tasks: consecutive ranges of `samples_per_task` samples."""
     return [
-        TaskSpec(str(task_dir(out_dir, t)), first, min(samples_per_task, samples - first), seq_len)
+        TaskSpec(task_dir(out_dir, t), first, min(samples_per_task, samples - first), seq_len)
         for t, first in enumerate(range(0, samples, samples_per_task))
     ]
 
 
 class _TaskWriter:
-    def __init__(self, task: int, spec: TaskSpec, *, compression: str | None, size_limit: int):
-        self.dir = Path(spec.dir)
-        shutil.rmtree(self.dir, ignore_errors=True)  # a failed earlier attempt of this task
+    def __init__(self, task: int, spec: TaskSpec, *, compression: str | None, size_limit: int, storage: Storage):
+        fs, path = storage.filesystem(spec.dir)
+        fs.delete_dir_contents(path, missing_dir_ok=True)  # a failed earlier attempt of this task
         self.task, self.seq_len = task, spec.seq_len
         self.first, self.expected = spec.first_sample, spec.samples
         self.written_tokens = 0  # tokens received so far, as a position in the task's stream
         self.buf = np.empty(0, dtype=np.int32)
         self.sources: list[str] = []
         self.samples = 0
-        self.writer = TokenShardWriter(self.dir, compression=compression, size_limit=size_limit)
+        self.writer = TokenShardWriter(spec.dir, compression=compression, size_limit=size_limit, storage=storage)
 
     def add(self, seg: pa.RecordBatch) -> None:
         tokens = seg.column("tokens")
@@ -108,7 +109,8 @@ class _TaskWriter:
 
 
 def write_task_shards(
-    batches: Iterator[pa.RecordBatch], *, tasks: list[TaskSpec], compression: str | None, size_limit: int
+    batches: Iterator[pa.RecordBatch], *, tasks: list[TaskSpec], compression: str | None, size_limit: int,
+    storage: Storage = Storage(),
 ) -> Iterator[pa.RecordBatch]:
     """Write the shards of every task whose pieces arrive (columns task, sample, offset, tokens, component).
 
@@ -123,26 +125,31 @@ def write_task_shards(
             if current is None or current.task != t:
                 if current is not None:
                     yield pa.RecordBatch.from_pylist([current.close()], schema=TASK_STATS)
-                current = _TaskWriter(t, tasks[t], compression=compression, size_limit=size_limit)
+                current = _TaskWriter(t, tasks[t], compression=compression, size_limit=size_limit, storage=storage)
             current.add(batch.slice(lo, hi - lo))
     if current is not None:
         yield pa.RecordBatch.from_pylist([current.close()], schema=TASK_STATS)
 
 
-def merge_task_indexes(out_dir: str | Path, tasks: list[TaskSpec]) -> None:
+def merge_task_indexes(out_dir: str | Path, tasks: list[TaskSpec], *, storage: Storage = Storage()) -> None:
     """Write `out_dir/index.json` over the tasks' sub-directories, in task (= sample) order.
 
     The same file as `streaming.base.util.merge_index` writes (a test compares them), without
     importing `streaming` on the driver: its package init pulls in transformers and torch (~6 s).
     """
+    fs, out = storage.filesystem(str(out_dir))
     shards = []
     for t in tasks:
-        index = Path(t.dir) / "index.json"
-        if not index.is_file():
-            raise StorageError(f"shard task wrote no index at {index}; rerun `curate mix`")
-        for shard in json.loads(index.read_text())["shards"]:
+        index = join(storage.filesystem(t.dir)[1], "index.json")
+        try:
+            with fs.open_input_stream(index, compression=None) as f:
+                listed = json.loads(f.read())["shards"]
+        except FileNotFoundError:
+            raise StorageError(f"shard task wrote no index at {index}; rerun `curate mix`") from None
+        for shard in listed:
             for key in ("raw_data", "zip_data", "raw_meta", "zip_meta"):
                 if shard.get(key):
-                    shard[key]["basename"] = f"{index.parent.name}/{shard[key]['basename']}"
+                    shard[key]["basename"] = f"{t.dir.rstrip('/').rsplit('/', 1)[-1]}/{shard[key]['basename']}"
             shards.append(shard)
-    (Path(out_dir) / "index.json").write_text(json.dumps({"version": 2, "shards": shards}))
+    with fs.open_output_stream(join(out, "index.json"), compression=None) as f:
+        f.write(json.dumps({"version": 2, "shards": shards}).encode())

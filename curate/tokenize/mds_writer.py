@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from curate.storage import Storage, join
+
 # `tokens` is what llm-foundry's text loader reads; int32 because cl100k ids exceed 65 535. No
 # `text` column: that loader would re-tokenize it. `source` holds the sample's mixture component
 # (every sample is filled from one component). Sorted by name, as MDSWriter orders them.
@@ -56,11 +58,13 @@ def _shape_header(length: int) -> bytes:
 
 
 class TokenShardWriter:
-    """Writes samples (int32 token ids + source name) into MDS shards under `out`."""
+    """Writes samples (int32 token ids + source name) into MDS shards under `out` (a local folder, or
+    an object-store URI reached through `storage`)."""
 
-    def __init__(self, out: str | Path, *, compression: str | None, size_limit: int):
-        self.out = Path(out)
-        self.out.mkdir(parents=True, exist_ok=True)
+    def __init__(self, out: str | Path, *, compression: str | None, size_limit: int, storage: Storage = Storage()):
+        self.out = str(out)
+        self.fs, self.path = storage.filesystem(self.out)
+        self.fs.create_dir(self.path, recursive=True)
         self.size_limit = size_limit
         # "zstd:7" -> extension "zstd", level "7"
         self._zip_ext, _, level = (compression or "").partition(":")
@@ -100,7 +104,7 @@ class TokenShardWriter:
         if self._compress is not None:
             data = self._compress(raw)
             zip_info = {"basename": f"{raw_name}.{self._zip_ext}", "bytes": len(data), "hashes": {}}
-        (self.out / (zip_info or raw_info)["basename"]).write_bytes(data)
+        self._put((zip_info or raw_info)["basename"], data)
         self.shards.append({"samples": n, "raw_data": raw_info, "zip_data": zip_info, **self.config})
         self._reset()
 
@@ -113,4 +117,8 @@ class TokenShardWriter:
         if self.samples:
             self._flush()
         index = json.dumps({"version": 2, "shards": self.shards}, sort_keys=True)
-        (self.out / "index.json").write_text(index, encoding="utf-8")
+        self._put("index.json", index.encode("utf-8"))
+
+    def _put(self, name: str, data: bytes) -> None:
+        with self.fs.open_output_stream(join(self.path, name), compression=None) as out:
+            out.write(data)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from curate.schemas.mixture import Mixture
+    from curate.storage import Storage
 
 TASK_STATS_SCHEMA = StructType(
     [
@@ -84,8 +85,10 @@ def plan_pieces_frame(members: DataFrame, mixture: Mixture) -> DataFrame:
 
 
 def write_shards_frame(
-    pieces: DataFrame, *, tasks: list[TaskSpec], compression: str | None, size_limit: int
+    pieces: DataFrame, *, tasks: list[TaskSpec], compression: str | None, size_limit: int, storage: Storage
 ) -> DataFrame:
-    """Write MDS shards from pieces sorted by (task, sample, offset); one row of stats per task."""
-    fn = functools.partial(write_task_shards, tasks=tasks, compression=compression, size_limit=size_limit)
+    """Write MDS shards from pieces sorted by (task, sample, offset), each task straight where its
+    spec says (a local folder or the object store); one row of stats per task."""
+    fn = functools.partial(write_task_shards, tasks=tasks, compression=compression, size_limit=size_limit,
+                           storage=storage)
     return pieces.mapInArrow(fn, TASK_STATS_SCHEMA)

@@ -28,7 +28,7 @@ def test_a_run_without_data_says_so_instead_of_drawing_empty_charts():
 def test_labels_cannot_close_the_script_or_inject_markup():
     hostile = "</script><img src=x onerror=alert(1)>"
     data = {**EMPTY, "drops": [{"stage": "ingest", "reason": hostile, "documents": 3}],
-            "timings": [{"stage": hostile, "status": "succeeded", "started_at": "t", "seconds": 1.0, "rows_in": 1,
+            "timings": [{"stage": hostile, "status": "succeeded", "engine": "native", "started_at": "t", "seconds": 1.0, "rows_in": 1,
                          "rows_out": 1, "rows_per_s": 1.0, "tokens": None, "message": ""}]}
     html = render(data)
     assert "<img" not in html
