@@ -186,7 +186,7 @@ def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, 
     t = cfg.minhash.min_similarity
     sigs = signatures(frame, cfg).localCheckpoint()
     scoped = sigs.withColumn("scope", F.lit(""))
-    candidates = candidate_edges(scoped).localCheckpoint()
+    candidates = candidate_edges(scoped, window=cfg.minhash.bucket_window).localCheckpoint()
     edge_sets = {"one_task": _one_task_candidates(scoped, cfg),
                  "distributed": {tuple(r) for r in candidates.collect()}}
     out = {"candidate_edges": {path: len(e) for path, e in edge_sets.items()},
