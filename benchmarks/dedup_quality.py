@@ -165,6 +165,14 @@ def _one_task_candidates(sigs, cfg: DedupConfig) -> set[tuple[str, str]]:
     return set(zip(near["src"].to_pylist(), near["dst"].to_pylist()))
 
 
+def _representatives(sigs) -> dict[str, str]:
+    """doc_id -> the smallest doc_id of its normalized text: the copy that enters LSH for it."""
+    rep: dict[str, str] = {}
+    for doc_id, norm_hash in sorted(sigs.select("doc_id", "norm_hash").collect()):
+        rep.setdefault(norm_hash, doc_id)
+    return {d: rep[h] for d, h in sigs.select("doc_id", "norm_hash").collect()}
+
+
 def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, cfg: DedupConfig) -> dict:
     """Candidate edges of both paths, verified edges and clusters of the stage's Spark code, per
     verification mode and path."""
@@ -186,12 +194,17 @@ def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, 
     t = cfg.minhash.min_similarity
     sigs = signatures(frame, cfg).localCheckpoint()
     scoped = sigs.withColumn("scope", F.lit(""))
-    candidates = candidate_edges(scoped, window=cfg.minhash.bucket_window).localCheckpoint()
+    # Both paths: exact copies are grouped first and one representative each enters LSH; a pair
+    # is compared when its documents share a representative or their representatives are an edge.
+    rep = _representatives(sigs)
+    reps = scoped.where(F.col("doc_id").isin(sorted(set(rep.values()))))
     edge_sets = {"one_task": _one_task_candidates(scoped, cfg),
-                 "distributed": {tuple(r) for r in candidates.collect()}}
+                 "distributed": {tuple(r) for r in candidate_edges(reps, window=cfg.minhash.bucket_window).collect()}}
     out = {"candidate_edges": {path: len(e) for path, e in edge_sets.items()},
-           "_compared": {path: [(ids[b], ids[v]) in e or (ids[v], ids[b]) in e for b, v in pairs]
-                         for path, e in edge_sets.items()}}
+           "_compared": {path: [rep[ids[b]] == rep[ids[v]] or tuple(sorted((rep[ids[b]], rep[ids[v]]))) in e
+                                for b, v in pairs] for path, e in edge_sets.items()}}
+    # Every verification mode is measured on the same candidates (all documents, no exact grouping).
+    candidates = candidate_edges(scoped, window=cfg.minhash.bucket_window).localCheckpoint()
     sets_df = shingle_set_frame(frame.select("doc_id", "text", "lang"), cfg)
     for mode in MODES:
         m_cfg = cfg.model_copy(update={"minhash": cfg.minhash.model_copy(update={"verify": mode})})
