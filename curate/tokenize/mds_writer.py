@@ -23,6 +23,10 @@ import numpy as np
 # (every sample is filled from one component). Sorted by name, as MDSWriter orders them.
 COLUMNS = {"source": "str", "tokens": "ndarray:int32"}
 _EXTRA_BYTES_PER_SAMPLE = 4  # its offset
+# A shard's header holds uint32 byte offsets and its raw size is at most size_limit (one sample
+# larger than the limit aside: a few MB at most), so every byte stays addressable up to 2^32 - 1
+# (MDSWriter refuses 2^32 and above too).
+MIN_SIZE_LIMIT, MAX_SIZE_LIMIT = 2**16, 2**32 - 1
 _DEFAULT_LEVEL = {"zstd": 3, "gz": 9, "br": 11}  # streaming.base.compression's defaults
 
 
@@ -59,6 +63,8 @@ class TokenShardWriter:
     """Writes samples (int32 token ids + source name) into MDS shards under `out`."""
 
     def __init__(self, out: str | Path, *, compression: str | None, size_limit: int):
+        if not 0 < size_limit <= MAX_SIZE_LIMIT:
+            raise ValueError(f"size_limit {size_limit} is outside 1..{MAX_SIZE_LIMIT}: MDS offsets are uint32")
         self.out = Path(out)
         self.out.mkdir(parents=True, exist_ok=True)
         self.size_limit = size_limit

@@ -2,10 +2,11 @@
 
 `<root>/shards/<mixture>/<version>/<stage>/` holds one stage's MDS dataset (index.json plus one
 sub-directory of shards per writer task), `manifest.json` and `train_loader.yaml`. A version is
-the hash of the mixture config and the input table versions, so the same inputs and mixture give
-the same version and an edit gives a new one beside the old. All stages of a version are written
-under `<root>/shards/<mixture>/.tmp-<version>-<run>/` and renamed into place in one step; readers
-never see a partial version. `versions.json` lists the published versions.
+the hash of the mixture config, the input table versions and the plan version (the rules that turn
+them into samples), so the same inputs and mixture give the same version and an edit gives a new
+one beside the old. All stages of a version are written under
+`<root>/shards/<mixture>/.tmp-<version>-<run>/` and renamed into place in one step; readers never
+see a partial version. `versions.json` lists the published versions.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from curate.faults import fault_point
 from curate.schemas.mixture import Mixture
 from curate.tokenize.encoder import ENCODING_NAME, EOS_ID, VOCAB_SIZE
 from curate.tokenize.mds_writer import COLUMNS as MDS_COLUMNS
-from curate.tokenize.realize import StagePlan
+from curate.tokenize.realize import PLAN_VERSION, StagePlan
 
 MANIFEST = "manifest.json"
 VERSIONS = "versions.json"
@@ -40,7 +41,9 @@ def mixture_dir(root: str, mixture: Mixture) -> Path:
 
 
 def version_of(mixture: Mixture, input_versions: dict[str, int]) -> str:
-    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions}, sort_keys=True).encode()
+    """The shard version: the mixture, the inputs and the rules that realize them (PLAN_VERSION)."""
+    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions, "plan": PLAN_VERSION},
+                      sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -97,6 +100,8 @@ def write_manifest(
         "seed": stage.seed,
         "tokenizer": {"encoding": ENCODING_NAME, "eos_token_id": EOS_ID, "vocab_size": VOCAB_SIZE},
         "tail_policy": "the last document drawn for a component is cut at its target; no padding",
+        "plan_version": PLAN_VERSION,
+        "warnings": plan.warnings,
         "columns": MDS_COLUMNS,
         "components": {
             name: {
