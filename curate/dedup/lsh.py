@@ -31,7 +31,7 @@ def candidate_edges(sigs: DataFrame, *, window: int) -> DataFrame:
     bucket = Window.partitionBy("scope", "band", "bucket")
     ranked = (members.withColumn("size", F.count("*").over(bucket)).where("size > 1")
               .withColumn("pos", F.row_number().over(bucket.orderBy("doc_id"))).drop("size"))
-    # Each member (pos >= 2) pairs with the `window` before it, and with the first beyond them.
+    # Each member (pos >= 2) pairs with the `window` members before it and, beyond those, the first.
     pos, first = F.col("pos"), F.array(F.lit(1))
     sources = first
     if window:

@@ -53,8 +53,9 @@ def _matrix(lists: pa.Array, width: int, dtype) -> np.ndarray:
 def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[pa.RecordBatch]:
     """(doc_id, scope, norm_hash, bands, lang) rows -> CANDIDATES_SCHEMA rows: exact edges (group
     minimum -> member, near=false) and LSH candidate edges between exact representatives (the
-    pairs of curate.dedup.buckets, smaller -> larger doc_id, near=true) with part='edge'; with minhash.verify = 'exact', also every
-    document on a near edge (src = its doc_id, with its lang), part='node': the ones re-shingled."""
+    pairs of curate.dedup.buckets, smaller -> larger doc_id, near=true) with part='edge'; with
+    minhash.verify = 'exact', also every document on a near edge (src = its doc_id, with its
+    lang), part='node': the ones re-shingled."""
     cfg = DedupConfig.model_validate_json(cfg_json)
     t = pa.Table.from_batches(list(batches)).combine_chunks()
     if not t.num_rows:
