@@ -5,16 +5,21 @@ controlled, seeded edits (substitution, deletion, insertion of another real docu
 paragraph reordering, boilerplate appended), and the exact Jaccard of every (base, variant) pair
 under curate's shingling (normalized word 5-grams, the reference one-shingle-at-a-time path).
 
-* Candidate recall per Jaccard bucket (0.5-0.6 ... 0.9-1.0, lower buckets for context): the share
-  of (base, variant) pairs whose band hashes agree in some band, beside the theoretical
+* Recall per Jaccard bucket (0.5-0.6 ... 0.9-1.0, lower buckets for context) beside the theoretical
   1 - (1 - s^r)^b averaged over the bucket's pairs, its binomial sampling error
-  sqrt(sum p(1 - p)) / n, and z = (recall - theory) / error. The error treats pairs as independent;
-  two variants of one base with near-identical edits are not (both hit a band or neither does), so
-  a bucket where theory expects less than one hit can show a z of several units from one event.
-* The stage itself in Spark on all documents (signatures -> star candidate edges -> verification ->
-  components), for each verification mode: precision of the verified edges (share whose exact
-  Jaccard >= min_similarity), share of edges inside one family, and per bucket the share of
-  (base, variant) pairs that end in one cluster.
+  sqrt(sum p(1 - p)) / n, and z = (recall - theory) / error, of: the (base, variant) pairs whose
+  band hashes agree in some band (`recall`, LSH itself), and the pairs the stage compares, i.e. that
+  are a candidate edge, on the one-task and on the distributed path (`compared`). The error treats
+  pairs as independent; two variants of one base with near-identical edits are not (both hit a band
+  or neither does), so a bucket where theory expects less than one hit can show a z of several
+  units from one event.
+* The stage itself in Spark on all documents (signatures -> candidate edges -> verification ->
+  components), for each verification mode and both paths: precision of the verified edges (share
+  whose exact Jaccard >= min_similarity), share of edges inside one family, and per bucket the share
+  of (base, variant) pairs that end in one cluster (`same_cluster`).
+
+Documents get content-hash ids, as curate's doc_id is: a family's base is not its smallest id, so
+the smallest id of an LSH bucket is any member of it, often a heavily edited variant.
 
     .venv/bin/python benchmarks/dedup_quality.py --bases 400
 """
@@ -22,6 +27,7 @@ under curate's shingling (normalized word 5-grams, the reference one-shingle-at-
 from __future__ import annotations
 
 import argparse
+import hashlib
 import math
 import sys
 import time
@@ -30,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_results import write_result  # noqa: E402
@@ -113,25 +120,62 @@ def build_truth(n_bases: int, variants: int, seed: int, cfg: DedupConfig) -> tup
     return docs, family, pairs
 
 
-def _recall_table(pairs, jaccard, matched, *, bands: int, rows: int) -> list[dict]:
-    buckets: dict[float, list[tuple[float, bool]]] = defaultdict(list)
-    for (b, v), s, hit in zip(pairs, jaccard, matched):
-        buckets[min(int(s * 10), 9) / 10].append((s, hit))
+def doc_ids(docs: list[str]) -> list[str]:
+    """Content-hash ids (in no relation to which document is a base or a variant)."""
+    return [hashlib.blake2b(f"{i}\0{t}".encode(), digest_size=16).hexdigest() for i, t in enumerate(docs)]
+
+
+def _bucket(s: float) -> float:
+    return min(int(s * 10), 9) / 10
+
+
+def _recall(hits: list[bool], p: np.ndarray) -> dict:
+    n = len(hits)
+    recall, theory = sum(hits) / n, float(p.mean())
+    err = math.sqrt(float((p * (1 - p)).sum())) / n
+    return {"recall": round(recall, 4), "theory": round(theory, 4), "sampling_error": round(err, 4),
+            "z": round((recall - theory) / err, 2) if err > 1e-6 else None}
+
+
+def _recall_table(jaccard: list[float], matched: list[bool], compared: dict[str, list[bool]], *,
+                  bands: int, rows: int) -> list[dict]:
+    buckets: dict[float, list[int]] = defaultdict(list)
+    for i, s in enumerate(jaccard):
+        buckets[_bucket(s)].append(i)
     table = []
     for lo in sorted(buckets):
-        got = buckets[lo]
-        n = len(got)
-        p = np.array([1 - (1 - s**rows) ** bands for s, _ in got])
-        recall, theory = sum(h for _, h in got) / n, float(p.mean())
-        err = math.sqrt(float((p * (1 - p)).sum())) / n
-        table.append({"jaccard": f"{lo:.1f}-{lo + 0.1:.1f}", "pairs": n, "recall": round(recall, 4),
-                      "theory": round(theory, 4), "sampling_error": round(err, 4),
-                      "z": round((recall - theory) / err, 2) if err > 1e-6 else None})
+        at = buckets[lo]
+        p = np.array([1 - (1 - jaccard[i] ** rows) ** bands for i in at])
+        table.append({"jaccard": f"{lo:.1f}-{lo + 0.1:.1f}", "pairs": len(at), **_recall([matched[i] for i in at], p),
+                      "compared": {path: _recall([hits[i] for i in at], p) for path, hits in compared.items()}})
     return table
 
 
+PATHS = {"one_task": 500_000, "distributed": 0}  # dedup.one_task_max_docs
+MODES = ("exact", "signature", "none")
+
+
+def _one_task_candidates(sigs, cfg: DedupConfig) -> set[tuple[str, str]]:
+    """The near candidate edges of the one-task path (its candidates task, run here on the rows)."""
+    from curate.dedup.one_task import candidates_task
+
+    rows = sigs.select("doc_id", "scope", "norm_hash", "bands", "lang").toArrow()
+    out = pa.Table.from_batches(list(candidates_task(iter(rows.to_batches()), cfg.model_dump_json())))
+    near = out.filter(pc.and_(pc.equal(out["part"], "edge"), out["near"]))
+    return set(zip(near["src"].to_pylist(), near["dst"].to_pylist()))
+
+
+def _representatives(sigs) -> dict[str, str]:
+    """doc_id -> the smallest doc_id of its normalized text: the copy that enters LSH for it."""
+    rep: dict[str, str] = {}
+    for doc_id, norm_hash in sorted(sigs.select("doc_id", "norm_hash").collect()):
+        rep.setdefault(norm_hash, doc_id)
+    return {d: rep[h] for d, h in sigs.select("doc_id", "norm_hash").collect()}
+
+
 def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, cfg: DedupConfig) -> dict:
-    """Verified edges and clusters of the stage's Spark code, per verification mode."""
+    """Candidate edges of both paths, verified edges and clusters of the stage's Spark code, per
+    verification mode and path."""
     from pyspark.sql import functions as F
 
     from curate.dedup.lsh import candidate_edges, verified_edges
@@ -141,7 +185,7 @@ def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, 
     from curate.session import get_spark
 
     spark = get_spark(SparkConfig(master="local[2]", shuffle_partitions=4, driver_memory="2g"), app_name="dedup-quality")
-    ids = [f"d{i:06d}" for i in range(len(docs))]
+    ids = doc_ids(docs)
     index = {d: i for i, d in enumerate(ids)}
     frame = spark.createDataFrame(
         [(d, "bench", t, True, None, None, len(t.encode())) for d, t in zip(ids, docs)],
@@ -149,15 +193,28 @@ def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, 
     )
     t = cfg.minhash.min_similarity
     sigs = signatures(frame, cfg).localCheckpoint()
-    candidates = candidate_edges(sigs.withColumn("scope", F.lit(""))).localCheckpoint()
-    out = {"candidate_edges": candidates.count()}
+    scoped = sigs.withColumn("scope", F.lit(""))
+    # Both paths: exact copies are grouped first and one representative each enters LSH; a pair
+    # is compared when its documents share a representative or their representatives are an edge.
+    rep = _representatives(sigs)
+    reps = scoped.where(F.col("doc_id").isin(sorted(set(rep.values()))))
+    edge_sets = {"one_task": _one_task_candidates(scoped, cfg),
+                 "distributed": {tuple(r) for r in candidate_edges(reps, window=cfg.minhash.bucket_window).collect()}}
+    out = {"candidate_edges": {path: len(e) for path, e in edge_sets.items()},
+           "_compared": {path: [rep[ids[b]] == rep[ids[v]] or tuple(sorted((rep[ids[b]], rep[ids[v]]))) in e
+                                for b, v in pairs] for path, e in edge_sets.items()}}
+    # Every verification mode is measured on the same candidates (all documents, no exact grouping).
+    candidates = candidate_edges(scoped, window=cfg.minhash.bucket_window).localCheckpoint()
     sets_df = shingle_set_frame(frame.select("doc_id", "text", "lang"), cfg)
-    for mode in ("exact", "signature", "none"):
+    for mode in MODES:
         m_cfg = cfg.model_copy(update={"minhash": cfg.minhash.model_copy(update={"verify": mode})})
         edges = [(index[a], index[b]) for a, b in verified_edges(candidates, sigs, m_cfg.minhash, shingles=sets_df).collect()]
         exact = [len(sets[a] & sets[b]) / max(1, len(sets[a] | sets[b])) for a, b in edges]
-        clusters = {r["doc_id"]: r["cluster_id"] for r in find_duplicates(sigs, m_cfg, texts=frame).collect()}
-        together = [clusters.get(ids[b], "-") == clusters.get(ids[v], "+") for b, v in pairs]
+        together = {}
+        for path, max_docs in PATHS.items():
+            p_cfg = m_cfg.model_copy(update={"one_task_max_docs": max_docs})
+            clusters = {r["doc_id"]: r["cluster_id"] for r in find_duplicates(sigs, p_cfg, texts=frame).collect()}
+            together[path] = [clusters.get(ids[b], "-") == clusters.get(ids[v], "+") for b, v in pairs]
         out[mode] = {
             "verified_edges": len(edges),
             "precision": round(sum(j >= t for j in exact) / max(1, len(exact)), 4),
@@ -172,19 +229,23 @@ def _spark_run(docs: list[str], family: list[int], sets: list[set[int]], pairs, 
 
 def _print_table(result: dict) -> None:
     print(f"b={result['bands']} r={result['rows']} ({result['shingles']}), {result['documents']} documents, "
-          f"{result['pairs']} (base, variant) pairs")
-    print(f"{'Jaccard':9} {'pairs':>6} {'recall':>7} {'theory':>7} {'+-err':>7} {'z':>6}  "
-          f"{'1 cluster: exact':>16} {'signature':>9} {'none':>6}")
+          f"{result['pairs']} (base, variant) pairs; recall: bands agree, compared: a candidate edge "
+          f"(one-task / distributed path); 1 cluster: one-task path (the distributed one equal: "
+          f"{result['paths_agree']})")
+    print(f"{'Jaccard':9} {'pairs':>6} {'theory':>7} {'+-err':>7} {'recall':>7} {'z':>6} {'compared':>8} {'z':>6} "
+          f"{'distrib.':>8}  {'1 cluster: exact':>16} {'signature':>9} {'none':>6}")
     for r in result["recall_by_jaccard"]:
-        z = "" if r["z"] is None else f"{r['z']:6.2f}"
-        c = r["same_cluster"]
-        print(f"{r['jaccard']:9} {r['pairs']:6d} {r['recall']:7.4f} {r['theory']:7.4f} {r['sampling_error']:7.4f} {z:>6}  "
+        c, one, dist = r["same_cluster"]["one_task"], r["compared"]["one_task"], r["compared"]["distributed"]
+        z = ["" if x["z"] is None else f"{x['z']:6.2f}" for x in (r, one)]
+        print(f"{r['jaccard']:9} {r['pairs']:6d} {r['theory']:7.4f} {r['sampling_error']:7.4f} {r['recall']:7.4f} "
+              f"{z[0]:>6} {one['recall']:8.4f} {z[1]:>6} {dist['recall']:8.4f}  "
               f"{c['exact']:16.4f} {c['signature']:9.4f} {c['none']:6.4f}")
-    for mode in ("exact", "signature", "none"):
-        v = result["verification"][mode]
-        print(f"verify={mode:9} verified edges {v['verified_edges']:5d}  precision (exact J >= "
-              f"{result['verification_threshold']}) {v['precision']:.4f}  min J {v['min_exact_jaccard_of_an_edge']}  "
-              f"within one family {v['edges_within_one_family']:.4f}")
+    v = result["verification"]
+    print(f"candidate edges: {v['candidate_edges']}")
+    for mode in MODES:
+        print(f"verify={mode:9} verified edges {v[mode]['verified_edges']:5d}  precision (exact J >= "
+              f"{result['verification_threshold']}) {v[mode]['precision']:.4f}  min J {v[mode]['min_exact_jaccard_of_an_edge']}  "
+              f"within one family {v[mode]['edges_within_one_family']:.4f}")
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -205,17 +266,13 @@ def main(argv: list[str] | None = None) -> dict:
                         bands=m.bands, rows=m.rows)
     matched = [bool((bands[b] == bands[v]).any()) for b, v, _ in pairs]
     pair_ids = [(b, v) for b, v, _ in pairs]
-    table = _recall_table(pair_ids, jaccard, matched, bands=m.bands, rows=m.rows)
     verification = _spark_run(docs, family, sets, pair_ids, cfg)
+    table = _recall_table(jaccard, matched, verification.pop("_compared"), bands=m.bands, rows=m.rows)
+    together = {mode: verification[mode].pop("_pair_in_one_cluster") for mode in MODES}
     for row in table:
-        lo = float(row["jaccard"][:3])
-        in_bucket = [i for i, s in enumerate(jaccard) if min(int(s * 10), 9) / 10 == lo]
-        row["same_cluster"] = {
-            mode: round(sum(verification[mode]["_pair_in_one_cluster"][i] for i in in_bucket) / len(in_bucket), 4)
-            for mode in ("exact", "signature", "none")
-        }
-    for mode in ("exact", "signature", "none"):
-        del verification[mode]["_pair_in_one_cluster"]
+        in_bucket = [i for i, s in enumerate(jaccard) if f"{_bucket(s):.1f}" == row["jaccard"][:3]]
+        row["same_cluster"] = {path: {mode: round(sum(together[mode][path][i] for i in in_bucket) / len(in_bucket), 4)
+                                      for mode in MODES} for path in PATHS}
     result = {
         "documents": len(docs),
         "families": len(set(family)),
@@ -227,6 +284,7 @@ def main(argv: list[str] | None = None) -> dict:
         "recall_by_jaccard": table,
         "verification_threshold": m.min_similarity,
         "verification": verification,
+        "paths_agree": all(together[mode]["one_task"] == together[mode]["distributed"] for mode in MODES),
         "seconds": round(time.time() - t0, 1),
     }
     write_result(result, args.out)

@@ -47,6 +47,10 @@ class MinHashConfig(Model):
     # edges it keeps are below the threshold); "none" keeps every LSH candidate (FineWeb's choice).
     verify: Literal["exact", "signature", "none"] = "exact"
     min_similarity: float = Field(0.7, ge=0.0, le=1.0)
+    # Candidate pairs of an LSH bucket (curate.dedup.buckets): all pairs in a bucket of up to
+    # bucket_window + 2 documents; in a larger one each document with its next bucket_window (in
+    # doc_id order) and the smallest: at most (bucket_window + 1) pairs per document.
+    bucket_window: int = Field(8, ge=1, le=1024)
 
     @property
     def num_perm(self) -> int:

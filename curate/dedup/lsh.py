@@ -1,14 +1,16 @@
 """LSH in Spark: band buckets -> candidate edges -> verified edges (exact or estimated Jaccard).
 
-Documents whose band hashes agree in any band share a bucket. Each bucket contributes a star of
-edges from its smallest doc_id to every other member, so a bucket of k documents costs k - 1 edges
-instead of k(k-1)/2: a boilerplate bucket of a million pages cannot explode the pair count, and
-the connected components are the same as with all pairs (a star connects what a clique does).
+Documents whose band hashes agree in any band share a bucket. A bucket's members are paired as
+curate.dedup.buckets says: every pair in a bucket of up to `window` + 2 members, in a larger one
+each member with its next `window` in doc_id order and with the smallest, so a bucket of k
+documents costs at most (window + 1)(k - 1) edges: a boilerplate bucket of a million pages cannot
+explode the pair count, and verification still compares the members of a small bucket that are
+similar to each other but not to its smallest.
 """
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from curate.dedup.config import MinHashConfig
@@ -20,17 +22,26 @@ def estimated_jaccard(a: Column, b: Column) -> Column:
     return F.aggregate(same, F.lit(0), lambda acc, x: acc + x) / F.size(a)
 
 
-def candidate_edges(sigs: DataFrame) -> DataFrame:
-    """(src, dst) star edges, src = the bucket minimum; `sigs` has doc_id, scope, bands."""
+def candidate_edges(sigs: DataFrame, *, window: int) -> DataFrame:
+    """(src, dst) candidate edges, src < dst, as curate.dedup.buckets.bucket_pairs makes them;
+    `sigs` has doc_id, scope, bands."""
     members = sigs.where(F.col("bands").isNotNull()).select(
         "doc_id", "scope", F.posexplode("bands").alias("band", "bucket")
     )
-    key = ["scope", "band", "bucket"]
-    heads = members.groupBy(*key).agg(F.min("doc_id").alias("src"), F.count("*").alias("size")).where("size > 1")
+    bucket = Window.partitionBy("scope", "band", "bucket")
+    ranked = (members.withColumn("size", F.count("*").over(bucket)).where("size > 1")
+              .withColumn("pos", F.row_number().over(bucket.orderBy("doc_id"))).drop("size"))
+    # Each member (pos >= 2) pairs with the `window` members before it and, beyond those, the first.
+    pos, first = F.col("pos"), F.array(F.lit(1))
+    sources = first
+    if window:
+        before = F.sequence(F.greatest(pos - window, F.lit(1)), pos - 1)
+        sources = F.when(pos - window > 1, F.concat(first, before)).otherwise(before)
+    pairs = ranked.where(pos > 1).select("scope", "band", "bucket", F.col("doc_id").alias("dst"),
+                                         F.explode(sources).alias("pos"))
     return (
-        members.join(heads.drop("size"), key)
-        .where(F.col("doc_id") != F.col("src"))
-        .select("src", F.col("doc_id").alias("dst"))
+        pairs.join(ranked.withColumnRenamed("doc_id", "src"), ["scope", "band", "bucket", "pos"])
+        .select("src", "dst")
         .distinct()
     )
 

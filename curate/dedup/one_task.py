@@ -2,7 +2,7 @@
 
 The distributed steps (curate.pipelines.dedup) cost a fixed ~0.2 s per shuffle stage, which is
 most of dedup's time below a few hundred thousand documents. Here the same result is computed with
-numpy in one task over the signatures (exact groups and LSH stars -> candidate edges), then in one
+numpy in one task over the signatures (exact groups and LSH buckets -> candidate edges), then in one
 task over signatures, edges and the candidates' shingle sets (verification, components, keep rule,
 similarity). The candidates are re-shingled in parallel tasks before that second one. Every step
 mirrors a Spark one, and the tests run both paths on the same documents and compare the tables.
@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from curate.dedup.buckets import bucket_pairs
 from curate.dedup.components import checkpoint, component_ids
 from curate.dedup.config import DedupConfig
 from curate.dedup.spark import unpack
@@ -41,16 +42,6 @@ def _ranks(doc_id: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return order, rank
 
 
-def _stars(keys: list[np.ndarray], rank: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(head, member) ranks: every group of rows with equal keys as a star from its smallest rank."""
-    order = np.lexsort((rank, *reversed(keys)))  # lexsort's last key is the primary one
-    sorted_keys, r = [k[order] for k in keys], rank[order]
-    first = np.ones(len(r), bool)
-    first[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in sorted_keys])
-    head = r[np.maximum.accumulate(np.where(first, np.arange(len(r)), 0))]
-    return head[~first], r[~first]
-
-
 def _matrix(lists: pa.Array, width: int, dtype) -> np.ndarray:
     """A list column of fixed width as a (rows, width) array; null rows are zeros."""
     out = np.zeros((len(lists), width), dtype)
@@ -61,9 +52,10 @@ def _matrix(lists: pa.Array, width: int, dtype) -> np.ndarray:
 
 def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[pa.RecordBatch]:
     """(doc_id, scope, norm_hash, bands, lang) rows -> CANDIDATES_SCHEMA rows: exact edges (group
-    minimum -> member, near=false) and LSH star edges between exact representatives (bucket
-    minimum -> member, near=true) with part='edge'; with minhash.verify = 'exact', also every
-    document on a near edge (src = its doc_id, with its lang), part='node': the ones re-shingled."""
+    minimum -> member, near=false) and LSH candidate edges between exact representatives (the
+    pairs of curate.dedup.buckets, smaller -> larger doc_id, near=true) with part='edge'; with
+    minhash.verify = 'exact', also every document on a near edge (src = its doc_id, with its
+    lang), part='node': the ones re-shingled."""
     cfg = DedupConfig.model_validate_json(cfg_json)
     t = pa.Table.from_batches(list(batches)).combine_chunks()
     if not t.num_rows:
@@ -73,16 +65,16 @@ def candidates_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterato
     by_rank = doc_id.take(pa.array(row_of_rank))
     parts, rep = [], np.ones(t.num_rows, bool)
     if cfg.exact.enabled:
-        head, member = _stars([scope, _codes(t["norm_hash"].chunk(0))], rank)
+        head, member = bucket_pairs([scope, _codes(t["norm_hash"].chunk(0))], rank, window=0)
         parts.append((head, member, False))
         rep[row_of_rank[member]] = False
     if cfg.minhash.enabled:
         rows = np.flatnonzero(rep & t["bands"].chunk(0).is_valid().to_numpy(zero_copy_only=False))
         bands = _matrix(t["bands"].chunk(0).take(pa.array(rows)), cfg.minhash.bands, np.int64)
         n_bands = bands.shape[1]
-        head, member = _stars(
+        head, member = bucket_pairs(
             [np.repeat(np.arange(n_bands), len(rows)), np.tile(scope[rows], n_bands), bands.T.reshape(-1)],
-            np.tile(rank[rows], n_bands),
+            np.tile(rank[rows], n_bands), window=cfg.minhash.bucket_window,
         )
         pair = np.unique(head * len(rank) + member)
         near_ends = (pair // len(rank), pair % len(rank))

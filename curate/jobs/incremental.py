@@ -20,6 +20,7 @@ import curate
 from curate.pipelines import dag
 from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import RUNS
+from curate.tokenize.realize import PLAN_VERSION
 
 if TYPE_CHECKING:
     from curate.jobs.common import StageContext
@@ -58,8 +59,9 @@ def stage_hash(ctx: StageContext, name: str) -> str:
 
 
 def mixture_hash(ctx: StageContext) -> str:
-    """The mix stage's non-table input: the mixture file's content."""
-    return load_mixture(ctx.options.get("mixture") or ctx.cfg.mix.mixture).config_hash()
+    """The mix stage's non-table inputs: the mixture file's content and the plan version (the rules
+    that realize it)."""
+    return f"{load_mixture(ctx.options.get('mixture') or ctx.cfg.mix.mixture).config_hash()}-plan{PLAN_VERSION}"
 
 
 def last_success(ctx: StageContext, name: str) -> Row | None:

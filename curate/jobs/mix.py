@@ -26,7 +26,7 @@ from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.mds import merge_task_indexes, plan_tasks
 from curate.storage import join
 from curate.tokenize.publish import MANIFEST, MEMBERS_FILE, Shelf, version_of, write_manifest
-from curate.tokenize.realize import StagePlan, check_supply, stage_plans
+from curate.tokenize.realize import StagePlan, check_shortfalls, check_supply, stage_plans
 from curate.tokenize.spark import plan_pieces_frame, write_shards_frame
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,14 @@ def run_mix(ctx: StageContext) -> StageResult:
     totals = supply_totals(members)
     check_supply(mixture, {c: tokens for c, (tokens, _) in totals.items()})
     pieces = plan_pieces_frame(members, mixture).persist()
-    plans = stage_plans(mixture, totals, drawn_counts(pieces))
+    drawn, short = drawn_counts(pieces)
+    if short:
+        pieces.unpersist()
+        check_shortfalls(mixture, short)  # raises
+    plans = stage_plans(mixture, totals, drawn)
+    for plan in plans:
+        for warning in plan.warnings:
+            log.warning("[%s] mix: %s", ctx.run_id, warning)
 
     staging = shelf.writing_uri(version, ctx.run_id)
     counts: dict[str, int] = {}
@@ -119,6 +126,8 @@ def run_mix(ctx: StageContext) -> StageResult:
             )
             counts[f"samples.{plan.stage.name}"] = plan.samples
             counts[f"tokens.{plan.stage.name}"] = plan.tokens
+            # A weighted component without a sample shows in the run summary by name.
+            counts.update({f"samples.{plan.stage.name}.{c}": 0 for c in plan.unsampled})
             log.info(
                 "[%s] mix: stage %s: %d samples x %d tokens, %d shards, %d bytes, shares %s",
                 ctx.run_id, plan.stage.name, plan.samples, plan.stage.seq_len, shards["count"], shards["bytes"],

@@ -94,7 +94,7 @@ def _edges(sigs: DataFrame, cfg: DedupConfig, texts: DataFrame | None) -> tuple[
         reps = members.where(F.col("doc_id") == F.col("src")).drop("src")
     near, shingles = empty, None
     if cfg.minhash.enabled:
-        candidates = candidate_edges(reps)
+        candidates = candidate_edges(reps, window=cfg.minhash.bucket_window)
         if cfg.minhash.verify == "exact":
             candidates = checkpoint(candidates)
             shingles = checkpoint(_candidate_shingles(candidates, sigs, texts, cfg))

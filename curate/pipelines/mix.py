@@ -70,12 +70,16 @@ def supply_totals(members: DataFrame) -> dict[str, tuple[int, int]]:
     return {r["component"]: (int(r["tokens"]), int(r["documents"])) for r in rows.collect()}
 
 
-def drawn_counts(pieces: DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
-    """(distinct documents, draws) per (stage, component) of the pieces; every draw starts at token 0."""
+def drawn_counts(pieces: DataFrame) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[tuple[str, str], int]]:
+    """(distinct documents, draws) per (stage, component) of the pieces (every draw starts at token
+    0), and the tokens short per (stage, component) that has a shortfall row (null doc_id)."""
+    piece = F.col("doc_id").isNotNull()
     rows = pieces.groupBy("stage", "component").agg(
-        F.count_distinct("doc_id").alias("documents"), F.count_if(F.col("tok_start") == 0).alias("draws")
-    )
-    return {(r["stage"], r["component"]): (int(r["documents"]), int(r["draws"])) for r in rows.collect()}
+        F.count_distinct("doc_id").alias("documents"), F.count_if(piece & (F.col("tok_start") == 0)).alias("draws"),
+        F.sum(F.when(~piece, F.col("tok_len"))).alias("short"),
+    ).collect()
+    drawn = {(r["stage"], r["component"]): (int(r["documents"]), int(r["draws"])) for r in rows}
+    return drawn, {(r["stage"], r["component"]): int(r["short"]) for r in rows if r["short"]}
 
 
 def shard_pieces(pieces: DataFrame, tokenized: DataFrame, *, tasks: int) -> DataFrame:

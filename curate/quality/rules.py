@@ -4,7 +4,12 @@ A rule is `min_<signal>: threshold` (keep when signal >= threshold) or `max_<sig
 (keep when signal <= threshold); `None` turns it off. The drop reason is the rule's name. A rule
 whose signal a document does not have (code signals on prose, `quality_score` without a model)
 does not apply. Rules are chosen per document: the base set of its kind, then every matching
-override in order.
+override in order: the built-in ones first, then the user's.
+
+A config never silently loses a default: `rules.text` / `rules.code` are merged onto the defaults
+of their kind (a key sets that rule, `null` turns a default rule off), and `rules.overrides` come
+after the built-in overrides, so they win where both set a rule. `rules.builtin_overrides` names
+the built-in overrides that apply (default: all of them; `[]` drops them).
 
 Defaults are the published ones:
 - Gopher quality and repetition: Rae et al. 2021, Table A1 / section A.1.1;
@@ -120,30 +125,44 @@ class RuleOverride(Model):
         )
 
 
-DEFAULT_OVERRIDES = [
+BuiltinOverride = Literal["non_english_stop_words", "no_space_word_lengths"]
+BUILTIN_OVERRIDES: dict[BuiltinOverride, RuleOverride] = {
     # Gopher's stop words are English ones.
-    RuleOverride(kinds=["text"], except_langs=["en"], set={"min_gopher_stop_words": None}),
+    "non_english_stop_words": RuleOverride(kinds=["text"], except_langs=["en"], set={"min_gopher_stop_words": None}),
     # Words are single characters where there are no spaces (see words.py).
-    RuleOverride(kinds=["text"], langs=sorted(NO_SPACE_LANGS),
-                 set={"min_gopher_mean_word_length": None, "max_gopher_mean_word_length": None,
-                      "max_gopher_word_count": None}),
-]
+    "no_space_word_lengths": RuleOverride(
+        kinds=["text"], langs=sorted(NO_SPACE_LANGS),
+        set={"min_gopher_mean_word_length": None, "max_gopher_mean_word_length": None,
+             "max_gopher_word_count": None}),
+}
 
 
 class RulesConfig(Model):
+    """The rules of each kind (merged onto the defaults), then the overrides that match a document.
+
+    Stored merged, so the model (and its dump, which executors validate again) is the effective
+    rule set; merging a dump again changes nothing.
+    """
+
     text: Thresholds = Field(default_factory=lambda: dict(TEXT_RULES))
     code: Thresholds = Field(default_factory=lambda: dict(CODE_KIND_RULES))
-    overrides: list[RuleOverride] = Field(default_factory=lambda: list(DEFAULT_OVERRIDES))
+    builtin_overrides: list[BuiltinOverride] = Field(default_factory=lambda: list(BUILTIN_OVERRIDES))
+    overrides: list[RuleOverride] = Field(default_factory=list)
 
-    @field_validator("text", "code")
+    @field_validator("text")
     @classmethod
-    def _known_rules(cls, rules: Thresholds) -> Thresholds:
-        return check_rule_names(rules)
+    def _onto_text_defaults(cls, rules: Thresholds) -> Thresholds:
+        return {**TEXT_RULES, **check_rule_names(rules)}
+
+    @field_validator("code")
+    @classmethod
+    def _onto_code_defaults(cls, rules: Thresholds) -> Thresholds:
+        return {**CODE_KIND_RULES, **check_rule_names(rules)}
 
     def resolve(self, *, source: str, kind: str, lang: str | None, code_lang: str | None) -> Thresholds:
         """The thresholds that apply to one document."""
         rules = dict(self.code if kind == "code" else self.text)
-        for o in self.overrides:
+        for o in [*(BUILTIN_OVERRIDES[name] for name in self.builtin_overrides), *self.overrides]:
             if o.matches(source=source, kind=kind, lang=lang, code_lang=code_lang):
                 rules.update(o.set)
         return rules

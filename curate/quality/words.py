@@ -12,7 +12,7 @@ Scripts written without spaces have no dictionary segmenter here (none ships off
 a whole run as one token), so their words are characters: one token per Han / Hiragana / Katakana
 character, and one per base character with its combining marks for Thai, Lao, Khmer, Myanmar and
 Tibetan. Counts and n-gram signals stay meaningful; length-based rules (mean word length) are off
-by default for those languages (see `rules.DEFAULT_OVERRIDES`).
+by default for those languages (see `rules.BUILTIN_OVERRIDES`).
 """
 
 from __future__ import annotations

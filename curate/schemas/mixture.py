@@ -2,7 +2,9 @@
 
 Its own YAML file (the embedded default's is `examples/mixture.yaml`), so that editing weights is
 cheap and does not touch the pipeline config. Components are declared once and weighted per stage,
-so a component's epoch cap is counted across all stages.
+so a component's epoch cap is counted across all stages. Components may overlap (share
+documents); a document is capped once, by the smallest max_epochs of the components containing
+it (see curate.tokenize.realize).
 
 Checks that need no data live here (weights, names, budgets against seq_len); checks against the
 tokenized table (sources, columns, predicates, supply under the epoch caps) are in
@@ -16,10 +18,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from curate.schemas.base import Model
 from curate.schemas.config import REPO_ROOT, parse_model, read_yaml
+from curate.tokenize.mds_writer import MAX_SIZE_LIMIT, MIN_SIZE_LIMIT
 
 EMBEDDED_MIXTURE = REPO_ROOT / "examples" / "mixture.yaml"
 
@@ -32,7 +35,9 @@ class ComponentSpec(Model):
 
     sources: list[Name] = Field(min_length=1)
     where: str | None = Field(None, min_length=1)
-    # Tokens drawn from this component over all stages, in multiples of its supply; None: no cap.
+    # Tokens drawn from this component over all stages, in multiples of its supply; and each of its
+    # documents is drawn at most ceil(max_epochs) times over all stages and components (the
+    # smallest cap of the components containing it applies). None: no cap.
     max_epochs: float | None = Field(1.0, gt=0, allow_inf_nan=False)
 
 
@@ -66,8 +71,18 @@ class StageSpec(Model):
 class ShardSpec(Model):
     """MDS shard options (part of the output's identity, so part of the version hash)."""
 
-    size_limit_bytes: int = Field(64 * 2**20, ge=2**16, le=2**34)
+    size_limit_bytes: int = 64 * 2**20
     compression: Literal["zstd", "zstd:1", "zstd:7", "zstd:16", "gz", "br", "snappy"] | None = "zstd"
+
+    @field_validator("size_limit_bytes")
+    @classmethod
+    def _addressable(cls, size: int) -> int:
+        if not MIN_SIZE_LIMIT <= size <= MAX_SIZE_LIMIT:
+            raise ValueError(
+                f"must be from {MIN_SIZE_LIMIT:,} to {MAX_SIZE_LIMIT:,} bytes (2^32 - 1): MDS shards address "
+                f"their samples with uint32 byte offsets, so a larger shard would be unreadable"
+            )
+        return size
 
 
 class Mixture(Model):

@@ -25,6 +25,10 @@ from curate.storage import Storage, join
 # (every sample is filled from one component). Sorted by name, as MDSWriter orders them.
 COLUMNS = {"source": "str", "tokens": "ndarray:int32"}
 _EXTRA_BYTES_PER_SAMPLE = 4  # its offset
+# A shard's header holds uint32 byte offsets and its raw size is at most size_limit (one sample
+# larger than the limit aside: a few MB at most), so every byte stays addressable up to 2^32 - 1
+# (MDSWriter refuses 2^32 and above too).
+MIN_SIZE_LIMIT, MAX_SIZE_LIMIT = 2**16, 2**32 - 1
 _DEFAULT_LEVEL = {"zstd": 3, "gz": 9, "br": 11}  # streaming.base.compression's defaults
 
 
@@ -62,6 +66,8 @@ class TokenShardWriter:
     an object-store URI reached through `storage`)."""
 
     def __init__(self, out: str | Path, *, compression: str | None, size_limit: int, storage: Storage = Storage()):
+        if not 0 < size_limit <= MAX_SIZE_LIMIT:
+            raise ValueError(f"size_limit {size_limit} is outside 1..{MAX_SIZE_LIMIT}: MDS offsets are uint32")
         self.out = str(out)
         self.fs, self.path = storage.filesystem(self.out)
         self.fs.create_dir(self.path, recursive=True)

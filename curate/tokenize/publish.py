@@ -2,8 +2,9 @@
 
 `<root>/shards/<mixture>/<version>/<stage>/` holds one stage's MDS dataset (index.json plus one
 sub-directory of shards per writer task), `manifest.json` and `train_loader.yaml`. A version is
-the hash of the mixture config and the input tables' identities and versions, so the same inputs and
-mixture give the same version (the same bytes) and an edit gives a new one beside the old.
+the hash of the mixture config, the input tables' identities and versions and the plan version (the
+rules that turn them into samples), so the same inputs and mixture give the same version (the same
+bytes) and an edit gives a new one beside the old.
 
 Publication (`Shelf`): a version is published when its pointer `_versions/<version>.json` exists,
 written once the version's every file is; `versions.json` lists the published versions (rewritten
@@ -30,7 +31,7 @@ from curate.schemas.mixture import Mixture
 from curate.storage import Storage, is_remote, join
 from curate.tokenize.encoder import ENCODING_NAME, EOS_ID, VOCAB_SIZE
 from curate.tokenize.mds_writer import COLUMNS as MDS_COLUMNS
-from curate.tokenize.realize import StagePlan
+from curate.tokenize.realize import PLAN_VERSION, StagePlan
 
 MANIFEST = "manifest.json"
 MEMBERS_FILE = "documents.parquet"  # the documents of a stage: doc_id, component, tokens (for `curate audit`)
@@ -138,7 +139,9 @@ def _selector(path: str):
 
 
 def version_of(mixture: Mixture, input_versions: dict[str, int]) -> str:
-    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions}, sort_keys=True).encode()
+    """The shard version: the mixture, the inputs and the rules that realize them (PLAN_VERSION)."""
+    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions, "plan": PLAN_VERSION},
+                      sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -192,6 +195,8 @@ def write_manifest(
         "seed": stage.seed,
         "tokenizer": {"encoding": ENCODING_NAME, "eos_token_id": EOS_ID, "vocab_size": VOCAB_SIZE},
         "tail_policy": "the last document drawn for a component is cut at its target; no padding",
+        "plan_version": PLAN_VERSION,
+        "warnings": plan.warnings,
         "columns": MDS_COLUMNS,
         "components": {
             name: {

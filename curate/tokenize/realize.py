@@ -1,10 +1,11 @@
 """Realizing a mixture: which documents fill which samples, decided on document lengths alone.
 
-Plain numpy over (doc_id, n_tokens) of ONE component; no tokens and no Spark. Components are
-realized independently of each other (`plan_component`: under Spark one task per component, so
-no document list reaches the driver); the driver assembles the manifest's numbers from
-per-component aggregates (`stage_plans`). The result is a table of *pieces* — (stage, sample,
-offset in sample, doc_id, token start, token count) — that the shard writer fills with token ids.
+Plain numpy over (doc_id, n_tokens) of the components; no tokens and no Spark. Components that
+share a source may share documents (`prose_hq` and `web` in examples/mixture.yaml), so they are
+realized together (`overlap_groups`, `plan_group`: under Spark one task per group, so no document
+list reaches the driver); the driver assembles the manifest's numbers from per-component
+aggregates (`stage_plans`). The result is a table of *pieces* — (stage, sample, offset in sample,
+doc_id, token start, token count) — that the shard writer fills with token ids.
 
 The rules, per stage:
 - A component gets `round(samples x share)` whole samples (largest remainder, so they sum to the
@@ -13,6 +14,12 @@ The rules, per stage:
   in a seeded hash order; a stage takes documents until its target is met, so a later stage takes
   the documents earlier stages left unused before it repeats any, and a document repeats only
   after every document of its component was used as often.
+- One epoch cap per document: a document is drawn at most ceil(max_epochs) times over all stages
+  and all components, where max_epochs is the smallest of the components that contain it (None:
+  no cap). Uses count across components: a document `web` drew is used for `prose_hq` too, so
+  `prose_hq` prefers documents no component drew yet. Within a stage, the components of a group
+  draw in name order. A component whose documents all reached their cap before its target is
+  met leaves a shortfall, and the mixture is refused (`check_shortfalls`).
 - Drawn documents, each ending with EOS, are concatenated and split every `seq_len` tokens. Tail
   policy: the last drawn document is cut at the target; its remainder is not emitted in this stage
   (the document still counts as used). Nothing is padded.
@@ -20,6 +27,9 @@ The rules, per stage:
   with n samples gets the key (j + u) / n, u uniform in [0, 1) from the stage seed, and all samples
   are ordered by key. Any window of w consecutive samples then holds w x share ± 2 samples of each
   component.
+
+A change of these rules that gives other pieces for the same mixture and input bumps
+PLAN_VERSION, which is part of the shard version (curate.tokenize.publish.version_of).
 """
 
 from __future__ import annotations
@@ -35,11 +45,15 @@ import xxhash
 from curate.errors import ConfigError, StorageError
 from curate.schemas.mixture import Mixture, StageSpec
 
+# 2: one epoch cap per document across overlapping components (1: one per component).
+PLAN_VERSION = 2
+
 PIECES_SCHEMA = pa.schema(
     [
         ("stage", pa.string()),
         ("sample", pa.int64()),  # position of the sample in the stage
         ("offset", pa.int32()),  # where the piece starts inside the sample
+        # null: a shortfall row, tok_len = tokens the component could not draw (see check_shortfalls)
         ("doc_id", pa.string()),
         ("tok_start", pa.int32()),  # first token of the document the piece takes
         ("tok_len", pa.int32()),
@@ -132,8 +146,11 @@ def check_supply(mixture: Mixture, supply_tokens: dict[str, int]) -> None:
         raise ConfigError(f"mixture {mixture.name!r} cannot be realized:\n  " + "\n  ".join(problems))
 
 
-def draw(supply: Supply, usage: np.ndarray, *, tokens: int, seed: int, component: str) -> tuple[np.ndarray, np.ndarray]:
-    """Draw documents until `tokens` are covered; returns (doc indices in order, tokens taken of each).
+def draw(supply: Supply, usage: np.ndarray, *, tokens: int, seed: int, component: str,
+         cap: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Draw documents until `tokens` are covered or every document is at its `cap` (draws per
+    document; None: no cap); returns (doc indices in order, tokens taken of each), which cover
+    fewer than `tokens` when the caps stopped it.
 
     `usage` (times each document was used by earlier stages) is updated in place.
     """
@@ -141,8 +158,11 @@ def draw(supply: Supply, usage: np.ndarray, *, tokens: int, seed: int, component
     taken: list[np.ndarray] = []
     need = tokens
     while need > 0:
-        rnd = int(usage.min())
-        cand = np.flatnonzero(usage == rnd)
+        open_ = np.flatnonzero(usage < cap) if cap is not None else np.arange(usage.size)
+        if not open_.size:
+            break
+        rnd = int(usage[open_].min())
+        cand = open_[usage[open_] == rnd]
         salt = np.uint64(xxhash.xxh3_64_intdigest(f"{seed}\x00{component}\x00{rnd}"))
         cand = cand[np.argsort(_mix64(supply.keys[cand] ^ salt), kind="stable")]
         cum = np.cumsum(supply.n_tokens[cand])
@@ -220,41 +240,104 @@ class StagePlan:
     stage: StageSpec
     samples: int
     components: dict[str, ComponentStats]
+    unsampled: tuple[str, ...] = ()  # components with a weight > 0 that get no sample
 
     @property
     def tokens(self) -> int:
         return self.samples * self.stage.seq_len
 
+    @property
+    def warnings(self) -> list[str]:
+        return [
+            f"stage {self.stage.name!r}: component {name!r} has weight {self.stage.weights[name]:g} (share "
+            f"{self.components[name].target_share:.3%}) but gets 0 of the stage's {self.samples:,} samples; "
+            f"raise its weight or budget_tokens, or set the weight to 0"
+            for name in self.unsampled
+        ]
 
-def plan_component(mixture: Mixture, name: str, supply: Supply) -> pa.Table:
-    """The pieces component `name` contributes to every stage (PIECES_SCHEMA, `sample` = position in
-    the stage); epochs and the preference for unused documents span the stages."""
-    usage = np.zeros(len(supply), dtype=np.int64)
+
+def overlap_groups(mixture: Mixture) -> list[list[str]]:
+    """The components, grouped so that components sharing a source (and so, maybe, documents) are
+    in one group, directly or through others; each group and the list sorted."""
+    groups: list[set[str]] = []
+    for name in sorted(mixture.components):
+        sources = set(mixture.components[name].sources)
+        touching = [g for g in groups if any(sources & set(mixture.components[c].sources) for c in g)]
+        groups = [g for g in groups if all(g is not t for t in touching)] + [{name}.union(*touching)]
+    return sorted(sorted(g) for g in groups)
+
+
+def _caps(mixture: Mixture, names: list[str], index: dict[str, np.ndarray], n_docs: int) -> np.ndarray:
+    """Draws allowed per document of a group: ceil of the smallest max_epochs of its components."""
+    no_cap = np.iinfo(np.int64).max
+    cap = np.full(n_docs, no_cap, dtype=np.int64)
+    for name in names:
+        epochs = mixture.components[name].max_epochs
+        if epochs is not None:
+            cap[index[name]] = np.minimum(cap[index[name]], math.ceil(epochs))
+    return cap
+
+
+def plan_group(mixture: Mixture, supplies: dict[str, Supply]) -> pa.Table:
+    """The pieces the components of `supplies` (one of `overlap_groups`, or part of one) contribute
+    to every stage (PIECES_SCHEMA, `sample` = position in the stage), plus a shortfall row for a
+    component the epoch caps kept from its target. Uses and caps are counted per document over the
+    components and the stages; the preference for unused documents spans the stages."""
+    names = sorted(supplies)
+    ids = np.concatenate([supplies[c].doc_ids for c in names]) if names else np.empty(0, dtype=object)
+    union, inverse = np.unique(ids, return_inverse=True)
+    bounds = np.cumsum([0] + [len(supplies[c]) for c in names])
+    index = {c: inverse[bounds[i]:bounds[i + 1]] for i, c in enumerate(names)}  # supply row -> union row
+    usage = np.zeros(union.size, dtype=np.int64)
+    cap = _caps(mixture, names, index, union.size)
     parts = []
     for stage in mixture.stages:
         targets = stage_targets(mixture, stage)
-        if not targets[name]:
-            continue
-        # Every component's task computes the same interleave from the mixture alone.
-        positions = interleave({c: t // stage.seq_len for c, t in targets.items()}, seed=stage.seed)[name]
-        idx, taken = draw(supply, usage, tokens=targets[name], seed=stage.seed, component=name)
-        p = pack(taken, seq_len=stage.seq_len)
-        docs = idx[p["draw"]]
-        parts.append(
-            pa.table(
-                {
-                    "stage": pa.array([stage.name] * docs.size, type=pa.string()),
-                    "sample": positions[p["sample"]],
-                    "offset": p["offset"].astype(np.int32),
-                    "doc_id": pa.array(supply.doc_ids[docs].tolist(), type=pa.string()),
-                    "tok_start": p["tok_start"].astype(np.int32),
-                    "tok_len": p["tok_len"].astype(np.int32),
-                    "component": pa.array([name] * docs.size, type=pa.string()),
-                },
-                schema=PIECES_SCHEMA,
-            )
-        )
+        # Every group's task computes the same interleave from the mixture alone.
+        positions = interleave({c: t // stage.seq_len for c, t in targets.items()}, seed=stage.seed)
+        for name in names:
+            if not targets[name]:
+                continue
+            supply, at = supplies[name], index[name]
+            mine = usage[at]
+            idx, taken = draw(supply, mine, tokens=targets[name], seed=stage.seed, component=name, cap=cap[at])
+            usage[at] = mine
+            p = pack(taken, seq_len=stage.seq_len)
+            docs = idx[p["draw"]]
+            columns = {
+                "sample": positions[name][p["sample"]],
+                "offset": p["offset"].astype(np.int32),
+                "doc_id": pa.array(supply.doc_ids[docs].tolist(), type=pa.string()),
+                "tok_start": p["tok_start"].astype(np.int32),
+                "tok_len": p["tok_len"].astype(np.int32),
+            }
+            short = targets[name] - int(taken.sum())
+            if short:
+                columns = {"sample": [-1], "offset": [0], "doc_id": [None], "tok_start": [0], "tok_len": [short]}
+            n = len(columns["sample"])
+            parts.append(pa.table({"stage": [stage.name] * n, **columns, "component": [name] * n}, schema=PIECES_SCHEMA))
     return pa.concat_tables(parts) if parts else PIECES_SCHEMA.empty_table()
+
+
+def check_shortfalls(mixture: Mixture, short: dict[tuple[str, str], int]) -> None:
+    """Refuse a mixture whose components could not be drawn to their targets under the per-document
+    epoch caps; `short` is {(stage, component): tokens missing} (plan_group's shortfall rows)."""
+    if not short:
+        return
+    group_of = {name: group for group in overlap_groups(mixture) for name in group}
+    problems = []
+    for (stage, name), tokens in sorted(short.items()):
+        spec = next(s for s in mixture.stages if s.name == stage)
+        others = [c for c in group_of[name] if c != name]
+        shared = (f"; its documents may also be drawn by {others}, whose draws count against the same caps"
+                  if others else "")
+        problems.append(
+            f"stage {stage!r}: component {name!r} is {tokens:,} of its {stage_targets(mixture, spec)[name]:,} "
+            f"tokens short: every one of its documents was drawn as often as its epoch cap allows (ceil of the "
+            f"smallest max_epochs of the components containing it{shared}); lower its weights or the budgets, "
+            f"or raise max_epochs"
+        )
+    raise ConfigError(f"mixture {mixture.name!r} cannot be realized:\n  " + "\n  ".join(problems))
 
 
 def stage_plans(
@@ -283,21 +366,24 @@ def stage_plans(
                 supply_tokens=supply_tokens,
                 supply_documents=supply_documents,
             )
-        plans.append(StagePlan(stage=stage, samples=stage.samples, components=stats))
+        unsampled = tuple(c for c in sorted(stage.weights) if stage.weights[c] > 0 and not targets[c])
+        plans.append(StagePlan(stage=stage, samples=stage.samples, components=stats, unsampled=unsampled))
     return plans
 
 
 def realize(mixture: Mixture, supplies: dict[str, Supply]) -> tuple[list[StagePlan], pa.Table]:
     """The whole realization in this process: (plans, pieces sorted by stage name, sample, offset).
 
-    What `curate mix` does with Spark (one `plan_component` per task, aggregates to the driver),
-    for tests and small inputs.
+    What `curate mix` does with Spark (one `plan_group` per task, aggregates to the driver), for
+    tests and small inputs.
     """
     check_supply(mixture, {c: s.tokens for c, s in supplies.items()})
     pieces = pa.concat_tables(
         [PIECES_SCHEMA.empty_table()]
-        + [plan_component(mixture, c, supplies[c]) for c in sorted(mixture.components) if c in supplies]
+        + [plan_group(mixture, {c: supplies[c] for c in group if c in supplies}) for group in overlap_groups(mixture)]
     )
+    short = pieces.filter(pc.is_null(pieces["doc_id"]))
+    check_shortfalls(mixture, {(r["stage"], r["component"]): r["tok_len"] for r in short.to_pylist()})
     counts = (
         pieces.append_column("_draw", pc.equal(pieces["tok_start"], 0).cast(pa.int64()))
         .group_by(["stage", "component"])

@@ -11,7 +11,7 @@ from pyspark.sql.types import IntegerType, LongType, StructField, StructType
 
 from curate.tokenize.encoder import tokenize_batch
 from curate.tokenize.mds import TaskSpec, write_task_shards
-from curate.tokenize.realize import PIECES_SCHEMA, Supply, plan_component
+from curate.tokenize.realize import PIECES_SCHEMA, Supply, overlap_groups, plan_group
 from curate.tokenize.schema import CARRIED, DOCS_TOKENIZED_SCHEMA
 
 if TYPE_CHECKING:
@@ -69,19 +69,27 @@ def token_tally(batch: pa.RecordBatch) -> Counter:
 
 
 def _plan_group(members: pa.Table, *, mixture: Mixture) -> pa.Table:
-    name = members.column("component")[0].as_py()
-    supply = Supply.of(members.column("doc_id").to_numpy(zero_copy_only=False), members.column("n_tokens").to_numpy())
-    return plan_component(mixture, name, supply)
+    import pyarrow.compute as pc
+
+    supplies = {}
+    for name in pc.unique(members.column("component")).to_pylist():
+        rows = members.filter(pc.equal(members.column("component"), name))
+        supplies[name] = Supply.of(rows.column("doc_id").to_numpy(zero_copy_only=False), rows.column("n_tokens").to_numpy())
+    return plan_group(mixture, supplies)
 
 
 def plan_pieces_frame(members: DataFrame, mixture: Mixture) -> DataFrame:
-    """Pieces of every stage from (component, doc_id, n_tokens): one task per component, so the
-    document lists stay on the executors."""
+    """Pieces of every stage from (component, doc_id, n_tokens): one task per group of components
+    that may share documents (`overlap_groups`), so the document lists stay on the executors."""
+    from pyspark.sql import functions as F
+
+    group_of = F.create_map(*[F.lit(v) for group in overlap_groups(mixture) for c in group for v in (c, group[0])])
 
     def plan(group):  # not a partial and no hints: applyInArrow's eval type inference fails on those
-        return _plan_group(group, mixture=mixture)
+        return _plan_group(group.drop_columns(["group"]), mixture=mixture)
 
-    return members.groupBy("component").applyInArrow(plan, from_arrow_schema(PIECES_SCHEMA))
+    grouped = members.withColumn("group", group_of[F.col("component")]).groupBy("group")
+    return grouped.applyInArrow(plan, from_arrow_schema(PIECES_SCHEMA))
 
 
 def write_shards_frame(

@@ -17,6 +17,8 @@ import pytest
 import yaml
 from deltalake import DeltaTable
 
+from curate.quality.rules import CODE_KIND_RULES, TEXT_RULES
+
 from test_faults.harness import run_curate
 
 DOC_BYTES = 50_000_000
@@ -63,8 +65,8 @@ def write_config(folder: Path, *, max_doc_bytes: int | None) -> str:
         "inputs": [{"source": "big", "kind": "text", "path": str(folder / "input")}],
         "spark": {"master": "local[2]", "driver_memory": "2g", "shuffle_partitions": 2},
         "mix": {"mixture": str(folder / "mixture.yaml")},
-        # Every document kept: the point is to push the big one through every stage.
-        "annotate": {"rules": {"text": {}, "code": {}, "overrides": []}},
+        # Every document kept (every rule null): the point is to push the big one through every stage.
+        "annotate": {"rules": {"text": dict.fromkeys(TEXT_RULES), "code": dict.fromkeys(CODE_KIND_RULES)}},
     }
     if max_doc_bytes:
         cfg["ingest"] = {"max_doc_bytes": max_doc_bytes}

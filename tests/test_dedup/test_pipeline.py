@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import itertools
 import random
 
 import pyarrow as pa
@@ -165,9 +167,10 @@ def test_bucket_of_ten_thousand_identical_documents(spark, exact, one_task_max_d
     docs = make_docs(spark, [(f"copy-{i:05d}", text) for i in range(10_000)] + [("other", paragraphs("GPL-2")[8])])
     cfg = DedupConfig(exact=ExactConfig(enabled=exact), one_task_max_docs=one_task_max_docs)
     sigs = signatures(docs, cfg).localCheckpoint()
-    if not exact:  # the giant-bucket guard: a star of 9 999 edges, not 10 000 x 9 999 / 2 pairs
-        edges = candidate_edges(sigs.withColumn("scope", F.lit("")))
-        assert edges.count() == 9_999 and edges.select("src").distinct().collect()[0][0] == "copy-00000"
+    if not exact:  # the giant-bucket guard: (window + 1) x 9 999 edges at most, not 10 000 x 9 999 / 2 pairs
+        edges = candidate_edges(sigs.withColumn("scope", F.lit("")), window=8)
+        assert edges.count() == 8 * (10_000 - 8) + 8 * 7 // 2 + (10_000 - 1 - 8) == 89_955
+        assert edges.where("src = 'copy-00000'").count() == 9_999 and not edges.where("src >= dst").count()
     clusters = find_duplicates(sigs, cfg, texts=docs)
     summary = clusters.groupBy("cluster_id", "cluster_size").agg(
         F.sum(F.col("is_kept").cast("int")).alias("kept"), F.count("*").alias("n"),
@@ -219,6 +222,14 @@ def _edited_copies() -> list[str]:
     return [" ".join(words)] + [_deleted_spans(words, i, 0.15 + 0.2 * i / 30) for i in range(30)]
 
 
+def _hashed_family() -> list[tuple[str, str]]:
+    """A real text and 20 copies with 5%..30% of it deleted, with content-hash ids as doc_ids are
+    (LSH buckets of up to 8 of them)."""
+    words = " ".join(paragraphs("GPL-3")[20:32]).split()
+    texts = [" ".join(words)] + [_deleted_spans(words, i, 0.05 + 0.25 * i / 20) for i in range(20)]
+    return [(hashlib.sha256(t.encode()).hexdigest()[:16], t) for t in texts]
+
+
 @pytest.mark.parametrize("settings", [
     {},
     {"minhash": {"verify": "signature"}},
@@ -226,11 +237,13 @@ def _edited_copies() -> list[str]:
     {"exact": {"enabled": False}, "keep_by": []},
     {"scope": "source", "minhash": {"min_similarity": 0.5}},
     {"minhash": {"enabled": False}},
-], ids=["default", "signature", "none-length", "no-exact", "source-scope", "exact-only"])
+    {"minhash": {"bucket_window": 1}},
+], ids=["default", "signature", "none-length", "no-exact", "source-scope", "exact-only", "window-1"])
 def test_one_task_path_equals_the_distributed_steps(spark, settings, tmp_path):
     copies = [(f"v{i:02d}", t, {"source": f"s{i % 2}", "quality_score": [None, 0.5, 0.5, 0.9][i % 4]})
               for i, t in enumerate(_edited_copies())]
-    docs = make_docs(spark, _corpus() + copies + [("v00-copy", copies[0][1].lower(), {"source": "s1"})])
+    docs = make_docs(spark, _corpus() + copies + [("v00-copy", copies[0][1].lower(), {"source": "s1"})]
+                     + _hashed_family())  # buckets of up to 8: beyond a window of 1
     # The job's one-task path reads the candidates' texts from the table's files (three here).
     store = open_store(spark, str(tmp_path))
     for part in range(3):
@@ -250,7 +263,7 @@ def test_exact_verification_keeps_exactly_the_candidates_at_or_above_the_thresho
     docs = make_docs(spark, [(f"v{i:02d}", t) for i, t in enumerate(texts)])
     cfg = DedupConfig()
     sigs = signatures(docs, cfg).localCheckpoint()
-    candidates = candidate_edges(sigs.withColumn("scope", F.lit(""))).localCheckpoint()
+    candidates = candidate_edges(sigs.withColumn("scope", F.lit("")), window=8).localCheckpoint()
     sets = shingle_set_frame(docs.select("doc_id", "text", "lang"), cfg)
     kept = {tuple(r) for r in verified_edges(candidates, sigs, cfg.minhash, shingles=sets).collect()}
 
@@ -269,3 +282,58 @@ def test_exact_verification_keeps_exactly_the_candidates_at_or_above_the_thresho
             assert r["similarity"] == pytest.approx(len(sa & sb) / len(sa | sb)) and a != b
     clustered = {r["doc_id"] for r in clusters}
     assert clustered == {d for e in kept for d in e}
+
+
+def _partition(edges, nodes) -> set[frozenset[str]]:
+    """The clusters (two or more documents) of the graph `edges` over `nodes`."""
+    parent = {d: d for d in nodes}
+
+    def find(x):
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    for a, b in edges:
+        parent[find(a)] = find(b)
+    groups: dict[str, set[str]] = {}
+    for d in nodes:
+        groups.setdefault(find(d), set()).add(d)
+    return {frozenset(g) for g in groups.values() if len(g) > 1}
+
+
+@PATHS
+@pytest.mark.parametrize("verify", ["exact", "signature"])
+def test_verified_clusters_are_those_of_all_pairs_sharing_a_bucket(spark, verify, one_task_max_docs):
+    """In _hashed_family, a bucket's smallest id is any copy, and two copies similar to each other
+    may not be to it."""
+    family = _hashed_family()
+    ids, texts = [d for d, _ in family], [t for _, t in family]
+    docs = make_docs(spark, family)
+    cfg = DedupConfig(minhash=MinHashConfig(verify=verify), one_task_max_docs=one_task_max_docs)
+    sigs = signatures(docs, cfg).localCheckpoint()
+    rows = {r["doc_id"]: r for r in sigs.collect()}
+
+    norm = dict(zip(ids, normalize(pa.array(texts), cfg.normalize).to_pylist()))
+    sets = {d: {shingle_hash32(s) for s in shingles(t, mode="word", n=5)} for d, t in norm.items()}
+
+    def similar(a: str, b: str) -> bool:
+        if verify == "exact":
+            return len(sets[a] & sets[b]) / len(sets[a] | sets[b]) >= 0.7
+        sa, sb = rows[a]["signature"], rows[b]["signature"]
+        return sum(x == y for x, y in zip(sa, sb)) / len(sa) >= 0.7
+
+    buckets: dict[tuple[int, int], list[str]] = {}
+    for d, r in rows.items():
+        for band, h in enumerate(r["bands"]):
+            buckets.setdefault((band, h), []).append(d)
+    shared = [sorted(m) for m in buckets.values() if len(m) > 1]
+    assert max(map(len, shared)) <= 10  # every pair of a bucket this small is compared (bucket_window 8)
+    all_pairs = {p for m in shared for p in itertools.combinations(m, 2)}
+    expected = _partition([p for p in all_pairs if similar(*p)], ids)
+    star = _partition([(m[0], x) for m in shared for x in m[1:] if similar(m[0], x)], ids)
+    assert star != expected  # the family has pairs a star from each bucket's smallest id never compares
+
+    clusters: dict[str, set[str]] = {}
+    for r in find_duplicates(sigs, cfg, texts=docs).collect():
+        clusters.setdefault(r["cluster_id"], set()).add(r["doc_id"])
+    assert {frozenset(c) for c in clusters.values()} == expected

@@ -42,6 +42,11 @@ def test_valid_mixture_and_shares(tmp_path):
         (lambda d: d["components"]["web"].update(sources=[]), r"components\.web\.sources: got \[\]"),
         (lambda d: d.update(shards={"compression": "lz77"}), r"shards\.compression: got \"lz77\""),
         (lambda d: d.update(colour="blue"), r"colour: unknown key"),
+        # Above 2^32 - 1 a shard's uint32 offsets could not address all its bytes.
+        (lambda d: d.update(shards={"size_limit_bytes": 2**34}),
+         r"shards\.size_limit_bytes: got 17179869184; .*from 65,536 to 4,294,967,295 bytes"),
+        (lambda d: d.update(shards={"size_limit_bytes": 2**32}), r"shards\.size_limit_bytes: got 4294967296; "),
+        (lambda d: d.update(shards={"size_limit_bytes": 1000}), r"shards\.size_limit_bytes: got 1000; "),
     ],
 )
 def test_invalid_mixture_is_refused_precisely(tmp_path, edit, message):
@@ -56,3 +61,9 @@ def test_config_hash_changes_with_weights(tmp_path):
     data = base()
     data["stages"][0]["weights"]["web"] = 2
     assert a.config_hash() == load(tmp_path, base()).config_hash() != load(tmp_path, data).config_hash()
+
+
+def test_the_largest_addressable_shard_size_is_accepted(tmp_path):
+    data = base()
+    data["shards"] = {"size_limit_bytes": 2**32 - 1}
+    assert load(tmp_path, data).shards.size_limit_bytes == 4_294_967_295

@@ -1,10 +1,15 @@
+import hashlib
+from collections import Counter
+
 import numpy as np
 import pyarrow.compute as pc
 import pytest
 
 from curate.errors import ConfigError
 from curate.schemas.mixture import Mixture
-from curate.tokenize.realize import Supply, apportion, draw, interleave, pack, realize
+from curate.tokenize.encoder import encode_documents
+from curate.tokenize.realize import Supply, apportion, draw, interleave, overlap_groups, pack, realize
+from test_tokenize.corpus import python_docs
 
 
 def mixture(stages, components=None) -> Mixture:
@@ -149,12 +154,15 @@ def test_spark_realization_equals_the_local_one(spark):
 
     m = mixture(
         [
-            {"name": "s1", "budget_tokens": 64 * 200, "seq_len": 64, "seed": 3, "weights": {"a": 3, "b": 1}},
+            {"name": "s1", "budget_tokens": 64 * 200, "seq_len": 64, "seed": 3, "weights": {"a": 3, "b": 1, "a2": 1}},
             {"name": "s2", "budget_tokens": 32 * 500, "seq_len": 32, "seed": 4, "weights": {"a": 1, "b": 2}},
-        ]
+        ],
+        {"a": {"sources": ["a"], "max_epochs": 3}, "b": {"sources": ["b"], "max_epochs": 3},
+         "a2": {"sources": ["a"], "max_epochs": 3}},  # half of a's documents: planned in a's task
     )
     lengths = [37, 400, 5, 90, 64, 1, 250, 128, 77, 3000, 12, 640] * 3
-    supplies = {"a": supply("a", lengths), "b": supply("b", lengths[::-1][:20])}
+    a = supply("a", lengths)
+    supplies = {"a": a, "b": supply("b", lengths[::-1][:20]), "a2": Supply.of(a.doc_ids[::2], a.n_tokens[::2])}
     plans, pieces = realize(m, supplies)
     rows = [
         {"component": c, "doc_id": d, "n_tokens": int(n)}
@@ -164,4 +172,93 @@ def test_spark_realization_equals_the_local_one(spark):
     frame = plan_pieces_frame(members, m)
     got = frame.toArrow().sort_by([(k, "ascending") for k in ("stage", "sample", "offset")])
     assert got.to_pydict() == pieces.to_pydict()
-    assert stage_plans(m, supply_totals(members), drawn_counts(frame)) == plans
+    drawn, short = drawn_counts(frame)
+    assert stage_plans(m, supply_totals(members), drawn) == plans and short == {}
+
+
+@pytest.fixture(scope="module")
+def pydocs() -> tuple[list[str], list[int]]:
+    """(doc_id, n_tokens with EOS) of 60 real pages of Python's documentation, by content hash."""
+    docs = python_docs(60)
+    ids = [hashlib.sha256(d.text.encode()).hexdigest()[:16] for d in docs]
+    return ids, [len(t) for t in encode_documents([d.text for d in docs]).to_pylist()]
+
+
+def _overlapping(pydocs, stages: list[tuple[float, dict]], *, hq_epochs: float, web_epochs: float):
+    """`web` = all pages, `hq` = every fourth of the same pages (as prose_hq overlaps web); a stage
+    is (budget in multiples of web's supply, weights)."""
+    ids, lengths = pydocs
+    m = mixture(
+        [{"name": f"s{i + 1}", "budget_tokens": int(budget * sum(lengths)), "seq_len": 256, "seed": i + 1,
+          "weights": weights} for i, (budget, weights) in enumerate(stages)],
+        {"web": {"sources": ["web"], "max_epochs": web_epochs},
+         "hq": {"sources": ["web"], "where": "quality_score >= 0.5", "max_epochs": hq_epochs}},
+    )
+    supplies = {"web": Supply.of(ids, lengths), "hq": Supply.of(ids[::4], lengths[::4])}
+    return m, supplies
+
+
+def _draws_per_document(pieces) -> Counter:
+    return Counter(d for d, start in zip(pieces["doc_id"].to_pylist(), pieces["tok_start"].to_pylist()) if start == 0)
+
+
+def test_overlapping_components_share_one_epoch_cap_per_document(pydocs):
+    # web: 1.2 epochs of all pages in s1; hq: 0.6 epochs of its pages in s2 (0.15 of web's supply).
+    # Each is within its cap of 2 alone; together a page web drew twice cannot be drawn again.
+    m, supplies = _overlapping(pydocs, [(1.2, {"web": 1}), (0.15, {"hq": 1})], hq_epochs=2, web_epochs=2)
+    assert overlap_groups(m) == [["hq", "web"]]
+    plans, pieces = realize(m, supplies)
+    draws = _draws_per_document(pieces)
+    assert max(draws.values()) == 2  # ceil(max_epochs), over both components and both stages
+    s2 = _draws_per_document(pieces.filter(pc.equal(pieces["stage"], "s2")))
+    assert s2 and all(draws[d] == 2 for d in s2)  # hq took pages web drew once, never twice
+    for plan in plans:  # and every target is met
+        t = stage_pieces(pieces, plan.stage.name)
+        for c, st in plan.components.items():
+            assert sum(n for n, comp in zip(t["tok_len"], t["component"]) if comp == c) == st.tokens
+
+
+def test_the_smallest_max_epochs_of_overlapping_components_caps_their_shared_documents(pydocs):
+    # hq (max_epochs 1) has no weight, yet its pages are drawn once at most; web's others up to 3 times.
+    ids, _ = pydocs
+    m, supplies = _overlapping(pydocs, [(2.2, {"web": 1}), (0.05, {"web": 1})], hq_epochs=1, web_epochs=3)
+    _, pieces = realize(m, supplies)
+    draws = _draws_per_document(pieces)
+    assert max(draws[d] for d in ids[::4]) == 1 and max(draws.values()) == 3
+
+
+def test_a_component_the_shared_caps_leave_short_is_refused(pydocs):
+    # web: 1.5 epochs of all pages under a cap of 2 draws, so about half of hq's pages are at 2 when
+    # hq asks 0.9 epochs of them (each alone is within its cap).
+    m, supplies = _overlapping(pydocs, [(1.5, {"web": 1}), (0.225, {"hq": 1})], hq_epochs=2, web_epochs=2)
+    with pytest.raises(ConfigError, match=r"stage 's2': component 'hq' is [\d,]+ of its [\d,]+ tokens short: every "
+                                          r"one of its documents was drawn as often as its epoch cap allows .*"
+                                          r"drawn by \['web'\]"):
+        realize(m, supplies)
+
+
+def test_a_weight_that_rounds_to_zero_samples_is_a_warning_naming_the_component():
+    m = mixture(
+        [{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1, "b": 0.01}},
+         {"name": "t", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1, "b": 0}}],
+    )
+    plans, _ = realize(m, {"a": supply("a", [300] * 10), "b": supply("b", [30, 20])})
+    assert plans[0].unsampled == ("b",) and plans[1].unsampled == ()  # a weight of 0 asks for nothing
+    (warning,) = plans[0].warnings
+    assert "stage 's': component 'b' has weight 0.01" in warning and "gets 0 of the stage's 10 samples" in warning
+
+
+def test_components_sharing_a_source_are_planned_together():
+    m = mixture([{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1}}],
+                {"a": {"sources": ["x"]}, "b": {"sources": ["y", "z"]}, "c": {"sources": ["z", "w"]},
+                 "d": {"sources": ["w"]}, "e": {"sources": ["v"]}})
+    assert overlap_groups(m) == [["a"], ["b", "c", "d"], ["e"]]
+
+
+def test_the_shard_version_changes_with_the_plan_version(monkeypatch):
+    from curate.tokenize import publish
+
+    m = mixture([{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1}}])
+    now = publish.version_of(m, {"docs_tokenized": 3})
+    monkeypatch.setattr(publish, "PLAN_VERSION", publish.PLAN_VERSION - 1)
+    assert publish.version_of(m, {"docs_tokenized": 3}) != now

@@ -1,7 +1,9 @@
 """Contract tests: `curate mix` output read back with streaming.StreamingDataset, the trainer's reader."""
 
+import contextlib
 import hashlib
 import json
+import logging
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -28,10 +30,11 @@ MIXTURE = {
         "code": {"sources": ["stdlib"], "where": "kind = 'code'", "max_epochs": 1},
         "tiny": {"sources": ["special"], "max_epochs": 200},  # fewer tokens than one sample
         "nothing": {"sources": ["pydocs"], "where": "lang = 'xx'"},  # empty
+        "rare": {"sources": ["man_fr"], "max_epochs": 3},  # a weight too small for one sample
     },
     "stages": [
         {"name": "s1", "budget_tokens": 64 * 500 + 17, "seq_len": 64, "seed": 5,
-         "weights": {"man": 3, "docs": 4, "code": 2.9, "tiny": 0.1}},
+         "weights": {"man": 3, "docs": 4, "code": 2.9, "tiny": 0.1, "rare": 0.001}},
         {"name": "s2", "budget_tokens": 128 * 300, "seq_len": 128, "seed": 6,
          "weights": {"man": 1, "docs": 1, "code": 1, "nothing": 0}},
     ],
@@ -60,8 +63,24 @@ def env(spark, tmp_path_factory):
     run_tokenize(ctx)
     mixture = write_mixture(root / "mixture.yaml", MIXTURE)
     mctx = StageContext(spark=spark, cfg=cfg, store=store, run_id="mix1", options={"mixture": mixture})
-    result = run_mix(mctx)
-    return {"root": root, "ctx": mctx, "result": result, "rows": rows, "version_dir": Path(result.message)}
+    with _captured_warnings() as warned:
+        result = run_mix(mctx)
+    return {"root": root, "ctx": mctx, "result": result, "rows": rows, "version_dir": Path(result.message),
+            "warnings": warned}
+
+
+@contextlib.contextmanager
+def _captured_warnings():
+    """The WARNING records curate's loggers emit meanwhile (a module-scoped caplog)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("curate")
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
 
 
 def read_all(stage_dir: Path, cache: Path) -> list[dict]:
@@ -100,6 +119,14 @@ def test_layout_and_manifest(env):
     loader = yaml.safe_load(m["train_loader"])["train_loader"]
     assert loader["dataset"]["max_seq_len"] == 64 and loader["dataset"]["remote"] == str(vdir / "s1")
     assert [v["version"] for v in json.loads((vdir.parent / VERSIONS).read_text())] == [vdir.name]
+
+
+def test_a_weight_without_a_sample_is_a_warning_naming_the_component(env):
+    expected = "stage 's1': component 'rare' has weight 0.001"
+    assert [w for w in manifest(env, "s1")["warnings"] if expected in w] and manifest(env, "s2")["warnings"] == []
+    assert [r for r in env["warnings"] if expected in r.getMessage() and r.name == "curate.jobs.mix"]
+    assert env["result"].counts["samples.s1.rare"] == 0 and "samples.s2.rare" not in env["result"].counts
+    assert manifest(env, "s1")["components"]["rare"]["tokens"] == 0
 
 
 @pytest.mark.parametrize("stage", ["s1", "s2"])
@@ -254,6 +281,9 @@ def test_weight_edit_publishes_a_new_version_beside_the_old(env, tmp_path):
          r"component 'code': stages ask for [\d,]+ tokens \(s1 9,280, s2 12,800\) but [\d,]+ tokens exist and max_epochs 0\.05"),
         (lambda d: d["stages"][1]["weights"].update(nothing=1),
          r"component 'nothing' matches no documents"),
+        # The special documents, once in a component of max_epochs 1, cap tiny's 200 epochs at 1 draw.
+        (lambda d: d["components"].update(special_once={"sources": ["special"], "max_epochs": 1}),
+         r"stage 's1': component 'tiny' is [\d,]+ of its 320 tokens short: .* drawn by \['special_once'\]"),
     ],
 )
 def test_mixture_refused_against_the_data(env, tmp_path, edit, message):

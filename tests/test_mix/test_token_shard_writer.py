@@ -60,3 +60,21 @@ def test_a_sample_of_another_dtype_is_refused(tmp_path):
     writer = TokenShardWriter(tmp_path, compression=None, size_limit=1 << 20)
     with pytest.raises(ValueError, match="1-D int32"):
         writer.write(np.arange(10, dtype=np.int64), "web")
+
+
+def test_no_shard_is_larger_than_its_size_limit_so_its_offsets_address_it(tmp_path):
+    import json
+
+    data, ours, _ = write_both(tmp_path, None, size_limit=1 << 13, seq_len=256)
+    shards = json.loads((ours / "index.json").read_text())["shards"]
+    assert len(shards) > 3 and all(s["raw_data"]["bytes"] <= 1 << 13 for s in shards)
+    for s in shards:  # the last uint32 offset is the shard's size
+        raw = (ours / s["raw_data"]["basename"]).read_bytes()
+        n = int(np.frombuffer(raw[:4], np.uint32)[0])
+        assert int(np.frombuffer(raw[4 + 4 * n : 8 + 4 * n], np.uint32)[0]) == len(raw)
+
+
+@pytest.mark.parametrize("size_limit", [0, 2**32, 2**34])
+def test_a_size_limit_uint32_offsets_cannot_address_is_refused(tmp_path, size_limit):
+    with pytest.raises(ValueError, match="MDS offsets are uint32"):
+        TokenShardWriter(tmp_path, compression=None, size_limit=size_limit)

@@ -87,3 +87,72 @@ def test_default_overrides_relax_english_and_length_rules_elsewhere():
 def test_invalid_rules_are_refused_with_the_key(bad):
     with pytest.raises(ConfigError, match="rules|langid"):
         parse_model(AnnotateConfig, bad, origin="pipeline.yaml")
+
+
+def _verdicts(rules: RulesConfig, langid_rows: list[dict]) -> dict[str, tuple[bool, list[str]]]:
+    """Each language's man-page paragraphs, joined into one document, decided under `rules`."""
+    out = {}
+    for lang in sorted({r["lang"] for r in langid_rows}):
+        text = " ".join(r["text"] for r in langid_rows if r["lang"] == lang)
+        out[lang] = decide(compute_signals(text, kind="text"),
+                           rules.resolve(source="man", kind="text", lang=lang, code_lang=None))
+    return out
+
+
+def test_a_users_override_is_added_to_the_builtin_ones(langid_rows):
+    # An override for another source must not bring back the English stop-word rule for French.
+    cfg = parse_model(AnnotateConfig, {"rules": {"overrides": [
+        {"sources": ["wiki"], "set": {"min_gopher_word_count": 10}}]}}, origin="test")
+    verdicts = _verdicts(cfg.rules, langid_rows)
+    assert verdicts == _verdicts(RULES, langid_rows)
+    assert verdicts["fr"] == (True, [])
+    assert cfg.rules.resolve(source="wiki", kind="text", lang="fr", code_lang=None)["min_gopher_word_count"] == 10
+
+
+def test_a_users_override_wins_over_a_builtin_one(langid_rows):
+    cfg = parse_model(AnnotateConfig, {"rules": {"overrides": [
+        {"langs": ["fr"], "set": {"min_gopher_stop_words": 2}}]}}, origin="test")
+    assert _verdicts(cfg.rules, langid_rows)["fr"] == (False, ["min_gopher_stop_words"])
+
+
+def test_builtin_overrides_are_dropped_only_when_named(langid_rows):
+    dropped = parse_model(AnnotateConfig, {"rules": {"builtin_overrides": []}}, origin="test").rules
+    assert _verdicts(dropped, langid_rows)["fr"] == (False, ["min_gopher_stop_words"])
+    one = parse_model(AnnotateConfig, {"rules": {"builtin_overrides": ["no_space_word_lengths"]}},
+                      origin="test").rules
+    assert one.resolve(source="s", kind="text", lang="fr", code_lang=None)["min_gopher_stop_words"] == 2
+    assert one.resolve(source="s", kind="text", lang="ja", code_lang=None)["min_gopher_mean_word_length"] is None
+    with pytest.raises(ConfigError, match=r"rules\.builtin_overrides\.0.*no_space_word_lengths"):
+        parse_model(AnnotateConfig, {"rules": {"builtin_overrides": ["stop_words"]}}, origin="pipeline.yaml")
+
+
+def test_partial_text_rules_are_merged_onto_the_defaults(changelog, gpl3):
+    default_reasons = decide(compute_signals(changelog, kind="text"),
+                             RULES.resolve(source="s", kind="text", lang="en", code_lang=None))[1]
+    assert "min_fineweb_line_punct_ratio" in default_reasons and len(default_reasons) >= 3
+    partial = parse_model(AnnotateConfig, {"rules": {"text": {"min_gopher_word_count": 20, "min_fineweb_line_punct_ratio": None}}},
+                          origin="test").rules
+    rules = partial.resolve(source="s", kind="text", lang="en", code_lang=None)
+    assert rules["min_gopher_word_count"] == 20 and rules["min_fineweb_line_punct_ratio"] is None
+    assert decide(compute_signals(changelog, kind="text"), rules) == (
+        False, [r for r in default_reasons if r != "min_fineweb_line_punct_ratio"])
+    assert decide(compute_signals(gpl3, kind="text"), rules) == (True, [])
+    assert partial.resolve(source="s", kind="code", lang=None, code_lang="python") == RULES.resolve(
+        source="s", kind="code", lang=None, code_lang="python")
+
+
+def test_partial_code_rules_are_merged_onto_the_defaults(python_source):
+    signals = compute_signals(python_source, kind="code", code_lang="python", uri="argparse.py")
+    partial = parse_model(AnnotateConfig, {"rules": {"code": {"max_code_mean_line_length": 20}}}, origin="test").rules
+    rules = partial.resolve(source="s", kind="code", lang=None, code_lang="python")
+    assert decide(signals, rules) == (False, ["max_code_mean_line_length"])
+    # The defaults the config did not name still decide: an alphanumeric share argparse fails.
+    signals["code_alnum_frac"] = 0.1
+    assert decide(signals, rules) == (False, ["max_code_mean_line_length", "min_code_alnum_frac"])
+
+
+def test_merged_rules_survive_the_json_round_trip_executors_make():
+    rules = parse_model(AnnotateConfig, {"rules": {
+        "text": {"min_gopher_word_count": 20}, "builtin_overrides": ["non_english_stop_words"],
+        "overrides": [{"sources": ["wiki"], "set": {"max_c4_curly_bracket": None}}]}}, origin="test").rules
+    assert RulesConfig.model_validate_json(rules.model_dump_json()) == rules
