@@ -37,6 +37,18 @@ def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *parts])
 
 
+def delete_tree(filesystem: fs.FileSystem, path: str) -> None:
+    """Delete the files under `path` (and the folder), one request per file: S3-compatible servers
+    such as s3proxy refuse the multi-object delete pyarrow's delete_dir sends (no Content-MD5)."""
+    from pyarrow.fs import FileSelector
+
+    for info in filesystem.get_file_info(FileSelector(path, recursive=True, allow_not_found=True)):
+        if info.is_file:
+            filesystem.delete_file(info.path)
+    if filesystem.get_file_info(path).type.name == "Directory":
+        filesystem.delete_dir(path)
+
+
 @dataclass(frozen=True)
 class Storage:
     """An S3 endpoint (None: AWS's own), its region, and path-style addressing (S3-compatible servers)."""

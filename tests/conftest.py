@@ -1,21 +1,64 @@
 """One local[2] SparkSession for the whole test run (starting Spark costs ~20 s), with Spark's own
-Delta loaded, so that each test picks its engine: `delta_engine` runs a test under both."""
+Delta loaded, so that each test picks its engine (`delta_engine` runs a test under both), and S3A
+pointed at a real S3-compatible server (scripts/objectstore.sh), started for the session."""
 
 from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 ENGINES = ("native", "delta-rs")
+REPO = Path(__file__).resolve().parents[1]
+OBJECTSTORE_SCRIPT = REPO / "scripts" / "objectstore.sh"
+BUCKET = "curate-test"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _objectstore(action: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([str(OBJECTSTORE_SCRIPT), action, *args], env=env, capture_output=True, text=True,
+                          timeout=120)
 
 
 @pytest.fixture(scope="session")
-def spark():
+def objectstore(tmp_path_factory):
+    """s3proxy on a free port with the bucket BUCKET, its environment exported into this process (the
+    clients and the Spark JVM read their keys from it); stopped after the session."""
+    state = tmp_path_factory.mktemp("objectstore")
+    script_env = {**os.environ, "OBJECTSTORE_DIR": str(state), "OBJECTSTORE_PORT": str(_free_port()),
+                  "PYTHON": sys.executable}
+    if _objectstore("check", env=script_env).returncode != 0:
+        pytest.exit("s3proxy is not installed: run scripts/setup.sh", returncode=1)
+    started = _objectstore("start", BUCKET, env=script_env)
+    try:
+        if started.returncode != 0:
+            pytest.fail(f"scripts/objectstore.sh start failed:\n{started.stderr}")
+        exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
+        os.environ.update(exports)
+        yield {"env": exports, "state": state, "script_env": script_env, "stdout": started.stdout,
+               "stderr": started.stderr, "bucket": BUCKET}
+    finally:
+        _objectstore("stop", env=script_env)
+
+
+@pytest.fixture(scope="session")
+def spark(objectstore):
     from curate.delta.store import has_delta_classes
     from curate.schemas.config import SparkConfig
     from curate.session import get_spark
+    from curate.storage import Storage
 
     session = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2, driver_memory="4g"),
-                        app_name="curate-tests", delta_engine="native")
+                        app_name="curate-tests", delta_engine="native", storage=Storage.from_config(None))
     if not has_delta_classes(session):
         pytest.exit("Delta Lake's jars are not installed: run scripts/setup.sh", returncode=1)
     yield session

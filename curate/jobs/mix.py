@@ -24,7 +24,7 @@ from curate.pipelines.mix import (
 from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.mds import merge_task_indexes, plan_tasks
-from curate.storage import join
+from curate.storage import delete_tree, join
 from curate.tokenize.publish import MANIFEST, MEMBERS_FILE, Shelf, version_of, write_manifest
 from curate.tokenize.realize import StagePlan, check_shortfalls, check_supply, stage_plans
 from curate.tokenize.spark import plan_pieces_frame, write_shards_frame
@@ -76,7 +76,7 @@ def _write_members(pieces, stage: str, stage_dir: str, *, storage) -> None:
     fs, tmp_path = storage.filesystem(tmp)
     (part,) = [f.path for f in fs.get_file_info(FileSelector(tmp_path)) if f.base_name.startswith("part-")]
     fs.move(part, join(storage.filesystem(stage_dir)[1], MEMBERS_FILE))
-    fs.delete_dir(tmp_path)
+    delete_tree(fs, tmp_path)
 
 
 def run_mix(ctx: StageContext) -> StageResult:

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from curate.errors import StorageError
 from curate.faults import fault_point
-from curate.storage import Storage, join
+from curate.storage import Storage, delete_tree, join
 from curate.tokenize.mds_writer import TokenShardWriter
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def plan_tasks(out_dir: str | Path, *, samples: int, seq_len: int, samples_per_t
 class _TaskWriter:
     def __init__(self, task: int, spec: TaskSpec, *, compression: str | None, size_limit: int, storage: Storage):
         fs, path = storage.filesystem(spec.dir)
-        fs.delete_dir_contents(path, missing_dir_ok=True)  # a failed earlier attempt of this task
+        delete_tree(fs, path)  # a failed earlier attempt of this task
         self.task, self.seq_len = task, spec.seq_len
         self.first, self.expected = spec.first_sample, spec.samples
         self.written_tokens = 0  # tokens received so far, as a position in the task's stream

@@ -28,7 +28,7 @@ import yaml
 from curate.errors import StorageError
 from curate.faults import fault_point
 from curate.schemas.mixture import Mixture
-from curate.storage import Storage, is_remote, join
+from curate.storage import Storage, delete_tree, is_remote, join
 from curate.tokenize.encoder import ENCODING_NAME, EOS_ID, VOCAB_SIZE
 from curate.tokenize.mds_writer import COLUMNS as MDS_COLUMNS
 from curate.tokenize.realize import PLAN_VERSION, StagePlan
@@ -110,7 +110,7 @@ class Shelf:
         if not is_remote(self.uri):
             for stale in self.fs.get_file_info(_selector(self.path)):  # left by killed runs of this version
                 if stale.base_name.startswith(f".tmp-{version}-"):
-                    self.fs.delete_dir(stale.path)
+                    delete_tree(self.fs, stale.path)
 
     def list_version(self, entry: dict) -> None:
         """Write the version's pointer, then versions.json from every pointer until it holds them all."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,39 +13,11 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from conftest import BUCKET
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "objectstore.sh"
-BUCKET = "curate-test"
 DELTA_RS_TABLE = f"s3://{BUCKET}/delta-rs-table"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _script(action: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SCRIPT), action, *args], env=env, capture_output=True, text=True, timeout=120)
-
-
-@pytest.fixture(scope="session")
-def objectstore(tmp_path_factory):
-    """The server's environment (`export` lines of `start`, as a dict); stopped after the session."""
-    state = tmp_path_factory.mktemp("objectstore")
-    script_env = {**os.environ, "OBJECTSTORE_DIR": str(state), "OBJECTSTORE_PORT": str(_free_port()),
-                  "PYTHON": sys.executable}
-    if _script("check", env=script_env).returncode != 0:
-        pytest.exit("s3proxy is not installed: run scripts/setup.sh", returncode=1)
-    started = _script("start", BUCKET, env=script_env)
-    try:
-        if started.returncode != 0:
-            pytest.fail(f"scripts/objectstore.sh start failed:\n{started.stderr}")
-        exports = dict(line.removeprefix("export ").split("=", 1) for line in started.stdout.splitlines())
-        yield {"env": exports, "state": state, "script_env": script_env, "stdout": started.stdout,
-               "stderr": started.stderr}
-    finally:
-        _script("stop", env=script_env)
 
 
 @pytest.fixture(scope="session")
