@@ -1,0 +1,199 @@
+"""Measure PII redaction: plants redacted and look-alikes kept per class on the planted set
+(scripts/build_pii_set.py), what is redacted in the same documents before planting, speed on real
+code, and annotate's bare time with and without redaction; the same quality and speed figures for
+detect-secrets (Yelp, Apache-2.0; `pip install detect-secrets`), the maintained detector we weighed.
+
+    python benchmarks/pii_quality.py --corpus /tmp/corpus [--seed 1] [--per-class 40] [--code-mb 100]
+Writes benchmarks/results/pii_quality.json (`--out` to write elsewhere).
+
+The corpus is a `scripts/build_corpus.py` output (real code and text from this machine). Speed is
+one process on one core: MB/s per core. detect-secrets is scored by what it flags (its findings
+name a line and a value, not a span to replace): a plant counts as found when a finding on one of
+its lines overlaps its value (a key block: any finding on its BEGIN line), a look-alike as flagged
+when a finding's value overlaps it. curate's detector is scored by what is left after redaction.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.metadata
+import importlib.util
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from bench_results import write_result  # benchmarks/ is on sys.path when run as a script
+from curate.quality.annotator import Annotator
+from curate.quality.config import AnnotateConfig, PiiConfig
+from curate.quality.pii import PiiOptions, redact
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).parent / "results" / "pii_quality.json"
+SUFFIX = {"prose": ".txt", "python": ".py", "c": ".h", "shell": ".sh", "yaml": ".yaml", "ini": ".ini", "env": ".env"}
+
+
+def _pii_set():
+    spec = importlib.util.spec_from_file_location("build_pii_set", REPO / "scripts" / "build_pii_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def corpus_docs(corpus: Path, kind: str, mb: float) -> list[str]:
+    """The first `mb` MB of `kind` (text or code) documents of a build_corpus.py output."""
+    texts, size = [], 0
+    for shard in sorted((corpus / kind).glob("*.jsonl.gz")):
+        with gzip.open(shard, "rt", encoding="utf-8") as f:
+            for line in f:
+                text = json.loads(line)["text"]
+                texts.append(text)
+                size += len(text.encode())
+                if size >= mb * 1e6:
+                    return texts
+    return texts
+
+
+def ours_quality(pii_set, rows: list[dict]) -> dict:
+    opts = PiiOptions()
+    result = pii_set.score(rows, lambda text: redact(text, opts)[0])
+    background: dict[str, Counter] = {}
+    size = Counter()
+    for row in rows:  # what is redacted in the real documents before anything was planted
+        size[row["type"]] += len(row["base"].encode())
+        background.setdefault(row["type"], Counter()).update(redact(row["base"], opts)[1])
+    result["unplanted_redactions"] = {t: {"mb": round(size[t] / 1e6, 3), **dict(c)} for t, c in background.items()}
+    return result
+
+
+def _detect_secrets_findings(paths: list[Path]) -> dict[Path, list[tuple[int, str]]]:
+    from detect_secrets.core.scan import scan_file
+    from detect_secrets.settings import default_settings
+
+    with default_settings():
+        return {p: [(s.line_number, s.secret_value or "") for s in scan_file(str(p))] for p in paths}
+
+
+def detect_secrets_quality(pii_set, rows: list[dict], work: Path) -> dict:
+    paths = []
+    for row in rows:
+        path = work / f"{row['doc']}{SUFFIX[row['type']]}"
+        path.write_text(row["text"], encoding="utf-8")
+        paths.append(path)
+    findings = _detect_secrets_findings(paths)
+    found, n, flagged, looks = Counter(), Counter(), Counter(), Counter()
+    for row, path in zip(rows, paths):
+        hits, text = findings[path], row["text"]
+        for p in row["plants"]:
+            n[p["class"]] += 1
+            first = p["value"].splitlines()[0]
+            start = text.find(first)
+            line = text.count("\n", 0, start) + 1
+            lines = range(line, line + max(1, p["value"].count("\n") + 1))
+            if p["class"] == "private_key":
+                found[p["class"]] += any(ln == line for ln, _ in hits)
+            else:
+                found[p["class"]] += any(ln in lines and v and (v in p["value"] or p["value"] in v) for ln, v in hits)
+        for lk in row["lookalikes"]:
+            looks[lk["class"]] += 1
+            flagged[lk["class"]] += any(v and (v in lk["value"] or lk["value"] in v) for _, v in hits)
+    return {
+        "plants": {c: {"n": n[c], "found": found[c], "recall": found[c] / n[c]} for c in pii_set.PLANT_CLASSES if n[c]},
+        "lookalikes": {c: {"n": looks[c], "kept": looks[c] - flagged[c], "kept_rate": 1 - flagged[c] / looks[c]}
+                       for c in pii_set.LOOKALIKE_CLASSES if looks[c]},
+    }
+
+
+def ours_speed(texts: list[str]) -> dict:
+    opts = PiiOptions()
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    start = time.perf_counter()
+    found = Counter()
+    for text in texts:
+        found.update(redact(text, opts)[1])
+    s = time.perf_counter() - start
+    return {"mb": round(mb, 1), "docs": len(texts), "s": s, "mb_per_s_per_core": mb / s, "redactions": dict(found)}
+
+
+def detect_secrets_speed(texts: list[str], work: Path) -> dict:
+    paths = []
+    for i, text in enumerate(texts):
+        path = work / f"code-{i}.py"
+        path.write_text(text, encoding="utf-8")
+        paths.append(path)
+    mb = sum(len(t.encode()) for t in texts) / 1e6
+    start = time.perf_counter()
+    findings = _detect_secrets_findings(paths)
+    s = time.perf_counter() - start
+    return {"mb": round(mb, 1), "docs": len(texts), "s": s, "mb_per_s_per_core": mb / s,
+            "findings": sum(len(f) for f in findings.values())}
+
+
+def annotate_share(texts: list[tuple[str, str]]) -> dict:
+    """Seconds of the bare Annotator over the same documents with PII redaction on and off."""
+    out = {}
+    for label, pii in (("pii_on", PiiConfig()), ("pii_off", PiiConfig(enabled=False))):
+        annotator = Annotator(AnnotateConfig(pii=pii))
+        start = time.perf_counter()
+        for text, kind in texts:
+            annotator.annotate(text=text, kind=kind, source="bench", uri="doc.py" if kind == "code" else "doc.txt")
+        out[f"annotate_{label}_s"] = time.perf_counter() - start
+    opts = PiiOptions()
+    start = time.perf_counter()
+    for text, _ in texts:
+        redact(text, opts)
+    out["redact_s"] = time.perf_counter() - start
+    out["mb"] = round(sum(len(t.encode()) for t, _ in texts) / 1e6, 1)
+    out["pii_share_of_annotate"] = out["redact_s"] / out["annotate_pii_on_s"]
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", required=True, help="a scripts/build_corpus.py output")
+    ap.add_argument("--seed", type=int, default=1, help="the planted set's seed (tests use 0)")
+    ap.add_argument("--per-class", type=int, default=40)
+    ap.add_argument("--code-mb", type=float, default=100, help="code timed with curate's detector")
+    ap.add_argument("--ds-mb", type=float, default=10, help="code timed with detect-secrets (slower)")
+    ap.add_argument("--annotate-mb", type=float, default=4, help="text and code each, for annotate's share")
+    ap.add_argument("--out", default=str(RESULTS))
+    args = ap.parse_args(argv)
+    pii_set = _pii_set()
+    rows = pii_set.build_set(seed=args.seed, per_class=args.per_class, lookalikes_per_class=args.per_class)
+    corpus = Path(args.corpus)
+    code = corpus_docs(corpus, "code", args.code_mb)
+    result = {
+        "planted_set": {"seed": args.seed, "documents": len(rows), "plants": sum(len(r["plants"]) for r in rows),
+                        "lookalikes": sum(len(r["lookalikes"]) for r in rows)},
+        "curate": {"quality": ours_quality(pii_set, rows), "speed_code": ours_speed(code)},
+    }
+    try:
+        import detect_secrets
+    except ImportError:
+        result["detect_secrets"] = None
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "set").mkdir()
+            (Path(tmp) / "code").mkdir()
+            ds_code = corpus_docs(corpus, "code", args.ds_mb)
+            result["detect_secrets"] = {
+                "version": importlib.metadata.version("detect-secrets"),
+                "quality": detect_secrets_quality(pii_set, rows, Path(tmp) / "set"),
+                "speed_code": detect_secrets_speed(ds_code, Path(tmp) / "code"),
+                "curate_speed_same_code": ours_speed(ds_code),
+            }
+    mixed = [(t, "text") for t in corpus_docs(corpus, "text", args.annotate_mb)]
+    mixed += [(t, "code") for t in corpus_docs(corpus, "code", args.annotate_mb)]
+    result["annotate_bare"] = annotate_share(mixed)
+    result["cpu_count"] = os.cpu_count()
+    result["note"] = "one process, one core; machine shared with other jobs"
+    write_result(result, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
