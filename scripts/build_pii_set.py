@@ -291,9 +291,10 @@ def _read(path: Path) -> str | None:
     return _cut(text) if "\0" not in text else None
 
 
-def _prose_docs(rng: random.Random, n_per_lang: int) -> list[Doc]:
+def _prose_docs(seed: int, n_per_lang: int) -> list[Doc]:
     docs = []
     for locale, lang in PROSE_LOCALES.items():
+        rng = random.Random(f"{seed}-man-{locale}")
         base = MAN / locale if locale else MAN
         pages = sorted(p for d in sorted(base.glob("man[1-8]")) for p in d.iterdir() if p.is_file())
         rng.shuffle(pages)
@@ -309,6 +310,7 @@ def _prose_docs(rng: random.Random, n_per_lang: int) -> list[Doc]:
                 docs.append(Doc(str(page), "prose", lang, _cut("\n\n".join(paragraphs[:30]) + "\n")))
                 got += 1
     rst = sorted(PYTHON_DOC.glob("**/*.rst.txt"))
+    rng = random.Random(f"{seed}-python-doc")
     for path in rng.sample(rst, min(n_per_lang * 2, len(rst))):
         text = _read(path)
         if text and text.count("\n\n") >= 4:
@@ -316,7 +318,9 @@ def _prose_docs(rng: random.Random, n_per_lang: int) -> list[Doc]:
     return docs
 
 
-def _real_docs(rng: random.Random, n_prose_per_lang: int, n_per_type: int) -> dict[str, list[Doc]]:
+def _real_docs(seed: int, n_prose_per_lang: int, n_per_type: int) -> dict[str, list[Doc]]:
+    """Documents per file type; each type and language draws from its own RNG, so that files
+    installed or removed for one leave the others' choice as it was."""
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     site = Path(sysconfig.get_paths()["purelib"])
     candidates = {
@@ -329,9 +333,9 @@ def _real_docs(rng: random.Random, n_prose_per_lang: int, n_per_type: int) -> di
     }
     usable = {"python": r"(?m)^\n[A-Za-z_#]", "c": r"(?m)^#define ", "shell": r"(?m)^[A-Za-z_]\w*=",
               "yaml": r"(?m)^\s*[\w.-]+:\s+\S", "ini": r"(?m)^\s*[\w.-]+\s*=\s*\S", "env": r"(?m)^#?\s*[A-Z_]+="}
-    docs = {"prose": _prose_docs(rng, n_prose_per_lang)}
+    docs = {"prose": _prose_docs(seed, n_prose_per_lang)}
     for kind, paths in candidates.items():
-        rng.shuffle(paths)
+        random.Random(f"{seed}-{kind}").shuffle(paths)
         docs[kind] = []
         for path in paths:
             if len(docs[kind]) >= n_per_type:
@@ -407,6 +411,8 @@ def _snippet(rng: random.Random, doc: Doc, cls: str, value: str) -> tuple[str, s
             "ipv6": [f"{labels['server']} {value}", f"ssh {rng.choice(LAST)}@{value}", f"http://[{value}]:8080/"],
             "jwt": [f"Authorization: Bearer {value}", f"curl -H 'Authorization: Bearer {value}'"],
             "url_password": [f"psql {value}", f"{labels['server']}: {value}"],
+            # An AWS secret key has no shape of its own: every detector needs the name it is given.
+            "aws_secret_access_key": [f"export AWS_SECRET_ACCESS_KEY={value}", f"aws_secret_access_key = {value}"],
         }.get(cls, [f"export {_name(rng, cls, value, upper=True)}={value}", f"{labels['key']}: {value}"])
         return "sentence", " " + rng.choice(phrase) + " "
     if t == "python":
@@ -636,8 +642,8 @@ def build_set(*, seed: int = 0, per_class: int = 30, lookalikes_per_class: int =
               docs_per_type: int = 25) -> list[dict]:
     """The planted set: documents with `per_class` plants of every class and `lookalikes_per_class`
     look-alikes of every kind; deterministic for a seed (and the files installed)."""
+    docs = _real_docs(seed, prose_per_lang, docs_per_type)
     rng = random.Random(seed)
-    docs = _real_docs(rng, prose_per_lang, docs_per_type)
     for cls in PLANT_CLASSES:
         planted = 0
         while planted < per_class:

@@ -68,8 +68,7 @@ class Annotator:
             if qm.model_path else None
         )
         p = cfg.pii
-        self.pii = (PiiOptions(emails=p.emails, ips=p.ips, secrets=p.secrets, redact_private_ips=p.redact_private_ips,
-                               keep_example_domains=p.keep_example_domains) if p.enabled else None)
+        self.pii = PiiOptions(**p.model_dump(exclude={"enabled"})) if p.enabled else None
         self.eval_ngrams = eval_ngrams if eval_ngrams is not None and len(eval_ngrams) else None
         self.rulebook = RuleBook(cfg.rules)
 
