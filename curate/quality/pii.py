@@ -95,8 +95,9 @@ _SECRET_SHAPES = (
     ("SECRET_JWT", re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), ()),
     *((SECRET_TOKEN, re.compile(rf"{word}(?<={b}{word})[ \t]+(?P<value>[A-Za-z0-9._~+/-]{{16,}}=*)"), ())
       for b, word in (("[Bb]", "earer"), ("B", "EARER"))),
-    # the password of a connection URL (scheme://user:password@host)
-    (SECRET_PASSWORD, re.compile(r"://[^\s:/?#@\"'<>]*:(?P<value>[^\s:/?#\"'<>]+)@(?=[\w\[])"), ()),
+    # the password of a connection URL (scheme://user:password@host), percent-encoded or not (a
+    # hand-written one may hold "#" or "?")
+    (SECRET_PASSWORD, re.compile(r"://[^\s:/?#@\"'<>]*:(?P<value>[^\s:/\"'<>]+)@(?=[\w\[])"), ()),
 )
 # A 40-character AWS secret access key right after its access key id (`AKIA...  wJalr...`).
 _AWS_SECRET_AFTER_ID = re.compile(r"(?<![A-Za-z0-9/+=])(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
@@ -381,3 +382,21 @@ def redact(text: str, opts: PiiOptions) -> tuple[str, dict[str, int]]:
         pos = end
     out.append(text[pos:])
     return "".join(out), dict(counts)
+
+
+def redact_fields(fields: dict[str, str | None], opts: PiiOptions) -> tuple[dict[str, str | None], dict[str, int]]:
+    """Named values (a document's metadata, its uri) redacted as the lines `name: value` of a
+    config file are: as text, and the whole value when the name says password/key/token and the
+    value is one. One `redact` of all lines first: most rows hold nothing to redact."""
+    lines = {name: f"{name}: {value}" for name, value in fields.items() if value}
+    if not lines or not _find("\n".join(lines.values()), opts):
+        return fields, {}
+    out: dict[str, str | None] = dict(fields)
+    counts: Counter[str] = Counter()
+    for name, line in lines.items():
+        red, found = redact(line, opts)
+        if found:
+            prefix = f"{name}: "
+            out[name], found = (red[len(prefix):], found) if red.startswith(prefix) else redact(fields[name], opts)
+            counts.update(found)
+    return out, dict(counts)
