@@ -41,6 +41,7 @@ _EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]{0,63}@(?:[^\W_](?:[\w-]{0,61}[^
 _EXAMPLE_DOMAIN = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|[^.]+\.(?:test|example|invalid|localhost))$", re.I)
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")  # two colons close together; starts with a literal
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
+_IPV6_REACH = 46  # characters of an address (at most 45) before and after the two colons it holds
 # A dotted quad right after these is a version, not an address (`user@1.2.3.4` is an address).
 _VERSION_CONTEXT = re.compile(r"(?:(?<![a-z])(?:v|version|ver\.?|release|rev\.?)_*|==|>=|<=|~=|!=)\s*[:=]?\s*[\"']?$",
                               re.I)
@@ -54,13 +55,12 @@ _IPV4_REST = r"\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)"
 _CARD_REST = r"(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)"
 # digit groups (an optional +country code, an area code in parentheses, a "(0)"); `_phone` keeps
 # the shapes numbering plans use
-_PHONE_REST = (r"(?:(?<=\+)\d{1,3}|(?<=\()\+?\d{1,5}\)|(?<=\d)\d{0,4})"
+_PHONE_REST = (r"(?:(?<=\+)\d{1,3}|(?<=\()\+?\d{1,5}\)|(?<=\d)\d{1,4})"
                r"(?:(?:[ \t]|[ \t]?[./-][ \t]?)(?:\(0\)[ \t]?)?(?:\(\d{1,5}\)|\d{1,8})){1,6}(?![\w/-]|[.,]\d)")
 _NUMBER = re.compile(rf"[+(\d](?<![\w.][+(\d])(?:(?P<ipv4>(?<=\d){_IPV4_REST})|(?P<card>(?<=[2-6]){_CARD_REST})|"
                      rf"(?P<phone>{_PHONE_REST}))")
 _PHONE = re.compile(rf"[+(\d]{_PHONE_REST}")  # a phone number where a card number was not
-# (415) 867-5309, 415.867.5309, 1-800-867-5309
-_NANP = re.compile(r"(?:1[ .-])?(?:\([2-9]\d\d\)[ \t]?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4}")
+_NANP = re.compile(r"(?:\([2-9]\d\d\)[ \t]?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4}")  # (415) 867-5309, 415.867.5309
 _PAREN_AREA = re.compile(r"\([1-9]\d\)[ \t]?\d{4,5}-\d{4}")  # (11) 91234-5678
 # Dates, and US ZIP+4 codes (`MA 02111-1307`, in many licence headers), are not phone numbers.
 _NOT_PHONE = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d\d\b|\b\d{4}[./-]\d{1,2}[./-]\d{1,2}\b|"
@@ -171,6 +171,23 @@ def _assignments(text: str) -> Iterator[re.Match]:
         if m:
             yield m
             pos = m.end()
+
+
+def _ipv6s(text: str) -> Iterator[re.Match]:
+    """`_IPV6.finditer(text)`, searched only around each `_IPV6_HINT` (the pattern begins with a
+    lookbehind, so `re` tried it at every position of a document)."""
+    end = 0
+    for hint in _IPV6_HINT.finditer(text):
+        if hint.end() <= end:
+            continue
+        stop = min(len(text), hint.end() + _IPV6_REACH)
+        m = _IPV6.search(text, max(end, hint.start() - _IPV6_REACH), stop)
+        # an address cut by `stop` would be accepted by the pattern's final lookahead there
+        while m and m.end() == stop < len(text) and (text[stop].isalnum() or text[stop] in "_:"):
+            m = _IPV6.search(text, m.start() + 1, stop)
+        if m:
+            yield m
+            end = m.end()
 
 
 def _unquoted_assignments(text: str) -> Iterator[re.Match]:
@@ -353,8 +370,8 @@ def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
             domain = m.group(0).rsplit("@", 1)[1]
             if not (opts.keep_example_domains and _EXAMPLE_DOMAIN.search(domain)):
                 spans.append((m.start(), m.end(), EMAIL))
-    if opts.ips and _IPV6_HINT.search(text):
-        for m in _IPV6.finditer(text):
+    if opts.ips:
+        for m in _ipv6s(text):
             try:
                 addr = ipaddress.ip_address(m.group(0))
             except ValueError:

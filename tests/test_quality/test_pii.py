@@ -122,6 +122,21 @@ def test_emails_found_around_each_at_sign_are_the_patterns_matches():
         assert [m.span() for m in pii._emails(text)] == [m.span() for m in pii._EMAIL.finditer(text)], text[:80]
 
 
+def test_ipv6_found_around_each_pair_of_colons_are_the_patterns_matches():
+    """`_ipv6s` searches only around each `_IPV6_HINT`; it finds what `_IPV6.finditer` finds over the
+    whole text, on real code and on addresses longer than its windows."""
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:400]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
+    texts += [
+        "ping 2001:4860:4860::8888 now", "::1", "a::b::c", "1:2:3:4:5:6:7:8:9:10", "x" * 50 + "::ffff:1.2.3.4",
+        "2001:db8::" + "1:" * 30, "[2a01:4f8::1]:22", "12:30:45 and 1:2", ":" * 100, "std::vector<int>::iterator",
+        "ab:cd:ef:01:23:45:67:89:ab:cd:ef", "0:0:0:0:0:0:0:1" + "a" * 60 + "::2",
+    ]
+    assert sum(1 for t in texts[:400] for _ in pii._IPV6.finditer(t)) > 0
+    for text in texts:
+        assert [m.span() for m in pii._ipv6s(text)] == [m.span() for m in pii._IPV6.finditer(text)], text[:80]
+
+
 def test_assignments_tried_at_each_operators_name_are_the_patterns_matches():
     """`_assignments` tries `_ASSIGNED` only at the name before each operator; it finds what
     `_ASSIGNED.finditer` finds over the whole text (names within its reach)."""
