@@ -319,8 +319,6 @@ def _card(s: str) -> bool:
     return bool(_CARD_PREFIX.match(digits)) and _luhn(digits)
 
 
-# Among overlapping items the one starting first is redacted; at the same start, the first found
-# (secrets first).
 def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     if opts.secrets:
@@ -350,7 +348,7 @@ def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
             kind = _secret_kind(m.group("name"), m.group("value"), quoted=False)
             if kind:
                 spans.append((m.start("value"), m.end("value"), kind))
-    for m in _NUMBER.finditer(text):
+    for m in _NUMBER.finditer(text) if opts.ips or opts.cards or opts.phones else ():
         start = m.start()
         if m.lastgroup == "ipv4":
             if opts.ips and _ipv4(text, m, opts):
@@ -382,7 +380,9 @@ def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
 
 
 def redact(text: str, opts: PiiOptions) -> tuple[str, dict[str, int]]:
-    """`text` with every detected item replaced by `<TYPE>`, and the count per type."""
+    """`text` with every detected item replaced by `<TYPE>`, and the count per type. Of overlapping
+    items the one starting first is redacted; of those starting together, the first found (secrets
+    before the others: a URL's password before the address-like `password@host`)."""
     spans = _find(text, opts)
     if not spans:
         return text, {}
