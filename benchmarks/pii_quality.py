@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import importlib.metadata
-import importlib.util
 import json
 import os
 import sys
@@ -44,14 +43,6 @@ from curate.schemas.tables import DOCS_RAW_SCHEMA
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).parent / "results" / "pii_quality.json"
 SUFFIX = {"prose": ".txt", "python": ".py", "c": ".h", "shell": ".sh", "yaml": ".yaml", "ini": ".ini", "env": ".env"}
-
-
-def _pii_set():
-    spec = importlib.util.spec_from_file_location("build_pii_set", REPO / "scripts" / "build_pii_set.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def corpus_records(corpus: Path, kind: str, mb: float) -> list[dict]:
@@ -192,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timings are the fewest CPU seconds of this many runs")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args(argv)
-    pii_set = _pii_set()
+    sys.path.insert(0, str(REPO / "scripts"))
+    import build_pii_set as pii_set
+
     rows = pii_set.build_set(seed=args.seed, per_class=args.per_class, lookalikes_per_class=args.per_class)
     corpus = Path(args.corpus)
     code = corpus_docs(corpus, "code", args.code_mb)
@@ -202,8 +195,8 @@ def main(argv: list[str] | None = None) -> int:
         "curate": {"quality": ours_quality(pii_set, rows), "speed_code": ours_speed(code, args.repeat)},
     }
     try:
-        import detect_secrets
-    except ImportError:
+        version = importlib.metadata.version("detect-secrets")
+    except importlib.metadata.PackageNotFoundError:  # an optional peer (the `reference` extra)
         result["detect_secrets"] = None
     else:
         with tempfile.TemporaryDirectory() as tmp:
@@ -211,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             (Path(tmp) / "code").mkdir()
             ds_code = corpus_docs(corpus, "code", args.ds_mb)
             result["detect_secrets"] = {
-                "version": importlib.metadata.version("detect-secrets"),
+                "version": version,
                 "quality": detect_secrets_quality(pii_set, rows, Path(tmp) / "set"),
                 "speed_code": detect_secrets_speed(ds_code, Path(tmp) / "code"),
                 "curate_speed_same_code": ours_speed(ds_code, args.repeat),

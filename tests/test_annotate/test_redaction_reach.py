@@ -5,10 +5,8 @@ tokenize refuses docs_raw (unredacted) unless the config opts in. Real documents
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -24,22 +22,12 @@ from curate.jobs.common import StageContext
 from curate.jobs.tokenize_docs import run_tokenize
 from curate.quality.annotator import Annotator
 from curate.quality.config import AnnotateConfig
-from curate.schemas.config import PipelineConfig, parse_model
 from curate.quality.rules import CODE_KIND_RULES, TEXT_RULES
+from curate.schemas.config import PipelineConfig, parse_model
 from curate.schemas.tables import DOCS_RAW_SCHEMA
 from curate.tokenize.encoder import get_encoding
 
-REPO = Path(__file__).resolve().parents[2]
 COPYRIGHTS = sorted(Path("/usr/share/doc").glob("*/copyright"))
-
-
-@pytest.fixture(scope="module")
-def pii_set():
-    spec = importlib.util.spec_from_file_location("build_pii_set", REPO / "scripts" / "build_pii_set.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 def _contacts() -> list[tuple[str, str]]:

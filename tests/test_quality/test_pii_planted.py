@@ -5,8 +5,6 @@ redacted and at least 99% of every kind of look-alike is kept."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -14,17 +12,7 @@ import pytest
 
 from curate.quality.pii import PiiOptions, redact
 
-REPO = Path(__file__).resolve().parents[2]
 MIN_RATE = 0.99
-
-
-@pytest.fixture(scope="module")
-def pii_set():
-    spec = importlib.util.spec_from_file_location("build_pii_set", REPO / "scripts" / "build_pii_set.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclass looks its module up there
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
