@@ -76,3 +76,18 @@ def store(spark, tmp_path, delta_engine):
     from curate.delta.store import open_store
 
     return open_store(spark, str(tmp_path / "root"), engine=delta_engine)
+
+
+@pytest.fixture(scope="session")
+def pii_set():
+    """scripts/build_pii_set.py as a module: the planted PII set's builder and scorer."""
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "build_pii_set.py"
+    spec = importlib.util.spec_from_file_location("build_pii_set", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclass looks its module up there
+    spec.loader.exec_module(module)
+    return module

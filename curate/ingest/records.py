@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 
 import xxhash
 
+from curate.quality.pii import PiiOptions, redact
+
 EXCERPT_CHARS = 256
+_REDACTED_CHARS = EXCERPT_CHARS * 4  # redacted before the cut to EXCERPT_CHARS
+_PII = PiiOptions()
 _MAX_META_CHARS = 4096
 
 
@@ -57,13 +61,17 @@ def doc(data: bytes, offset: int, *, source_id: str | None = None, uri: str | No
 
 def refuse(code: str, reason: str, offset: int, *, excerpt: str | bytes | None = None,
            uri: str | None = None, skipped: bool = False) -> Record:
+    """A refused record. Its excerpt and reason are redacted like annotate's texts (with the default
+    detector: ingest runs before any annotate setting applies), the excerpt before it is cut, so
+    that an item across the cut is not shown in part."""
     if isinstance(excerpt, bytes):
-        excerpt = excerpt[: EXCERPT_CHARS * 4].decode("utf-8", errors="replace")
+        excerpt = excerpt[:_REDACTED_CHARS].decode("utf-8", errors="replace")
     if excerpt is not None:
         # Lone surrogates cannot be stored as UTF-8: show them escaped.
-        excerpt = excerpt[:EXCERPT_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
+        excerpt = excerpt[:_REDACTED_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
+        excerpt = redact(excerpt, _PII)[0][:EXCERPT_CHARS]
     return Record("skipped" if skipped else "quarantined", offset, uri=uri, reason_code=code,
-                  reason=reason, excerpt=excerpt)
+                  reason=redact(reason, _PII)[0], excerpt=excerpt)
 
 
 def doc_id(source: str, uri: str, offset: int, text: bytes) -> str:

@@ -9,7 +9,7 @@ from collections import Counter
 
 from pyspark.sql import functions as F
 
-from curate.errors import StorageError
+from curate.errors import ConfigError, StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.jobs.incremental import rows_are_current
 from curate.pipelines.tokenize import tokenize
@@ -60,6 +60,10 @@ def run_tokenize(ctx: StageContext) -> StageResult:
     otherwise every document is encoded and the table replaced (idempotent: a rerun replaces it).
     """
     name = ctx.options.get("input") or ctx.cfg.tokenize.input
+    try:  # `--input docs_raw` on the command line is held to the config's opt-in too
+        ctx.cfg.tokenize.check_input(name)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     version = ctx.store.version(name)
     if version is None:
         raise StorageError(f"table {name!r} does not exist under {ctx.cfg.root}; run the stage that writes it first")

@@ -20,7 +20,7 @@ from curate.quality.codequality import comments
 from curate.quality.config import AnnotateConfig
 from curate.quality.decontam import count_matches, ngram_hashes
 from curate.quality.langid import LanguageIdentifier
-from curate.quality.pii import PiiOptions, redact
+from curate.quality.pii import PiiOptions, redact, redact_fields
 from curate.quality.rules import RulesConfig, Thresholds, decide
 from curate.quality.signals import compute_signals
 
@@ -68,8 +68,7 @@ class Annotator:
             if qm.model_path else None
         )
         p = cfg.pii
-        self.pii = (PiiOptions(emails=p.emails, ips=p.ips, secrets=p.secrets, redact_private_ips=p.redact_private_ips,
-                               keep_example_domains=p.keep_example_domains) if p.enabled else None)
+        self.pii = PiiOptions(**p.model_dump(exclude={"enabled"})) if p.enabled else None
         self.eval_ngrams = eval_ngrams if eval_ngrams is not None and len(eval_ngrams) else None
         self.rulebook = RuleBook(cfg.rules)
 
@@ -101,7 +100,9 @@ class Annotator:
         return row
 
     def annotate_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
-        """docs_raw rows in, the same rows with redacted text and the annotation columns out."""
+        """docs_raw rows in, the same rows with the annotation columns out, and with their text,
+        `metadata` values, `uri` and `source_id` redacted (what annotate writes reaches
+        docs_curated, docs_tokenized and shards; docs_raw keeps the originals by `doc_id`)."""
         cols = batch.to_pydict()
         hints = [dict(m).get("language") if m else None for m in cols["metadata"]]
         rows = [
@@ -109,6 +110,12 @@ class Annotator:
             for t, k, s, u, h in zip(cols["text"], cols["kind"], cols["source"], cols["uri"], hints)
         ]
         arrays = dict(zip(batch.schema.names, batch.columns))
+        if self.pii:
+            fields = [self._redact_fields(row, meta, uri, sid)
+                      for row, meta, uri, sid in zip(rows, cols["metadata"], cols["uri"], cols["source_id"])]
+            arrays["metadata"] = pa.array([f["metadata"] for f in fields], batch.schema.field("metadata").type)
+            arrays["uri"] = pa.array([f["uri"] for f in fields], pa.string())
+            arrays["source_id"] = pa.array([f["source_id"] for f in fields], pa.string())
         arrays["text"] = pa.array([r["text"] for r in rows], pa.string())
         for f in ANNOTATION_FIELDS:
             values = [r[f.name] for r in rows]
@@ -116,6 +123,17 @@ class Annotator:
                 values = [list(v.items()) for v in values]
             arrays[f.name] = pa.array(values, f.type)
         return pa.RecordBatch.from_arrays(list(arrays.values()), names=list(arrays))
+
+    def _redact_fields(self, row: dict, metadata: list[tuple[str, str]] | None, uri: str, source_id: str | None) -> dict:
+        """A row's metadata (a list of pairs, as Arrow gives a map), uri and source_id redacted;
+        what was found is added to the row's `pii_counts`."""
+        meta = dict(metadata) if metadata else {}
+        red, counts = redact_fields({**{f"metadata.{k}": v for k, v in meta.items()}, "uri": uri,
+                                     "source_id": source_id}, self.pii)
+        if counts:
+            row["pii_counts"] = dict(Counter(row["pii_counts"]) + Counter(counts))
+        return {"metadata": None if metadata is None else [(k, red[f"metadata.{k}"]) for k in meta],
+                "uri": red["uri"], "source_id": red["source_id"]}
 
 
 def redecide_batch(batch: pa.RecordBatch, rulebook: RuleBook) -> pa.RecordBatch:

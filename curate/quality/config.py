@@ -22,6 +22,8 @@ class PiiConfig(Model):
     enabled: bool = True
     emails: bool = True
     ips: bool = True
+    phones: bool = True
+    cards: bool = True
     secrets: bool = True
     redact_private_ips: bool = False
     keep_example_domains: bool = True

@@ -1,13 +1,20 @@
 """PII and secret redaction with typed placeholders.
 
-Detects e-mail addresses, IPv4/IPv6 addresses and secrets (cloud keys, private-key blocks, tokens
-assigned to key-like names) and replaces each with `<EMAIL>`, `<IPV4>`, `<IPV6>` or
-`<SECRET_...>`. Deliberately not redacted (the BigCode PII pipeline's lessons):
+Detects e-mail addresses (internationalized ones too), IPv4/IPv6 addresses, phone numbers, payment
+card numbers and secrets (cloud and API keys, tokens, JWTs, private-key blocks, passwords in
+connection URLs and values assigned to key-like names) and replaces each with `<EMAIL>`, `<IPV4>`,
+`<IPV6>`, `<PHONE>`, `<CARD>` or `<SECRET_...>`. Deliberately not redacted (the BigCode PII
+pipeline's lessons):
 - dotted-quad version strings (`version 1.2.3.4`, `v1.2.3.4`, `==1.2.3.4`, `1.2.3.4.5`),
 - non-global addresses (loopback, private, documentation ranges) unless `redact_private_ips`,
 - addresses at documentation domains (example.com/.org/.net, RFC 2606 `.test`/`.example`)
   when `keep_example_domains`,
-- hashes: values of hash-like keys (`sha256`, `integrity`, `checksum`) and bare hex digests.
+- hashes: values of hash-like keys (`sha256`, `integrity`, `checksum`) and bare hex digests,
+- placeholders (`${DB_PASSWORD}`, `changeme`, `<password>`, `****`) in place of a password,
+- numbers that fail a card's Luhn check or have no card brand's prefix; dates, ISBNs, times.
+An AWS secret access key has no shape of its own: it is found by the name it is assigned to
+(`aws_secret_access_key`, `SecretAccessKey`) or right after an AWS access key id. Phone numbers in
+national formats without a trunk prefix (`912 34 56 78`) are found only after a label (`Tel.`).
 """
 
 from __future__ import annotations
@@ -22,31 +29,90 @@ from dataclasses import dataclass
 EMAIL = "EMAIL"
 IPV4 = "IPV4"
 IPV6 = "IPV6"
+PHONE = "PHONE"
+CARD = "CARD"
+SECRET_TOKEN = "SECRET_TOKEN"
+SECRET_PASSWORD = "SECRET_PASSWORD"
+SECRET_AWS_SECRET_KEY = "SECRET_AWS_SECRET_KEY"
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])")
+# \w is Unicode: internationalized local parts and domains (RFC 6531/IDNA) as well as ASCII ones.
+_EMAIL = re.compile(r"(?<![\w.+-])[^\W_][\w.%+-]{0,63}@(?:[^\W_](?:[\w-]{0,61}[^\W_])?\.)+"
+                    r"(?:[^\W\d_]{2,24}|xn--[a-z0-9-]{2,59})(?![\w-])")
 _EXAMPLE_DOMAIN = re.compile(r"(?:^|\.)(?:example\.(?:com|org|net)|[^.]+\.(?:test|example|invalid|localhost))$", re.I)
-# The guard "not right after a word character or a dot" is written after the first digit, so the
-# pattern starts with \d and `re` skips ahead to digits instead of trying every position.
-_IPV4 = re.compile(r"\d(?<![\w.]\d)\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)")
 _IPV6_HINT = re.compile(r":[0-9A-Fa-f]{0,4}:")  # two colons close together; starts with a literal
 _IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:[0-9A-Fa-f]{1,4}|(?:\d{1,3}\.){3}\d{1,3})?(?![\w:])")
-# A dotted quad right after these is a version, not an address.
-_VERSION_CONTEXT = re.compile(r"(?:\b(?:v|version|ver\.?|release|rev\.?)|==|>=|<=|~=|!=|@)\s*[:=]?\s*$", re.I)
+_IPV6_REACH = 46  # characters of an address (at most 45) before and after the two colons it holds
+# A dotted quad right after these is a version, not an address (`user@1.2.3.4` is an address).
+_VERSION_CONTEXT = re.compile(r"(?:(?<![a-z])(?:v|version|ver\.?|release|rev\.?)_*|==|>=|<=|~=|!=)\s*[:=]?\s*[\"']?$",
+                              re.I)
 
-# Secrets with a recognisable shape: (placeholder type, literals one of which it contains, pattern).
-# A document without any of the literals (a C-speed substring test) is not scanned.
+# IPv4 addresses, card numbers and phone numbers are found in one scan: each digit a pattern may
+# start at costs a try of the regex engine, so one scan costs about what each of three did. The
+# guard "not right after a word character or a dot" is written after the first character, so the
+# pattern starts with a character set and `re` skips ahead to those instead of trying every position.
+_IPV4_REST = r"\d{0,2}\.(?:\d{1,3}\.){2}\d{1,3}(?!\w|\.\d)"
+# 13-19 digits, one kind of separator; `_card` checks the brand's prefix and the Luhn digit
+_CARD_REST = r"(?:[ -]?\d){12,18}(?![\w-]|[.,]\d)"
+# digit groups (an optional +country code, an area code in parentheses, a "(0)"); `_phone` keeps
+# the shapes numbering plans use
+_PHONE_REST = (r"(?:(?<=\+)\d{1,3}|(?<=\()\+?\d{1,5}\)|(?<=\d)\d{1,4})"
+               r"(?:(?:[ \t]|[ \t]?[./-][ \t]?)(?:\(0\)[ \t]?)?(?:\(\d{1,5}\)|\d{1,8})){1,6}(?![\w/-]|[.,]\d)")
+_NUMBER = re.compile(rf"[+(\d](?<![\w.][+(\d])(?:(?P<ipv4>(?<=\d){_IPV4_REST})|(?P<card>(?<=[2-6]){_CARD_REST})|"
+                     rf"(?P<phone>{_PHONE_REST}))")
+_PHONE = re.compile(rf"[+(\d]{_PHONE_REST}")  # a phone number where a card number was not
+_NANP = re.compile(r"(?:\([2-9]\d\d\)[ \t]?|[2-9]\d\d[ .-])[2-9]\d\d[ .-]\d{4}")  # (415) 867-5309, 415.867.5309
+_PAREN_AREA = re.compile(r"\([1-9]\d\)[ \t]?\d{4,5}-\d{4}")  # (11) 91234-5678
+# Dates, and US ZIP+4 codes (`MA 02111-1307`, in many licence headers), are not phone numbers.
+_NOT_PHONE = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-](?:19|20)\d\d\b|\b\d{4}[./-]\d{1,2}[./-]\d{1,2}\b|"
+                        r"\b\d{1,2}/\d{1,2}/\d\d\b|^\d{5}-\d{4}$")
+_PHONE_LABEL = re.compile(r"(?:tel|t[ée]l[ée]fono?|phone|fon|fax|mobile?|cell|call|handy|m[óo]vil|celular|telefone|"
+                          r"телефон|тел|電話|电话|전화)\W{0,3}$", re.I)
+_CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]|7[01]|720)|3[47]|6(?:011|4[4-9]|5)|35(?:2[89]|[3-8])|"
+                          r"3(?:0[0-5]|[689])|62")
+
+# Secrets with a recognisable shape: (placeholder type, pattern, literals). Most patterns start with
+# a literal, which `re` searches fast (a guard on what precedes it comes after it); the others run
+# only on documents that contain one of their literals (a C-speed substring test). A pattern with a
+# group `value` redacts that group only.
+_KEY_TYPE = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"
 _SECRET_SHAPES = (
-    ("SECRET_PRIVATE_KEY", ("PRIVATE KEY",), re.compile(r"-----BEGIN (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----.*?-----END (?:[A-Z]+ )*PRIVATE KEY(?: BLOCK)?-----", re.S)),
-    ("SECRET_AWS_KEY", ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA"), re.compile(r"(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    ("SECRET_GCP_KEY", ("AIza",), re.compile(r"(?<![\w-])AIza[0-9A-Za-z_-]{35}(?![\w-])")),
-    ("SECRET_GITHUB_TOKEN", ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), re.compile(r"(?<!\w)(?:gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})(?!\w)")),
-    ("SECRET_SLACK_TOKEN", ("xox",), re.compile(r"(?<!\w)xox[abposr]-[A-Za-z0-9-]{10,}(?!\w)")),
-    ("SECRET_STRIPE_KEY", ("_live_",), re.compile(r"(?<!\w)(?:sk|rk)_live_[A-Za-z0-9]{20,}(?!\w)")),
+    # a block cut before its END (an excerpt, a truncated file) is redacted to the end of its base64
+    ("SECRET_PRIVATE_KEY", re.compile(rf"-----BEGIN {_KEY_TYPE}-----(?:.*?-----END {_KEY_TYPE}-----|"
+                                      r"[\sA-Za-z0-9+/=\\:,.\"'-]*)", re.S), ()),
+    ("SECRET_AWS_KEY", re.compile(r"A(?<![A-Z0-9]A)(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA)[A-Z0-9]{16}(?![A-Z0-9])"), ()),
+    *((SECRET_AWS_SECRET_KEY, re.compile(rf"{word}(?<={s}{word})(?i:_?(?:access_?)?key)[\"']?[ \t]*(?::=|=>|[:=])?[ \t]*"
+                                         r"[\"']?(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"), ())
+      for s, word in (("[sS]", "ecret"), ("S", "ECRET"))),
+    ("SECRET_GCP_KEY", re.compile(r"AIza(?<![\w-]AIza)[0-9A-Za-z_-]{35}(?![\w-])"), ()),
+    ("SECRET_GOOGLE_OAUTH", re.compile(r"GOCSPX-(?<![\w-]GOCSPX-)[0-9A-Za-z_-]{28}(?![\w-])"), ()),
+    ("SECRET_GOOGLE_OAUTH", re.compile(r"ya29\.(?<![\w-]ya29\.)[0-9A-Za-z_-]{20,}"), ()),
+    ("SECRET_GITHUB_TOKEN", re.compile(r"gh(?<!\wgh)[pousr]_[A-Za-z0-9]{36}(?!\w)"), ()),
+    ("SECRET_GITHUB_TOKEN", re.compile(r"github_pat_(?<!\wgithub_pat_)[A-Za-z0-9_]{60,}"), ()),
+    ("SECRET_SLACK_TOKEN", re.compile(r"xox(?<!\wxox)[abposr]-[A-Za-z0-9-]{10,}(?!\w)"), ()),
+    ("SECRET_SLACK_TOKEN", re.compile(r"xapp-(?<!\wxapp-)\d-[A-Za-z0-9-]{10,}(?!\w)"), ()),
+    ("SECRET_SLACK_TOKEN", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,}"), ()),
+    ("SECRET_STRIPE_KEY", re.compile(r"(?<!\w)[sr]k_live_[A-Za-z0-9]{20,}(?!\w)"), ("_live_",)),
+    ("SECRET_JWT", re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), ()),
+    *((SECRET_TOKEN, re.compile(rf"{word}(?<={b}{word})[ \t]+(?P<value>[A-Za-z0-9._~+/-]{{16,}}=*)"), ())
+      for b, word in (("[Bb]", "earer"), ("B", "EARER"))),
+    # the password of a connection URL (scheme://user:password@host), percent-encoded or not (a
+    # hand-written one may hold "#" or "?")
+    (SECRET_PASSWORD, re.compile(r"://[^\s:/?#@\"'<>]*:(?P<value>[^\s:/\"'<>]+)@(?=[\w\[])"), ()),
 )
+# A 40-character AWS secret access key right after its access key id (`AKIA...  wJalr...`).
+_AWS_SECRET_AFTER_ID = re.compile(r"(?<![A-Za-z0-9/+=])(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
+_AWS_PAIR_REACH = 200
+_NAMED_BY = {SECRET_TOKEN: "token", SECRET_PASSWORD: "password"}  # how `_secret_kind` judges shapes' values
+
+# A name that says password; one that says key/secret/token (the value must then look generated).
+_PASSWORD_NAME = re.compile(r"passw|pwd|passphrase|(?<![a-z])pass(?![a-z])", re.I)
+_SECRET_NAME = re.compile(r"api[_-]?key|apikey|secret|token|passw|pwd|passphrase|(?<![a-z])pass(?![a-z])|"
+                          r"access[_-]?key|auth[_-]?key|private[_-]?key|credentials?", re.I)
 # `name = "value"` where the name says key/secret/token/password.
 _ASSIGNED = re.compile(
-    r"""(?<![\w.-])(?P<name>[\w.-]*?(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)[\w-]*)"""
-    r"""["']?\s*(?::=|=>|[:=])\s*(?P<q>["'])(?P<value>[^"'\s]{8,200})(?P=q)""",
+    r"""(?<![\w.-])(?P<name>[\w.-]*?(?:api[_-]?key|secret|token|passw(?:or)?d|pwd|passphrase|(?<![a-z])pass(?![a-z])|"""
+    r"""access[_-]?key|auth[_-]?key|private[_-]?key|credentials?)[\w-]*)"""
+    r"""["']?\s*(?::=|=>|[:=])\s*(?P<q>["'])(?P<value>[^"'\s]{6,200})(?P=q)""",
     re.I,
 )
 # Where an assignment of a quoted string can be: the operator and the opening quote. Found first
@@ -54,8 +120,21 @@ _ASSIGNED = re.compile(
 # shortly before it.
 _ASSIGN_OP = re.compile(r"""[:=>]\s*["']""")
 _NAME_REACH = 300  # characters before an operator searched for the name
-# Every name `_ASSIGNED` accepts contains one of these (casefolded, as re.I compares).
-_NAME_WORDS = ("key", "secret", "token", "passw", "pwd", "credential")
+# Every name `_SECRET_NAME` accepts contains one of these (casefolded, as re.I compares).
+_NAME_WORDS = ("key", "secret", "token", "pass", "pwd", "credential")
+# C: `#define DB_PASSWORD "value"`.
+_DEFINE = re.compile(r"#[ \t]*define[ \t]+(?P<name>\w+)[ \t]+\"(?P<value>[^\"\s]{6,200})\"")
+# A whole line `name = value` / `name: value` / `export NAME=value` with an unquoted value (.env,
+# INI, YAML, shell), tried at the lines holding a name word.
+_UNQUOTED = re.compile(r"[ \t]*(?:-[ \t]+)?(?:export[ \t]+)?(?P<name>[\w.-]+)[ \t]*[:=][ \t]*(?P<value>[^\s\"'`]{6,200})"
+                       r"[ \t]*(?:[#;].*)?$", re.M)
+# Unquoted values that are code, not a secret: calls, indexing, references, paths, and dotted
+# names with a lower-case part (`self.password`, `rust_openssl.hpke.X25519PrivateKey`).
+_CODE_VALUE = re.compile(r"[$%&*/~.<@{\[(]|.*[()\[\]{};,]$|.*[(\[{]|(?=\w+\.\w)(?:\w+\.)*[a-z_][a-z0-9_]*(?:\.\w+)*$")
+# Words in snake, kebab, camel or Pascal case, as names are written; a password is not one.
+_WORDS = re.compile(r"(?:[A-Z]?[a-z]{2,}|[A-Z]{2,}(?![a-z])|[_.-])+")
+# A path or URL is no secret, quoted or not (`TOKEN_PATH = "/oidc/v1/token"`).
+_PATH_VALUE = re.compile(r"[~.]?/|\w+://")
 
 
 def _name_start(text: str, op: int, lo: int) -> int | None:
@@ -94,8 +173,43 @@ def _assignments(text: str) -> Iterator[re.Match]:
             pos = m.end()
 
 
+def _ipv6s(text: str) -> Iterator[re.Match]:
+    """`_IPV6.finditer(text)`, searched only around each `_IPV6_HINT` (the pattern begins with a
+    lookbehind, so `re` tried it at every position of a document)."""
+    end = 0
+    for hint in _IPV6_HINT.finditer(text):
+        if hint.end() <= end:
+            continue
+        stop = min(len(text), hint.end() + _IPV6_REACH)
+        m = _IPV6.search(text, max(end, hint.start() - _IPV6_REACH), stop)
+        # an address cut by `stop` would be accepted by the pattern's final lookahead there
+        while m and m.end() == stop < len(text) and (text[stop].isalnum() or text[stop] in "_:"):
+            m = _IPV6.search(text, m.start() + 1, stop)
+        if m:
+            yield m
+            end = m.end()
+
+
+def _unquoted_assignments(text: str) -> Iterator[re.Match]:
+    """`_UNQUOTED` matches of the lines that hold a name word (`_NAME_WORDS`)."""
+    folded = text.lower()
+    if len(folded) != len(text):  # a few characters lower-case to two; positions must stay
+        folded = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+    starts: set[int] = set()
+    for word in _NAME_WORDS:
+        i = folded.find(word)
+        while i != -1:
+            starts.add(text.rfind("\n", 0, i) + 1)
+            i = folded.find(word, i + 1)
+    for start in sorted(starts):
+        end = text.find("\n", start)
+        m = _UNQUOTED.match(text, start, len(text) if end == -1 else end)
+        if m and _SECRET_NAME.search(m.group("name")):
+            yield m
+
+
 _LOCAL_REACH = 64  # an e-mail address starts at most this many characters before its "@"
-_DOMAIN_RUN = re.compile(r"[A-Za-z0-9.-]*")
+_DOMAIN_RUN = re.compile(r"[\w.-]*")
 
 
 def _emails(text: str) -> Iterator[re.Match]:
@@ -115,7 +229,9 @@ def _emails(text: str) -> Iterator[re.Match]:
 
 _HASH_NAME = re.compile(r"sha\d*|md5|hash|digest|checksum|integrity|etag|nonce", re.I)
 _HEX_DIGEST = re.compile(r"(?:[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}|[0-9a-f]{128})", re.I)
-_PLACEHOLDER_VALUE = re.compile(r"^(?:x+|\*+|\.+|<[^>]*>|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{.*\}\}|changeme|password|secret|your[_-].*|test.*|dummy.*|example.*|fake.*)$", re.I)
+_PLACEHOLDER_VALUE = re.compile(
+    r"^(?:x+|\*+|\.+|<[^>]*>|\$\{?\w+\}?|%\(?\w+\)?s?|\{\{.*\}\}|\{\w*\}|changeme|password|secret|your[_-].*|test.*|dummy.*|"
+    r"example.*|fake.*|true|false|yes|no|none|null|nil|required|optional|redacted|hidden)$", re.I)
 MIN_SECRET_ENTROPY = 3.0  # bits per character of a plausible generated secret
 
 
@@ -124,63 +240,158 @@ def _entropy(s: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in Counter(s).values())
 
 
+def _generated(value: str) -> bool:
+    """Whether a base64 value has the mix of a random one (a commit id beside a key id has not)."""
+    return any(c.isupper() for c in value) and any(c.islower() for c in value) and any(c.isdigit() for c in value)
+
+
+def _secret_kind(name: str, value: str, *, quoted: bool) -> str | None:
+    """The placeholder type of `value` assigned to `name`, or None when it is no secret: a
+    placeholder, a hash, a path, code; a password is anything but words (`"challengePassword"`,
+    a type name, a file name); a key or token must look generated (entropy, letters and digits)."""
+    if (_HASH_NAME.search(name) or _HEX_DIGEST.fullmatch(value) or _PLACEHOLDER_VALUE.match(value)
+            or _PATH_VALUE.match(value) or not quoted and _CODE_VALUE.match(value)):
+        return None
+    if _PASSWORD_NAME.search(name):
+        return None if len(value) < 6 or _WORDS.fullmatch(value) else SECRET_PASSWORD
+    if (len(value) >= 8 and _entropy(value) >= MIN_SECRET_ENTROPY
+            and any(c.isdigit() for c in value) and any(c.isalpha() for c in value)):
+        return SECRET_TOKEN
+    return None
+
+
 @dataclass(frozen=True)
 class PiiOptions:
     emails: bool = True
     ips: bool = True
+    phones: bool = True
+    cards: bool = True
     secrets: bool = True
     redact_private_ips: bool = False
     keep_example_domains: bool = True
 
 
-def _is_version(text: str, start: int) -> bool:
-    return bool(_VERSION_CONTEXT.search(text[max(0, start - 12) : start]))
+def _ipv4(text: str, m: re.Match, opts: PiiOptions) -> bool:
+    """Whether a dotted quad is an address to redact: valid, not a version, global unless
+    `redact_private_ips`."""
+    try:
+        addr = ipaddress.IPv4Address(m.group(0))
+    except ValueError:
+        return False
+    if _VERSION_CONTEXT.search(text[max(0, m.start() - 14) : m.start()]):
+        return False
+    return addr.is_global or opts.redact_private_ips
+
+
+def _phone(text: str, m: re.Match) -> bool:
+    s = m.group(0)
+    digits = sum(c.isdigit() for c in s)
+    if s[0] == "+":
+        return 8 <= digits <= 15
+    if _NOT_PHONE.search(s):
+        return False
+    if _NANP.fullmatch(s) or _PAREN_AREA.fullmatch(s):
+        return True
+    groups = [len(g) for g in re.findall(r"\d+", s)]
+    if re.match(r"\(?0[1-9]", s) and 9 <= digits <= 12 and (
+            groups == [2] * 5 or 2 <= len(groups) <= 4 and min(groups[1:]) >= 3 and max(groups[1:]) >= 4):
+        return True  # a national number with its trunk prefix: 030 12345678, 01 23 45 67 89, 03-1234-5678
+    return 7 <= digits <= 15 and bool(_PHONE_LABEL.search(text[max(0, m.start() - 16) : m.start()]))
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = int(c) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _card(s: str) -> bool:
+    seps = {c for c in s if not c.isdigit()}
+    if len(seps) > 1:
+        return False
+    digits = s.replace(" ", "").replace("-", "")
+    if seps:
+        groups = [len(g) for g in re.split(r"[ -]", s)]
+        if groups[0] != 4 or any(not 3 <= g <= 6 for g in groups[1:-1]):
+            return False
+    return bool(_CARD_PREFIX.match(digits)) and _luhn(digits)
 
 
 def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     if opts.secrets:
-        for kind, literals, pattern in _SECRET_SHAPES:
-            if any(lit in text for lit in literals):
-                spans += [(m.start(), m.end(), kind) for m in pattern.finditer(text)]
+        for kind, pattern, literals in _SECRET_SHAPES:
+            if not literals or any(lit in text for lit in literals):
+                for m in pattern.finditer(text):
+                    group = "value" if "value" in pattern.groupindex else 0
+                    # a bearer token must look generated, a URL's password be no placeholder
+                    if kind in _NAMED_BY and not _secret_kind(_NAMED_BY[kind], m.group(group), quoted=True):
+                        continue
+                    spans.append((m.start(group), m.end(group), kind))
+                    if kind == "SECRET_AWS_KEY":
+                        pair = _AWS_SECRET_AFTER_ID.search(text, m.end(), m.end() + _AWS_PAIR_REACH)
+                        if pair and _generated(pair.group()):
+                            spans.append((pair.start(), pair.end(), SECRET_AWS_SECRET_KEY))
         for m in _assignments(text):
-            value = m.group("value")
-            if (_HASH_NAME.search(m.group("name")) or _HEX_DIGEST.fullmatch(value)
-                    or _PLACEHOLDER_VALUE.match(value) or _entropy(value) < MIN_SECRET_ENTROPY
-                    or not (re.search(r"\d", value) and re.search(r"[A-Za-z]", value))):
+            kind = _secret_kind(m.group("name"), m.group("value"), quoted=True)
+            if kind:
+                spans.append((m.start("value"), m.end("value"), kind))
+        defines = _DEFINE.finditer(text) if "define" in text else ()
+        for m in defines:
+            if _SECRET_NAME.search(m.group("name")):
+                kind = _secret_kind(m.group("name"), m.group("value"), quoted=True)
+                if kind:
+                    spans.append((m.start("value"), m.end("value"), kind))
+        for m in _unquoted_assignments(text):
+            kind = _secret_kind(m.group("name"), m.group("value"), quoted=False)
+            if kind:
+                spans.append((m.start("value"), m.end("value"), kind))
+    for m in _NUMBER.finditer(text) if opts.ips or opts.cards or opts.phones else ():
+        start = m.start()
+        if m.lastgroup == "ipv4":
+            if opts.ips and _ipv4(text, m, opts):
+                spans.append((start, m.end(), IPV4))
+            continue
+        if start and text[start - 1] in "+-/":  # part of an expression, a range, a path
+            continue
+        if m.lastgroup == "card":
+            if opts.cards and _card(m.group(0)):
+                spans.append((start, m.end(), CARD))
                 continue
-            spans.append((m.start("value"), m.end("value"), "SECRET_TOKEN"))
+            m = _PHONE.match(text, start)
+        if m and opts.phones and _phone(text, m):
+            spans.append((start, m.end(), PHONE))
     if opts.emails:
         for m in _emails(text):
             domain = m.group(0).rsplit("@", 1)[1]
             if not (opts.keep_example_domains and _EXAMPLE_DOMAIN.search(domain)):
                 spans.append((m.start(), m.end(), EMAIL))
     if opts.ips:
-        for pattern, kind in ((_IPV4, IPV4), (_IPV6, IPV6)):
-            if kind == IPV6 and not _IPV6_HINT.search(text):
+        for m in _ipv6s(text):
+            try:
+                addr = ipaddress.ip_address(m.group(0))
+            except ValueError:
                 continue
-            for m in pattern.finditer(text):
-                try:
-                    addr = ipaddress.ip_address(m.group(0))
-                except ValueError:
-                    continue
-                if kind == IPV4 and _is_version(text, m.start()):
-                    continue
-                if not (addr.is_global or opts.redact_private_ips):
-                    continue
-                spans.append((m.start(), m.end(), kind))
+            if addr.is_global or opts.redact_private_ips:
+                spans.append((m.start(), m.end(), IPV6))
     return spans
 
 
 def redact(text: str, opts: PiiOptions) -> tuple[str, dict[str, int]]:
-    """`text` with every detected item replaced by `<TYPE>`, and the count per type."""
-    spans = sorted(_find(text, opts), key=lambda s: (s[0], -s[1]))
+    """`text` with every detected item replaced by `<TYPE>`, and the count per type. Of overlapping
+    items the one starting first is redacted; of those starting together, the first found (secrets
+    before the others: a URL's password before the address-like `password@host`)."""
+    spans = _find(text, opts)
     if not spans:
         return text, {}
+    order = sorted(range(len(spans)), key=lambda i: (spans[i][0], i))  # by start, then as found
     out: list[str] = []
     counts: Counter[str] = Counter()
     pos = 0
-    for start, end, kind in spans:
+    for i in order:
+        start, end, kind = spans[i]
         if start < pos:  # inside an item already redacted (an e-mail in a key block)
             continue
         out += [text[pos:start], f"<{kind}>"]
@@ -188,3 +399,21 @@ def redact(text: str, opts: PiiOptions) -> tuple[str, dict[str, int]]:
         pos = end
     out.append(text[pos:])
     return "".join(out), dict(counts)
+
+
+def redact_fields(fields: dict[str, str | None], opts: PiiOptions) -> tuple[dict[str, str | None], dict[str, int]]:
+    """Named values (a document's metadata, its uri) redacted as the lines `name: value` of a
+    config file are: as text, and the whole value when the name says password/key/token and the
+    value is one. One `redact` of all lines first: most rows hold nothing to redact."""
+    lines = {name: f"{name}: {value}" for name, value in fields.items() if value}
+    if not lines or not _find("\n".join(lines.values()), opts):
+        return fields, {}
+    out: dict[str, str | None] = dict(fields)
+    counts: Counter[str] = Counter()
+    for name, line in lines.items():
+        red, found = redact(line, opts)
+        if found:
+            prefix = f"{name}: "
+            out[name], found = (red[len(prefix):], found) if red.startswith(prefix) else redact(fields[name], opts)
+            counts.update(found)
+    return out, dict(counts)

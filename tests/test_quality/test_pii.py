@@ -21,6 +21,33 @@ OPTS = PiiOptions()
     ('"client_secret": "9fQ2xLw7Kp3Rt8Zb1Vn"', '"client_secret": "<SECRET_TOKEN>"', "SECRET_TOKEN"),
     ("-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7\n-----END RSA PRIVATE KEY-----\nrest",
      "<SECRET_PRIVATE_KEY>\nrest", "SECRET_PRIVATE_KEY"),
+    # a block cut before its END (a 256-character excerpt) is redacted all the same
+    ("key:\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9u",
+     "key:\n<SECRET_PRIVATE_KEY>", "SECRET_PRIVATE_KEY"),
+    ("Kontakt: jürgen.weiß@bücher-haus.de.", "Kontakt: <EMAIL>.", "EMAIL"),
+    ("連絡先 山田太郎@会社.jp まで", "連絡先 <EMAIL> まで", "EMAIL"),
+    ("ssh deploy@81.2.69.160 uptime", "ssh deploy@<IPV4> uptime", "IPV4"),
+    ("ssh root@2a01:4f8:c2c:123f::1", "ssh root@<IPV6>", "IPV6"),
+    ("Tel.: +49 30 12345678.", "Tel.: <PHONE>.", "PHONE"),
+    ("call (415) 867-5309 or", "call <PHONE> or", "PHONE"),
+    ("Tél. 01 23 45 67 89", "Tél. <PHONE>", "PHONE"),
+    ("電話 03-1234-5678", "電話 <PHONE>", "PHONE"),
+    ("Tel. 912 34 56 78", "Tel. <PHONE>", "PHONE"),  # no trunk prefix: found after its label
+    ("card 4111 1111 1111 1111 expires", "card <CARD> expires", "CARD"),
+    ("amex 3782-822463-10005", "amex <CARD>", "CARD"),
+    ("pan=5555555555554444;", "pan=<CARD>;", "CARD"),
+    ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+     "Authorization: Bearer <SECRET_JWT>", "SECRET_JWT"),
+    ("DATABASE_URL=postgres://app:S3cr3t%21pw@db.acme-corp.net:5432/app",
+     "DATABASE_URL=postgres://app:<SECRET_PASSWORD>@db.acme-corp.net:5432/app", "SECRET_PASSWORD"),
+    ("export PGPASSWORD=Tulpe2023!\n", "export PGPASSWORD=<SECRET_PASSWORD>\n", "SECRET_PASSWORD"),
+    ("  db_password: sH6XXmZnotXC8M5SL\n", "  db_password: <SECRET_PASSWORD>\n", "SECRET_PASSWORD"),
+    ('#define DB_PASSWORD "cGXFB8Y-3y9qScEMFQe0"', '#define DB_PASSWORD "<SECRET_PASSWORD>"', "SECRET_PASSWORD"),
+    ("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ3d9w2Ab1\n",
+     "aws_secret_access_key = <SECRET_AWS_SECRET_KEY>\n", "SECRET_AWS_SECRET_KEY"),
+    ("SLACK=https://hooks.slack.com/services/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",
+     "SLACK=<SECRET_SLACK_TOKEN>", "SECRET_SLACK_TOKEN"),
+    ("secret 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.", "secret <SECRET_GOOGLE_OAUTH>.", "SECRET_GOOGLE_OAUTH"),
 ])
 def test_planted_items_are_redacted_with_typed_placeholders(text, expected, kind):
     assert redact(text, OPTS) == (expected, {kind: 1})
@@ -37,6 +64,18 @@ def test_planted_items_are_redacted_with_typed_placeholders(text, expected, kind
     'password = "changeme"',
     'api_key = "${API_KEY}"',
     "python3 -m pip install requests==2.31.0",
+    "__version__ = '4.8.28.89'; #define LIB_VERSION \"1.18.20.24\"",
+    "postgres://app:password@localhost/db and postgres://app:${DB_PASSWORD}@db/x and f'{user}:{pw}@{host}'",
+    "ISBN 978-3-16-148410-0, ISBN 0-306-40615-2, on 15.03.2024 14:30 or 2024-03-15T10:22:31Z, 03/15/2024 10:22",
+    "Boston, MA 02111-1307  USA",  # ZIP+4 in licence headers
+    "order 4532 0151 1283 0368 (fails Luhn), id 1234567890123, 2019-2023",
+    "keystore_password_ref: SecretScopeReference",  # a type annotation
+    "private_key: x25519.X25519PrivateKey",
+    'AttributeOID.CHALLENGE_PASSWORD: "challengePassword",',
+    'OIDC_TOKEN_PATH = "/oidc/v1/token"',
+    "password = getpass.getpass()\npassword: ********\nDB_PASSWORD=$1",
+    "#  0xff ff ff 00 01 02 03 04 and 06/28/04 06/29/04 06/30/04",
+    "MAC 00:1a:2b:3c:4d:5e, uuid 9f1c2b7e-3d4a-4c5b-8e6f-7a8b9c0d1e2f",
 ])
 def test_traps_are_left_alone(text):
     assert redact(text, OPTS) == (text, {})
@@ -49,9 +88,16 @@ def test_lock_file_hashes_are_left_alone():
     assert redact(lock, OPTS) == (lock, {})
 
 
+def test_an_aws_secret_key_right_after_its_key_id_is_redacted_but_not_a_commit_id():
+    text = "AKIAYX76S3RFBG7DU4Q3 / wJalrXUtnFEMI/K7MDENG/bPxRfiCYzQ3d9w2Ab1"
+    assert redact(text, OPTS) == ("<SECRET_AWS_KEY> / <SECRET_AWS_SECRET_KEY>", {"SECRET_AWS_KEY": 1, "SECRET_AWS_SECRET_KEY": 1})
+    text = "AWS_ACCESS_KEY_ID = 'ASIAO2TLEBKJR6YO5DD4'\nGIT_REVISION = 'f1cba4ab7bae6df7f44e95a6b1b851c286db9660'"
+    assert redact(text, OPTS)[1] == {"SECRET_AWS_KEY": 1}
+
+
 def test_options_switch_families():
-    text = "a@gmail.com 8.8.8.8 10.0.0.1 x@example.com"
-    assert redact(text, PiiOptions(emails=False, ips=False)) == (text, {})
+    text = "a@gmail.com 8.8.8.8 10.0.0.1 x@example.com +49 30 12345678 4111 1111 1111 1111"
+    assert redact(text, PiiOptions(emails=False, ips=False, phones=False, cards=False)) == (text, {})
     red, counts = redact(text, PiiOptions(redact_private_ips=True, keep_example_domains=False))
     assert counts == {"EMAIL": 2, "IPV4": 2}
 
@@ -74,6 +120,21 @@ def test_emails_found_around_each_at_sign_are_the_patterns_matches():
     assert any("@" in t for t in texts[:400])
     for text in texts:
         assert [m.span() for m in pii._emails(text)] == [m.span() for m in pii._EMAIL.finditer(text)], text[:80]
+
+
+def test_ipv6_found_around_each_pair_of_colons_are_the_patterns_matches():
+    """`_ipv6s` searches only around each `_IPV6_HINT`; it finds what `_IPV6.finditer` finds over the
+    whole text, on real code and on addresses longer than its windows."""
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:400]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
+    texts += [
+        "ping 2001:4860:4860::8888 now", "::1", "a::b::c", "1:2:3:4:5:6:7:8:9:10", "x" * 50 + "::ffff:1.2.3.4",
+        "2001:db8::" + "1:" * 30, "[2a01:4f8::1]:22", "12:30:45 and 1:2", ":" * 100, "std::vector<int>::iterator",
+        "ab:cd:ef:01:23:45:67:89:ab:cd:ef", "0:0:0:0:0:0:0:1" + "a" * 60 + "::2",
+    ]
+    assert sum(1 for t in texts[:400] for _ in pii._IPV6.finditer(t)) > 0
+    for text in texts:
+        assert [m.span() for m in pii._ipv6s(text)] == [m.span() for m in pii._IPV6.finditer(text)], text[:80]
 
 
 def test_assignments_tried_at_each_operators_name_are_the_patterns_matches():

@@ -50,15 +50,15 @@ def test_job_writes_docs_tokenized_and_reruns_idempotently(spark, tmp_path, delt
 
 
 def test_job_tokenizes_an_earlier_table_file_by_file(spark, tmp_path, official):
-    """--input docs_raw: the tasks read its files, fill the carried columns it lacks with null, and
-    tally what they wrote."""
+    """--input docs_raw (allowed by tokenize.allow_unredacted_input): the tasks read its files, fill
+    the carried columns it lacks with null, and tally what they wrote."""
     store = open_store(spark, str(tmp_path))
     docs = corpus(per_lang=1, n_docs=3, n_code=2)
     raw = spark.createDataFrame([(f"d{i}", d.uri, "web", "text", d.text) for i, d in enumerate(docs)],
                                 "doc_id string, source_id string, source string, kind string, text string")
     store.append(raw.repartition(2), "docs_raw", schema=raw.schema)
-    ctx = StageContext(spark=spark, cfg=PipelineConfig(root=str(tmp_path)), store=store, run_id="t1",
-                       options={"input": "docs_raw"})
+    cfg = PipelineConfig(root=str(tmp_path), tokenize={"allow_unredacted_input": True})
+    ctx = StageContext(spark=spark, cfg=cfg, store=store, run_id="t1", options={"input": "docs_raw"})
     result = run_tokenize(ctx)
     rows = {r["source_id"]: r for r in store.read("docs_tokenized").collect()}
     assert result.rows_in == result.rows_out == len(rows) == len(docs)
