@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
+from curate.jobs.incremental import table_id
 from curate.pipelines.mix import (
     check_sources,
     components,
@@ -89,11 +90,12 @@ def run_mix(ctx: StageContext) -> StageResult:
     if in_version is None:
         raise StorageError(f"table {DOCS_TOKENIZED!r} does not exist under {ctx.cfg.root}; run `curate tokenize` first")
     input_versions = {DOCS_TOKENIZED: in_version}
-    version = version_of(mixture, input_versions)
+    input_tables = {DOCS_TOKENIZED: table_id(ctx.store, DOCS_TOKENIZED, version=in_version)}
+    version = version_of(mixture, input_versions, input_tables)
     final = mixture_dir(ctx.cfg.root, mixture) / version
     known = [v["version"] for v in published_versions(ctx.cfg.root, mixture)]
     entry = {"version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
-             "stages": [s.name for s in mixture.stages], "run_id": ctx.run_id}
+             "input_tables": input_tables, "stages": [s.name for s in mixture.stages], "run_id": ctx.run_id}
     if final.exists():
         if version not in known:  # a run was killed between publishing the version and listing it
             list_version(final, entry=entry)
@@ -116,7 +118,7 @@ def run_mix(ctx: StageContext) -> StageResult:
             out = staging / plan.stage.name
             write_manifest(
                 out, plan, mixture=mixture, published_dir=final / plan.stage.name, version=version,
-                input_versions=input_versions, shards=shards, run_id=ctx.run_id,
+                input_versions=input_versions, input_tables=input_tables, shards=shards, run_id=ctx.run_id,
             )
             _write_members(pieces, plan.stage.name, out / "documents.parquet")
             counts[f"samples.{plan.stage.name}"] = plan.samples

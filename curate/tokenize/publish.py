@@ -2,8 +2,9 @@
 
 `<root>/shards/<mixture>/<version>/<stage>/` holds one stage's MDS dataset (index.json plus one
 sub-directory of shards per writer task), `manifest.json` and `train_loader.yaml`. A version is
-the hash of the mixture config and the input table versions, so the same inputs and mixture give
-the same version and an edit gives a new one beside the old. All stages of a version are written
+the hash of the mixture config and the input tables' identities (Delta table id) and versions, so
+the same inputs and mixture give the same version and an edit, new data or a table created again
+(its versions restart at 0) give a new one beside the old. All stages of a version are written
 under `<root>/shards/<mixture>/.tmp-<version>-<run>/` and renamed into place in one step; readers
 never see a partial version. `versions.json` lists the published versions.
 """
@@ -39,8 +40,11 @@ def mixture_dir(root: str, mixture: Mixture) -> Path:
     return Path(root) / "shards" / mixture.name
 
 
-def version_of(mixture: Mixture, input_versions: dict[str, int]) -> str:
-    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions}, sort_keys=True).encode()
+def version_of(mixture: Mixture, input_versions: dict[str, int], input_tables: dict[str, str]) -> str:
+    """`input_tables`: each input table's Delta table id, which tells a table deleted and written
+    again (same version numbers, other rows) from the one an older version was drawn from."""
+    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions, "tables": input_tables},
+                      sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -78,6 +82,7 @@ def write_manifest(
     published_dir: Path,
     version: str,
     input_versions: dict[str, int],
+    input_tables: dict[str, str],
     shards: dict[str, int],
     run_id: str,
 ) -> dict:
@@ -114,6 +119,7 @@ def write_manifest(
         },
         "config_hash": mixture.config_hash(),
         "input_versions": input_versions,
+        "input_tables": input_tables,
         "run_id": run_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "train_loader": loader,

@@ -34,7 +34,7 @@ TABLE_KEYS = {
     "docs_tokenized": "doc_id",
 }
 # Manifest keys that name the run or the version rather than the content.
-_RUN_SPECIFIC = {"run_id", "created_at", "version", "input_versions", "train_loader"}
+_RUN_SPECIFIC = {"run_id", "created_at", "version", "input_versions", "input_tables", "train_loader"}
 
 
 def sample_config(path: Path, *, sources: set[str] | None = None) -> Path:
