@@ -2,7 +2,8 @@
 
 A reader never raises for bad content: a bad record becomes a quarantine Record, a file that cannot
 be read at all (or stops being readable half way, e.g. a truncated .gz) yields one quarantine Record
-at the offset where reading failed, after the documents read before it.
+at the offset where reading failed, after the documents read before it. Only a storage failure
+(`InputUnavailable`: permission denied, a timeout, a store's 5xx) is raised, to fail the task.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Iterator
 
 import orjson
 
+from curate.errors import InputUnavailable
 from curate.ingest.opening import STREAM_ERRORS, DecompressionLimit, file_size, open_decompressed, open_raw
 from curate.ingest.records import FileTask, Record, doc, metadata_value, refuse, text_doc
 from curate.schemas.config import IngestConfig
@@ -36,7 +38,9 @@ def read_task(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
             yield rec
     except _STREAM_ERRORS as err:
         yield stream_error(err, offset)
-    except Exception as err:  # noqa: BLE001 — any other failure of one file must not stop the job
+    except InputUnavailable:  # the storage failed, not the content: the task fails, Spark retries it
+        raise
+    except Exception as err:  # noqa: BLE001 — any other failure of one file's content must not stop the job
         yield refuse("unreadable_file", f"{type(err).__name__}: {err}", offset)
     else:
         if not records and task.start == 0:  # so that every input file is accounted for

@@ -10,7 +10,7 @@ import sys
 
 from curate.errors import ConfigError
 from curate.ingest.listing import list_tasks
-from curate.ingest.spark import doc_ids_unique, write_records
+from curate.ingest.spark import doc_ids_unique, unavailable_input, write_records
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.schemas.config import InputConfig
 from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
@@ -49,8 +49,13 @@ def run_ingest(ctx: StageContext) -> StageResult:
     log.info("ingest: %d file tasks from %d inputs", len(tasks), len(inputs))
     before = ctx.store.rows(DOCS_RAW) if ctx.store.exists(DOCS_RAW) else 0
     # The tasks write the records into files of both tables; what comes back is their add actions.
-    written = write_records(ctx.spark, tasks, ctx.cfg.ingest, docs_uri=ctx.store.path(DOCS_RAW),
-                            quarantine_uri=ctx.store.path(QUARANTINE), run_id=ctx.run_id).collect()
+    try:
+        written = write_records(ctx.spark, tasks, ctx.cfg.ingest, docs_uri=ctx.store.path(DOCS_RAW),
+                                quarantine_uri=ctx.store.path(QUARANTINE), run_id=ctx.run_id).collect()
+    except Exception as err:
+        if (unavailable := unavailable_input(err)) is None:
+            raise
+        raise unavailable from None  # one line naming the file, not Spark's page of traceback
     adds: dict[str, list[dict]] = {ctx.store.path(DOCS_RAW): [], ctx.store.path(QUARANTINE): []}
     counts: dict[str, int] = {}
     for row in written:

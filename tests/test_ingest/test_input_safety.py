@@ -79,3 +79,86 @@ def test_links_matched_by_a_glob_follow_the_code_tree_policy(tmp_path, paragraph
 def test_a_file_named_as_the_input_is_read_even_through_a_link(tmp_path, paragraphs):
     notes, secret = link_tree(tmp_path, paragraphs)
     assert [r.text for r in read_input(notes / "escape.txt")["escape.txt"]] == [secret]
+
+
+# ---- I/O errors: the task fails (and Spark retries it), the file is not quarantined -------------------
+
+def test_a_real_read_error_is_raised_not_quarantined():
+    """Reading /proc/self/mem at offset 0 fails in the kernel with EIO (Input/output error), as a bad
+    disk or a lost mount does: the storage failed, so the reader raises instead of recording the file."""
+    import pytest
+
+    (task,) = list_tasks([InputConfig(source="t", kind="text", path="/proc/self/mem", format="text")], CFG)
+    with pytest.raises(Exception, match=r"/proc/self/mem: OSError: \[Errno 5\] Input/output error") as raised:
+        list(read_task(task, CFG))  # before: one `unreadable_file` record
+    assert type(raised.value).__name__ == "InputUnavailable"
+
+
+def test_a_permission_error_is_raised_not_quarantined(tmp_path, paragraphs):
+    import pytest
+
+    if os.geteuid() == 0:
+        pytest.skip("root reads files whatever their mode")
+    locked = tmp_path / "locked.txt"
+    locked.write_text(paragraphs[0])
+    locked.chmod(0)
+    (task,) = list_tasks([InputConfig(source="t", kind="text", path=str(locked))], CFG)
+    with pytest.raises(Exception, match="PermissionError") as raised:
+        list(read_task(task, CFG))
+    assert type(raised.value).__name__ == "InputUnavailable"
+
+
+def write_pipeline(tmp_path, paragraphs, *, master: str) -> str:
+    import json
+
+    import yaml
+
+    data = tmp_path / "data"
+    data.mkdir(exist_ok=True)
+    (data / "docs.jsonl").write_text("".join(json.dumps({"text": p}) + "\n" for p in paragraphs[:10]))
+    (data / "notes.txt").write_text(paragraphs[10])
+    config = tmp_path / f"pipeline-{master}.yaml"
+    config.write_text(yaml.safe_dump({"spark": {"master": master, "driver_memory": "1g", "shuffle_partitions": 2},
+                                      "inputs": [{"source": "docs", "kind": "text", "path": str(data)}]}))
+    return str(config)
+
+
+def ingested(root) -> tuple[dict, list]:
+    """(documents per input file, quarantine reason codes) as committed under `root`."""
+    from collections import Counter
+
+    from deltalake import DeltaTable
+
+    raw = DeltaTable(str(root / "tables" / "docs_raw")).to_pyarrow_table(columns=["uri"]).column("uri").to_pylist()
+    quarantine = DeltaTable(str(root / "tables" / "quarantine")).to_pyarrow_table(columns=["reason_code"])
+    return dict(Counter(raw)), quarantine.column("reason_code").to_pylist()
+
+
+def test_a_read_timeout_fails_the_job_clearly_instead_of_quarantining_the_file(tmp_path, paragraphs):
+    """local[2]: one attempt per task. The storage times out opening docs.jsonl: the job fails naming
+    the file; neither table gets a row, no file is recorded as unreadable."""
+    from test_faults.harness import run_curate
+
+    config = write_pipeline(tmp_path, paragraphs, master="local[2]")
+    done = run_curate(["ingest", "--config", config, "--root", str(tmp_path / "root")], fault="open:docs.jsonl",
+                      extra_env={"CURATE_FAULT_ACTION": "oserror"}, timeout=600)
+    assert done.returncode == 2, done.stderr[-3000:]
+    last = done.stderr.strip().splitlines()[-1]  # curate's one-line error, after Spark's own task log
+    assert "ERROR curate: cannot read input file" in last and "docs.jsonl: TimeoutError: fault injected" in last
+    assert not (tmp_path / "root" / "tables" / "docs_raw" / "_delta_log").exists()
+    assert not (tmp_path / "root" / "tables" / "quarantine" / "_delta_log").exists()
+
+
+def test_a_read_timeout_is_retried_by_spark(tmp_path, paragraphs):
+    """local[2,3]: up to 3 attempts per task. The first open of docs.jsonl times out, the retried
+    task reads it: every document ingested, nothing quarantined."""
+    from test_faults.harness import run_curate
+
+    config = write_pipeline(tmp_path, paragraphs, master="local[2,3]")
+    marker = tmp_path / "fault-fired"
+    done = run_curate(["ingest", "--config", config, "--root", str(tmp_path / "root")], fault="open:docs.jsonl",
+                      extra_env={"CURATE_FAULT_ACTION": "oserror", "CURATE_FAULT_ONCE": str(marker)}, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert marker.exists()  # the fault did fire once
+    docs, refused = ingested(tmp_path / "root")
+    assert docs == {"docs.jsonl": 10, "notes.txt": 1} and refused == []
