@@ -107,10 +107,18 @@ def _outputs_unchanged(ctx: StageContext, run: Row) -> bool:
     return ctx.store.versions(recorded) == recorded
 
 
+# Files a run could not read at all: a later run reads them again, whatever changed (ingest counts
+# them as `quarantined:unreadable_file`; a missing library, a reader fixed since, a partial upload).
+RETRY_COUNT = "quarantined:unreadable_file"
+
+
 def unchanged_since(ctx: StageContext, name: str, config_hash: str) -> Row | None:
-    """The last successful run of `name` if nothing it depends on changed since, else None."""
+    """The last successful run of `name` if nothing it depends on changed since and it left no file
+    to read again, else None."""
     last = last_success(ctx, name)
     if last is None or last.config_hash != config_hash or not _outputs_unchanged(ctx, last):
+        return None
+    if dict(last.counts or {}).get(RETRY_COUNT):
         return None
     recorded = dict(last.input_versions or {})
     names = set(recorded) | set(dag.stage(name).inputs)

@@ -162,3 +162,45 @@ def test_a_read_timeout_is_retried_by_spark(tmp_path, paragraphs):
     assert marker.exists()  # the fault did fire once
     docs, refused = ingested(tmp_path / "root")
     assert docs == {"docs.jsonl": 10, "notes.txt": 1} and refused == []
+
+
+# ---- a file quarantined as unreadable is read again by the next run ----------------------------------
+
+def test_a_file_quarantined_as_unreadable_is_read_again_by_the_next_run(spark, tmp_path, paragraphs):
+    """books.parquet is unreadable (a corrupt footer) in run 1 and readable again with the same size and
+    mtime (a reader or library fixed meanwhile): `curate run` must not skip ingest as unchanged, and the
+    file's `unreadable_file` row gives way to its documents (records read = documents + quarantine)."""
+    import dataclasses
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from curate.delta.store import DeltaStore
+    from curate.jobs.common import StageContext, run_stage
+    from curate.jobs.ingest import run_ingest
+    from curate.schemas.config import PipelineConfig
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "notes.txt").write_text(paragraphs[0])
+    books = data / "books.parquet"
+    pq.write_table(pa.table({"text": paragraphs[1:6]}), books)
+    good, stat = books.read_bytes(), books.stat()
+    books.write_bytes(good[:-40] + b"\xff" * 32 + good[-8:])  # the footer's metadata, same length
+    os.utime(books, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    cfg = PipelineConfig(root=str(tmp_path / "root"), inputs=[{"source": "t", "kind": "text", "path": str(data)}])
+    ctx = StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id="run1")
+
+    def run(n: int):
+        run_stage(dataclasses.replace(ctx, run_id=f"run{n}"), "ingest", run_ingest, skip_unchanged=True)
+        (row,) = ctx.store.read("runs").where(f"run_id = 'run{n}'").collect()
+        raw = ctx.store.read("docs_raw").groupBy("uri").count().collect()
+        refused = [(r.uri, r.reason_code) for r in ctx.store.read("quarantine").collect()]
+        return row.status, {r.uri: r["count"] for r in raw}, refused
+
+    assert run(1) == ("succeeded", {"notes.txt": 1}, [("books.parquet", "unreadable_file")])
+    books.write_bytes(good)
+    os.utime(books, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert books.stat().st_size == stat.st_size and books.stat().st_mtime_ns == stat.st_mtime_ns
+    assert run(2) == ("succeeded", {"notes.txt": 1, "books.parquet": 5}, [])
+    assert run(3) == ("skipped", {"notes.txt": 1, "books.parquet": 5}, [])  # nothing left to read again
