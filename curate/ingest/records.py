@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import xxhash
 
 EXCERPT_CHARS = 256
-_MAX_META_CHARS = 4096
+MAX_META_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def doc_id(source: str, uri: str, offset: int, text: bytes) -> str:
 
 def metadata_value(value) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text[:_MAX_META_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:MAX_META_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def text_doc(value, offset: int, *, max_bytes: int, field_name: str, excerpt, uri: str | None = None,

@@ -204,3 +204,103 @@ def test_a_file_quarantined_as_unreadable_is_read_again_by_the_next_run(spark, t
     assert books.stat().st_size == stat.st_size and books.stat().st_mtime_ns == stat.st_mtime_ns
     assert run(2) == ("succeeded", {"notes.txt": 1, "books.parquet": 5}, [])
     assert run(3) == ("skipped", {"notes.txt": 1, "books.parquet": 5}, [])  # nothing left to read again
+
+
+# ---- bounds on WARC and Parquet inputs ----------------------------------------------------------------
+
+HTML_PAGES = sorted(__import__("pathlib").Path("/usr/share/doc/python3-dev/html/library").glob("*.html"))
+
+
+def write_warc(path, pages: list[bytes]) -> None:
+    """A gzipped WARC (one member per record, as crawlers write) with one HTML response per page."""
+    from io import BytesIO
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as out:
+        writer = WARCWriter(out, gzip=True)
+        for i, page in enumerate(pages):
+            http = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8")], protocol="HTTP/1.1")
+            writer.write_record(writer.create_warc_record(f"https://docs.python.org/3/library/{i}.html", "response",
+                                                          payload=BytesIO(page), http_headers=http))
+
+
+def test_a_warc_is_read_up_to_max_decompressed_bytes(tmp_path):
+    """Real pages, 40 records: the records inflating past the bound are refused as one
+    `decompression_limit` row where reading stopped; the records before it are documents."""
+    pages = [p.read_bytes() for p in HTML_PAGES[:40]]
+    write_warc(tmp_path / "crawl.warc.gz", pages)
+    limit = sum(map(len, pages[:20]))
+    recs = read_input(tmp_path, cfg=IngestConfig(max_decompressed_bytes=limit))["crawl.warc.gz"]
+    *docs, stop = recs
+    assert [r.fate for r in docs] == ["doc"] * len(docs) and 15 <= len(docs) < 20
+    assert stop.reason_code == "decompression_limit" and f"max_decompressed_bytes={limit}" in stop.reason
+    assert [r.fate for r in read_input(tmp_path)["crawl.warc.gz"]] == ["doc"] * 40  # the default bound
+
+
+def test_a_warc_bomb_record_stops_at_the_bound(tmp_path):
+    """A record of 200 MB of HTML inflating from 200 KB, between two real pages: reading stops once
+    50 MB are inflated (warcio inflates a record to its end before it tells its offset), as one
+    `decompression_limit` row after the page read before it."""
+    import time
+
+    page = HTML_PAGES[0].read_bytes()
+    bomb = page[:-20] + b"<p>" + b"spam " * 40_000_000 + page[-20:]
+    write_warc(tmp_path / "bomb.warc.gz", [HTML_PAGES[1].read_bytes(), bomb, HTML_PAGES[2].read_bytes()])
+    assert (tmp_path / "bomb.warc.gz").stat().st_size < 2_000_000
+    cfg = IngestConfig(max_doc_bytes=1_000_000, max_decompressed_bytes=50_000_000)
+    started = time.monotonic()
+    recs = read_input(tmp_path, cfg=cfg)["bomb.warc.gz"]
+    assert [(r.fate, r.reason_code) for r in recs] == [("doc", None), ("quarantined", "decompression_limit")]
+    assert time.monotonic() - started < 10
+
+
+def test_an_oversized_warc_record_is_refused_and_the_rest_read(tmp_path):
+    pages = [p.read_bytes() for p in HTML_PAGES[:5]]
+    pages[2] = pages[2] * (1_000_000 // len(pages[2]) + 1)  # above 4 x max_doc_bytes=200,000
+    write_warc(tmp_path / "crawl.warc.gz", pages)
+    recs = read_input(tmp_path, cfg=IngestConfig(max_doc_bytes=200_000))["crawl.warc.gz"]
+    assert [(r.fate, r.reason_code) for r in recs] == [("doc", None)] * 2 + [("quarantined", "too_large")] + [
+        ("doc", None)] * 2
+
+
+def test_a_parquet_file_is_read_up_to_max_decompressed_bytes(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [p.read_text(encoding="utf-8") for p in HTML_PAGES[:60]]
+    pq.write_table(pa.table({"text": texts}), tmp_path / "pages.parquet", row_group_size=10, compression="zstd")
+    meta = pq.ParquetFile(tmp_path / "pages.parquet").metadata
+    limit = sum(meta.row_group(i).total_byte_size for i in range(3))  # the first three row groups
+    recs = read_input(tmp_path, cfg=IngestConfig(max_decompressed_bytes=limit))["pages.parquet"]
+    assert [r.fate for r in recs[:30]] == ["doc"] * 30 and [r.text for r in recs[:30]] == texts[:30]
+    assert [(r.reason_code, r.offset) for r in recs[30:]] == [("decompression_limit", 30)]
+    assert f"max_decompressed_bytes={limit}" in recs[30].reason
+    assert len(read_input(tmp_path)["pages.parquet"]) == 60  # the default bound
+
+
+def test_an_oversized_parquet_value_is_refused_from_its_length(tmp_path):
+    """A 60 MB text among real pages: a `too_large` row with an excerpt, the other rows documents; the
+    oversized value never becomes a Python string."""
+    import tracemalloc
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = [p.read_text(encoding="utf-8") for p in HTML_PAGES[:6]]
+    texts[3] = texts[3] * (60_000_000 // len(texts[3]) + 1)
+    titles = [p.stem * 2000 for p in HTML_PAGES[:6]]  # a long metadata value, cut to 4096 characters
+    pq.write_table(pa.table({"text": texts, "title": titles}), tmp_path / "pages.parquet", compression="zstd")
+    tracemalloc.start()  # Python's own allocations: a str or bytes of the 60 MB text would show
+    try:
+        recs = read_input(tmp_path)["pages.parquet"]
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(r.fate, r.reason_code, r.offset) for r in recs] == [
+        ("doc", None, i) if i != 3 else ("quarantined", "too_large", 3) for i in range(6)]
+    assert f"text is {len(texts[3].encode())} bytes, above ingest.max_doc_bytes=10000000" in recs[3].reason
+    assert recs[3].excerpt == texts[3][:256]
+    assert recs[0].text == texts[0] and recs[0].metadata == {"title": titles[0][:4096]}
+    assert peak < 20_000_000, peak
