@@ -1,7 +1,8 @@
 """MLflow tracking of `curate run`: when `tracking.mlflow_uri` is configured and mlflow is installed.
 
 Each run becomes one MLflow run (named by the curate run id) with the effective config as
-parameters (secret-looking `spark.conf` values masked, `curate.settings`), every stage's counts and timings as metrics, and the run report as an artifact.
+parameters (secret-looking `spark.conf` values masked, `curate.settings`), every stage's counts
+and timings as metrics, and the run report as an artifact.
 """
 
 from __future__ import annotations

@@ -93,8 +93,8 @@ def _forget_unreadable(ctx: StageContext, files: set[str]) -> None:
     last = last_success(ctx, "ingest")
     if last is None or not dict(last.counts or {}).get(RETRY_COUNT):
         return
-    rows = (ctx.store.read(QUARANTINE).where((F.col("stage") == "ingest") & (F.col("reason_code") == "unreadable_file"))
-            .select("record_id", "input_file").collect())
+    unreadable = (F.col("stage") == "ingest") & (F.col("reason_code") == "unreadable_file")
+    rows = ctx.store.read(QUARANTINE).where(unreadable).select("record_id", "input_file").collect()
     stale = sorted(r.record_id for r in rows if r.input_file in files)
     if stale:
         ids = ", ".join(f"'{i}'" for i in stale)  # record ids are hex digests

@@ -56,7 +56,8 @@ class AnnotateConfig(Model):
 
         quality = self.quality_model.model_path
         return {
-            "langid_model": file_digest(self.langid.model_path or default_model_path(), key="annotate.langid.model_path"),
+            "langid_model": file_digest(self.langid.model_path or default_model_path(),
+                                        key="annotate.langid.model_path"),
             "quality_model": quality and file_digest(quality, key="annotate.quality_model.model_path"),
             "eval_sets": [file_digest(p, key="annotate.decontam.eval_paths") for p in self.decontam.eval_paths],
         }

@@ -3,11 +3,30 @@ errors that must fail the task instead of quarantining the file."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+import time
+import tracemalloc
+from collections import Counter
+from io import BytesIO
+from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from deltalake import DeltaTable
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from curate.delta.store import DeltaStore
 from curate.ingest.listing import list_tasks
 from curate.ingest.readers import read_task
-from curate.schemas.config import IngestConfig, InputConfig
+from curate.jobs.common import StageContext, run_stage
+from curate.jobs.ingest import run_ingest
+from curate.schemas.config import IngestConfig, InputConfig, PipelineConfig
+from test_faults.harness import run_curate
 
 CFG = IngestConfig()
 
@@ -86,8 +105,6 @@ def test_a_file_named_as_the_input_is_read_even_through_a_link(tmp_path, paragra
 def test_a_real_read_error_is_raised_not_quarantined():
     """Reading /proc/self/mem at offset 0 fails in the kernel with EIO (Input/output error), as a bad
     disk or a lost mount does: the storage failed, so the reader raises instead of recording the file."""
-    import pytest
-
     (task,) = list_tasks([InputConfig(source="t", kind="text", path="/proc/self/mem", format="text")], CFG)
     with pytest.raises(Exception, match=r"/proc/self/mem: OSError: \[Errno 5\] Input/output error") as raised:
         list(read_task(task, CFG))  # before: one `unreadable_file` record
@@ -95,8 +112,6 @@ def test_a_real_read_error_is_raised_not_quarantined():
 
 
 def test_a_permission_error_is_raised_not_quarantined(tmp_path, paragraphs):
-    import pytest
-
     if os.geteuid() == 0:
         pytest.skip("root reads files whatever their mode")
     locked = tmp_path / "locked.txt"
@@ -109,10 +124,6 @@ def test_a_permission_error_is_raised_not_quarantined(tmp_path, paragraphs):
 
 
 def write_pipeline(tmp_path, paragraphs, *, master: str) -> str:
-    import json
-
-    import yaml
-
     data = tmp_path / "data"
     data.mkdir(exist_ok=True)
     (data / "docs.jsonl").write_text("".join(json.dumps({"text": p}) + "\n" for p in paragraphs[:10]))
@@ -125,10 +136,6 @@ def write_pipeline(tmp_path, paragraphs, *, master: str) -> str:
 
 def ingested(root) -> tuple[dict, list]:
     """(documents per input file, quarantine reason codes) as committed under `root`."""
-    from collections import Counter
-
-    from deltalake import DeltaTable
-
     raw = DeltaTable(str(root / "tables" / "docs_raw")).to_pyarrow_table(columns=["uri"]).column("uri").to_pylist()
     quarantine = DeltaTable(str(root / "tables" / "quarantine")).to_pyarrow_table(columns=["reason_code"])
     return dict(Counter(raw)), quarantine.column("reason_code").to_pylist()
@@ -137,8 +144,6 @@ def ingested(root) -> tuple[dict, list]:
 def test_a_read_timeout_fails_the_job_clearly_instead_of_quarantining_the_file(tmp_path, paragraphs):
     """local[2]: one attempt per task. The storage times out opening docs.jsonl: the job fails naming
     the file; neither table gets a row, no file is recorded as unreadable."""
-    from test_faults.harness import run_curate
-
     config = write_pipeline(tmp_path, paragraphs, master="local[2]")
     done = run_curate(["ingest", "--config", config, "--root", str(tmp_path / "root")], fault="open:docs.jsonl",
                       extra_env={"CURATE_FAULT_ACTION": "oserror"}, timeout=600)
@@ -152,8 +157,6 @@ def test_a_read_timeout_fails_the_job_clearly_instead_of_quarantining_the_file(t
 def test_a_read_timeout_is_retried_by_spark(tmp_path, paragraphs):
     """local[2,3]: up to 3 attempts per task. The first open of docs.jsonl times out, the retried
     task reads it: every document ingested, nothing quarantined."""
-    from test_faults.harness import run_curate
-
     config = write_pipeline(tmp_path, paragraphs, master="local[2,3]")
     marker = tmp_path / "fault-fired"
     done = run_curate(["ingest", "--config", config, "--root", str(tmp_path / "root")], fault="open:docs.jsonl",
@@ -170,16 +173,6 @@ def test_a_file_quarantined_as_unreadable_is_read_again_by_the_next_run(spark, t
     """books.parquet is unreadable (a corrupt footer) in run 1 and readable again with the same size and
     mtime (a reader or library fixed meanwhile): `curate run` must not skip ingest as unchanged, and the
     file's `unreadable_file` row gives way to its documents (records read = documents + quarantine)."""
-    import dataclasses
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from curate.delta.store import DeltaStore
-    from curate.jobs.common import StageContext, run_stage
-    from curate.jobs.ingest import run_ingest
-    from curate.schemas.config import PipelineConfig
-
     data = tmp_path / "data"
     data.mkdir()
     (data / "notes.txt").write_text(paragraphs[0])
@@ -208,16 +201,11 @@ def test_a_file_quarantined_as_unreadable_is_read_again_by_the_next_run(spark, t
 
 # ---- bounds on WARC and Parquet inputs ----------------------------------------------------------------
 
-HTML_PAGES = sorted(__import__("pathlib").Path("/usr/share/doc/python3-dev/html/library").glob("*.html"))
+HTML_PAGES = sorted(Path("/usr/share/doc/python3-dev/html/library").glob("*.html"))
 
 
 def write_warc(path, pages: list[bytes]) -> None:
     """A gzipped WARC (one member per record, as crawlers write) with one HTML response per page."""
-    from io import BytesIO
-
-    from warcio.statusandheaders import StatusAndHeaders
-    from warcio.warcwriter import WARCWriter
-
     with open(path, "wb") as out:
         writer = WARCWriter(out, gzip=True)
         for i, page in enumerate(pages):
@@ -243,8 +231,6 @@ def test_a_warc_bomb_record_stops_at_the_bound(tmp_path):
     """A record of 200 MB of HTML inflating from 200 KB, between two real pages: reading stops once
     50 MB are inflated (warcio inflates a record to its end before it tells its offset), as one
     `decompression_limit` row after the page read before it."""
-    import time
-
     page = HTML_PAGES[0].read_bytes()
     bomb = page[:-20] + b"<p>" + b"spam " * 40_000_000 + page[-20:]
     write_warc(tmp_path / "bomb.warc.gz", [HTML_PAGES[1].read_bytes(), bomb, HTML_PAGES[2].read_bytes()])
@@ -266,9 +252,6 @@ def test_an_oversized_warc_record_is_refused_and_the_rest_read(tmp_path):
 
 
 def test_a_parquet_file_is_read_up_to_max_decompressed_bytes(tmp_path):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     texts = [p.read_text(encoding="utf-8") for p in HTML_PAGES[:60]]
     pq.write_table(pa.table({"text": texts}), tmp_path / "pages.parquet", row_group_size=10, compression="zstd")
     meta = pq.ParquetFile(tmp_path / "pages.parquet").metadata
@@ -283,11 +266,6 @@ def test_a_parquet_file_is_read_up_to_max_decompressed_bytes(tmp_path):
 def test_an_oversized_parquet_value_is_refused_from_its_length(tmp_path):
     """A 60 MB text among real pages: a `too_large` row with an excerpt, the other rows documents; the
     oversized value never becomes a Python string."""
-    import tracemalloc
-
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     texts = [p.read_text(encoding="utf-8") for p in HTML_PAGES[:6]]
     texts[3] = texts[3] * (60_000_000 // len(texts[3]) + 1)
     titles = [p.stem * 2000 for p in HTML_PAGES[:6]]  # a long metadata value, cut to 4096 characters

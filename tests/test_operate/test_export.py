@@ -159,18 +159,21 @@ def test_airflow_dag_reads_secrets_from_airflow_variables(tmp_path):
     args = ran.stdout.splitlines()
     assert args[:10] == ["--master", "yarn", "--conf", f"spark.hadoop.fs.s3a.secret.key={SECRET}", "--conf",
                          "spark.app.name=a b", "-c", f"spark.executorEnv.DB_PASSWORD={SECRET}",
-                         f"--conf=spark.hadoop.fs.s3a.session.token={SECRET}", str(REPO / "curate" / "jobs" / "ingest.py")]
+                         f"--conf=spark.hadoop.fs.s3a.session.token={SECRET}",
+                         str(REPO / "curate" / "jobs" / "ingest.py")]
 
 
 def test_databricks_bundle_reads_secrets_from_a_secret_scope(tmp_path, capsys):
     assert main(["export", "databricks", "--out", str(tmp_path), "--secret-scope", "prod-curate",
-                 "--spark-conf", f"spark.hadoop.fs.s3a.secret.key={SECRET}", "--spark-conf", "spark.sql.ansi.enabled=true",
+                 "--spark-conf", f"spark.hadoop.fs.s3a.secret.key={SECRET}",
+                 "--spark-conf", "spark.sql.ansi.enabled=true",
                  "--env", f"AWS_SECRET_ACCESS_KEY={SECRET}", "--env", "HF_HOME=/local_disk0/hf"]) == 0
     text = (tmp_path / "databricks.yml").read_text()
     assert SECRET not in text
     spec = yaml.safe_load(text)["resources"]["jobs"]["curate"]["job_clusters"][0]["new_cluster"]
-    assert spec["spark_conf"] == {"spark.hadoop.fs.s3a.secret.key": "{{secrets/prod-curate/SPARK_HADOOP_FS_S3A_SECRET_KEY}}",
-                                  "spark.sql.ansi.enabled": "true"}
+    assert spec["spark_conf"] == {
+        "spark.hadoop.fs.s3a.secret.key": "{{secrets/prod-curate/SPARK_HADOOP_FS_S3A_SECRET_KEY}}",
+        "spark.sql.ansi.enabled": "true"}
     assert spec["spark_env_vars"]["AWS_SECRET_ACCESS_KEY"] == "{{secrets/prod-curate/AWS_SECRET_ACCESS_KEY}}"
     assert spec["spark_env_vars"]["HF_HOME"] == "/local_disk0/hf"
     err = capsys.readouterr().err
