@@ -217,13 +217,16 @@ def _parquet_records(batch, first_row: int, task: FileTask, cfg: IngestConfig) -
     import pyarrow.compute as pc
 
     sizes = pc.binary_length(batch.column(task.text_field))
-    too_large = pc.fill_null(pc.greater(sizes, cfg.max_doc_bytes), False)
     columns = []
     for name, column in zip(batch.schema.names, batch.columns):
-        if name == task.text_field:  # an oversized text only as its excerpt
+        # Cut in Arrow, and only when a value needs it (a cut copies the column): an oversized text to
+        # its excerpt, a metadata string to what metadata keeps.
+        if name == task.text_field and (pc.max(sizes).as_py() or 0) > cfg.max_doc_bytes:
+            too_large = pc.fill_null(pc.greater(sizes, cfg.max_doc_bytes), False)
             column = pc.if_else(too_large, pc.utf8_slice_codeunits(column, 0, EXCERPT_CHARS), column)
-        elif pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            column = pc.utf8_slice_codeunits(column, 0, MAX_META_CHARS)  # what metadata keeps of a value
+        elif name != task.text_field and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) \
+                and (pc.max(pc.binary_length(column)).as_py() or 0) > MAX_META_CHARS:
+            column = pc.utf8_slice_codeunits(column, 0, MAX_META_CHARS)
         columns.append(column)
     rows = pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
     for offset, (rec, size) in enumerate(zip(rows, sizes.to_pylist()), start=first_row):
