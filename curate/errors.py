@@ -17,6 +17,12 @@ class InputError(CurateError):
     """An input path or format cannot be used at all (per-record problems go to quarantine instead)."""
 
 
+class InputUnavailable(CurateError):
+    """An input file's bytes could not be read for a reason outside its content (permission denied,
+    timeout, lost connection, a store's 5xx): its task fails so that Spark retries it; nothing is
+    quarantined. The message names the file and the error."""
+
+
 class DependencyError(CurateError):
     """An optional dependency or bundled model file is missing; the message says how to install it."""
 

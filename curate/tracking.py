@@ -1,21 +1,22 @@
 """MLflow tracking of `curate run`: when `tracking.mlflow_uri` is configured and mlflow is installed.
 
 Each run becomes one MLflow run (named by the curate run id) with the effective config as
-parameters, every stage's counts and timings as metrics, and the run report as an artifact.
+parameters (secret-looking `spark.conf` values masked, `curate.settings`), every stage's counts
+and timings as metrics, and the run report as an artifact.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from curate.report.aggregate import run_rows
 from curate.report.build import write_report
+from curate.settings import shown_settings
 
 if TYPE_CHECKING:
     from curate.jobs.common import StageContext
@@ -23,18 +24,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PARAMS_PER_BATCH, METRICS_PER_BATCH = 100, 1000  # MLflow's log_batch limits
-MAX_PARAM_CHARS = 6000
-
-
-def flat_params(value: Any, prefix: str = "") -> dict[str, str]:
-    """Nested config -> {"dedup.minhash.num_perm": "128", ...}; lists become JSON."""
-    if isinstance(value, dict):
-        out: dict[str, str] = {}
-        for k, v in value.items():
-            out.update(flat_params(v, f"{prefix}{k}."))
-        return out
-    text = value if isinstance(value, str) else json.dumps(value)
-    return {prefix.rstrip("."): text[:MAX_PARAM_CHARS]}
 
 
 def metric_name(name: str) -> str:
@@ -92,7 +81,7 @@ def _log(ctx: StageContext, runs: list[dict], report: Path) -> str:
     # The whole config's hash, and each stage's own (what `runs` records and incremental runs compare).
     params = {"config_hash": ctx.cfg.config_hash(),
               **{f"{r['stage']}.config_hash": r["config_hash"] for r in runs},
-              **flat_params(ctx.cfg.model_dump(mode="json", exclude={"tracking"}))}
+              **shown_settings(ctx.cfg)}
     items = [Param(k, v) for k, v in sorted(params.items())]
     for i in range(0, len(items), PARAMS_PER_BATCH):
         client.log_batch(mlflow_id, params=items[i:i + PARAMS_PER_BATCH])

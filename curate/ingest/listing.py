@@ -63,9 +63,10 @@ def _base_and_files(path: str) -> tuple[str, list[str]]:
         return base.rstrip(os.sep) or ".", files
     if os.path.isdir(path):
         files = []
-        for d, dirs, names in os.walk(path):
+        for d, dirs, names in os.walk(path):  # not into linked directories: they are listed, then skipped
             dirs.sort()
-            files.extend(os.path.join(d, n) for n in sorted(names))
+            linked = [n for n in dirs if os.path.islink(os.path.join(d, n))]
+            files.extend(os.path.join(d, n) for n in sorted(names + linked))
         return path.rstrip(os.sep), files
     if os.path.isfile(path):
         return os.path.dirname(path), [path]
@@ -91,14 +92,40 @@ def list_tasks(inputs: list[InputConfig], cfg: IngestConfig) -> list[FileTask]:
             tasks.extend(_code_tree(inp, cfg))
             continue
         base, files = _base_and_files(inp.path)
+        # A folder's or a glob's files follow the code trees' link policy; a file named itself is read.
+        root = None if _is_remote(inp.path) or os.path.isfile(inp.path) else os.path.realpath(base)
         for f in files:
             fmt = inp.format if inp.format != "auto" else ("code" if inp.kind == "code" else detect_format(f))
             task = FileTask(f, _rel(f, base), fmt or "unknown", inp.source, inp.kind, inp.text_field, inp.id_field)
-            if _special(f):
-                tasks.append(FileTask(**{**task.__dict__, "skip_code": "special_file", "skip_reason": _SPECIAL}))
+            skip = (root and _link_policy(f, base, root)) or (("special_file", _SPECIAL) if _special(f) else None)
+            if skip:
+                tasks.append(FileTask(**{**task.__dict__, "skip_code": skip[0], "skip_reason": skip[1]}))
                 continue
             tasks.extend(_split(task, cfg))
     return [_named(t) for t in tasks]
+
+
+def _link_policy(path: str, base: str, root: str) -> tuple[str, str] | None:
+    """(skip code, reason) when `path`, listed under `base` (whose real path is `root`), is a
+    symbolic link or is reached through one (a glob follows linked directories): nothing outside the
+    input root is read, no link is followed. None for a plain file."""
+    link = base
+    for part in os.path.relpath(path, base).split(os.sep):
+        link = os.path.join(link, part)
+        if os.path.islink(link):
+            break
+    else:
+        return None
+    if link == path and os.path.isdir(path):
+        return "symlink", "symbolic link to a directory: not followed (loops, escapes)"
+    target = os.path.realpath(path)
+    if os.path.commonpath([root, target]) != root:
+        return "path_escapes_root", f"symbolic link pointing outside the input root: {target}"
+    if not os.path.exists(path):
+        return "symlink", "dangling or looping symbolic link: nothing to read"
+    if link != path:
+        return "symlink", f"reached through the symbolic link {_rel(link, base)} to a directory: not followed"
+    return "symlink", "symbolic link: its target is ingested at its own path"
 
 
 def _escaped(path: str) -> str:
@@ -142,20 +169,14 @@ def _code_tree(inp: InputConfig, cfg: IngestConfig) -> Iterator[FileTask]:
             full = os.path.join(d, name)
             if os.path.islink(full):
                 dirs.remove(name)
-                yield task(full, "symlink", "symbolic link to a directory: not followed (loops, escapes)")
+                yield task(full, *_link_policy(full, inp.path, root))
             elif name in vendored:
                 dirs.remove(name)
                 yield task(full, "vendored", f"vendored or tool directory {name!r} (ingest.vendored_dirs)")
         for name in sorted(names):
             full = os.path.join(d, name)
             if os.path.islink(full):
-                target = os.path.realpath(full)
-                if os.path.commonpath([root, target]) != root:
-                    yield task(full, "path_escapes_root", f"symbolic link pointing outside the input root: {target}")
-                elif not os.path.exists(full):
-                    yield task(full, "symlink", "dangling or looping symbolic link: nothing to read")
-                else:
-                    yield task(full, "symlink", "symbolic link: its target is ingested at its own path")
+                yield task(full, *_link_policy(full, inp.path, root))
             elif name in locks:
                 yield task(full, "lock_file", f"generated lock file {name!r} (ingest.lock_files)")
             elif _special(full):

@@ -1,12 +1,22 @@
-"""Opening input files: local or remote (pyarrow.fs), with bounded decompression of .gz / .zst."""
+"""Opening input files: local or remote (pyarrow.fs), with bounded decompression of .gz / .zst.
+
+Reading an input file's stored bytes can fail for reasons outside the file (permission denied, a
+timeout, a lost connection, a store's 5xx): those OSErrors are raised as `InputUnavailable`, so
+that the reading task fails and Spark retries it. Whatever fails above that layer (gzip, JSON,
+Parquet, WARC parsing) is the content's fault and becomes a quarantine row.
+"""
 
 from __future__ import annotations
 
 import gzip
 import io
 import os
+import posixpath
 
 from isal import isal_zlib
+
+from curate.errors import InputUnavailable
+from curate.faults import fault_point
 
 COMPRESSIONS = (".gz", ".zst")
 
@@ -91,23 +101,70 @@ def compression_of(path: str) -> str | None:
     return next((c for c in COMPRESSIONS if lower.endswith(c)), None)
 
 
-def open_raw(path: str):
-    """A binary file object for a local path or a filesystem URI (s3://, gs://, ...)."""
-    if "://" in path and not path.startswith("file://"):
-        from pyarrow import fs
+def unavailable(path: str, err: OSError) -> InputUnavailable:
+    return InputUnavailable(f"cannot read input file {path}: {type(err).__name__}: {err}. The storage failed, not "
+                            "the file's content, so nothing was quarantined: Spark retries the task "
+                            "(spark.task.maxFailures); if it persists, fix access to the file and rerun")
 
-        filesystem, inner = fs.FileSystem.from_uri(path)
-        return filesystem.open_input_file(inner)
-    return open(path.removeprefix("file://"), "rb")
+
+class _Stored(io.RawIOBase):
+    """The file's bytes as the storage returns them; an OSError there is `InputUnavailable`."""
+
+    def __init__(self, inner, path: str):
+        self.inner, self.path = inner, path
+
+    def _call(self, method, *args):
+        try:
+            return method(*args)
+        except OSError as err:
+            raise unavailable(self.path, err) from err
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self._call(self.inner.seekable)
+
+    def readinto(self, buf) -> int:
+        return self._call(self.inner.readinto, buf)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._call(self.inner.seek, pos, whence)
+
+    def tell(self) -> int:
+        return self._call(self.inner.tell)
+
+    def close(self) -> None:
+        self.inner.close()
+        super().close()
+
+
+def open_raw(path: str):
+    """A buffered binary file object for a local path or a filesystem URI (s3://, gs://, ...)."""
+    try:
+        fault_point(f"open:{posixpath.basename(path)}")
+        if "://" in path and not path.startswith("file://"):
+            from pyarrow import fs
+
+            filesystem, inner = fs.FileSystem.from_uri(path)
+            raw = filesystem.open_input_file(inner)
+        else:
+            raw = io.FileIO(path.removeprefix("file://"), "rb")
+    except OSError as err:
+        raise unavailable(path, err) from err
+    return io.BufferedReader(_Stored(raw, path), buffer_size=1 << 20)
 
 
 def file_size(path: str) -> int:
-    if "://" in path and not path.startswith("file://"):
-        from pyarrow import fs
+    try:
+        if "://" in path and not path.startswith("file://"):
+            from pyarrow import fs
 
-        filesystem, inner = fs.FileSystem.from_uri(path)
-        return filesystem.get_file_info(inner).size
-    return os.path.getsize(path.removeprefix("file://"))
+            filesystem, inner = fs.FileSystem.from_uri(path)
+            return filesystem.get_file_info(inner).size
+        return os.path.getsize(path.removeprefix("file://"))
+    except OSError as err:
+        raise unavailable(path, err) from err
 
 
 def open_decompressed(path: str, *, max_bytes: int):

@@ -2,7 +2,8 @@
 
 A reader never raises for bad content: a bad record becomes a quarantine Record, a file that cannot
 be read at all (or stops being readable half way, e.g. a truncated .gz) yields one quarantine Record
-at the offset where reading failed, after the documents read before it.
+at the offset where reading failed, after the documents read before it. Only a storage failure
+(`InputUnavailable`: permission denied, a timeout, a store's 5xx) is raised, to fail the task.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Iterator
 
 import orjson
 
+from curate.errors import InputUnavailable
 from curate.ingest.opening import STREAM_ERRORS, DecompressionLimit, file_size, open_decompressed, open_raw
-from curate.ingest.records import FileTask, Record, doc, metadata_value, refuse, text_doc
+from curate.ingest.records import (EXCERPT_CHARS, MAX_META_CHARS, FileTask, Record, doc, metadata_value, refuse,
+                                   text_doc)
 from curate.schemas.config import IngestConfig
 
 _BINARY_SNIFF = 8192
@@ -36,7 +39,9 @@ def read_task(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
             yield rec
     except _STREAM_ERRORS as err:
         yield stream_error(err, offset)
-    except Exception as err:  # noqa: BLE001 — any other failure of one file must not stop the job
+    except InputUnavailable:  # the storage failed, not the content: the task fails, Spark retries it
+        raise
+    except Exception as err:  # noqa: BLE001 — any other failure of one file's content must not stop the job
         yield refuse("unreadable_file", f"{type(err).__name__}: {err}", offset)
     else:
         if not records and task.start == 0:  # so that every input file is accounted for
@@ -170,7 +175,14 @@ def _jsonl_record(line: bytes, n: int, offset: int, task: FileTask, cfg: IngestC
 
 
 # ---- Parquet ------------------------------------------------------------------------------------
+# Rows of one batch hold about this many bytes (from the row group's size), at most 1024 rows.
+_PARQUET_BATCH_BYTES = 64 << 20
+
+
 def read_parquet(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    """Row by row, row group by row group. The row groups' uncompressed sizes (the file's metadata)
+    count against ingest.max_decompressed_bytes; a text above ingest.max_doc_bytes is refused from
+    its length, never turned into a Python string."""
     import pyarrow.parquet as pq
     import pyarrow as pa
 
@@ -186,17 +198,49 @@ def read_parquet(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
             yield refuse("non_string_text", f"column {task.text_field!r} has type "
                          f"{pf.schema_arrow.field(task.text_field).type}, not string", -1)
             return
-        row = 0
-        for batch in pf.iter_batches(batch_size=1024):
-            for rec in batch.to_pylist():
-                text = rec.get(task.text_field)
-                sid = rec.get(task.id_field) if task.id_field else None
-                meta = {k: metadata_value(v) for k, v in rec.items()
-                        if k not in (task.text_field, task.id_field) and v is not None}
-                yield text_doc(text, row, max_bytes=cfg.max_doc_bytes, field_name=task.text_field,
-                               excerpt=None if text is None else str(text),
-                               source_id=None if sid is None else metadata_value(sid), metadata=meta)
-                row += 1
+        row = inflated = 0
+        for i in range(pf.num_row_groups):
+            group = pf.metadata.row_group(i)
+            inflated += group.total_byte_size
+            if inflated > cfg.max_decompressed_bytes:
+                yield refuse("decompression_limit", f"row groups 0-{i} decompress to {inflated} bytes, above "
+                             f"ingest.max_decompressed_bytes={cfg.max_decompressed_bytes}", row)
+                return
+            rows = max(1, min(1024, _PARQUET_BATCH_BYTES * group.num_rows // max(group.total_byte_size, 1)))
+            for batch in pf.iter_batches(batch_size=rows, row_groups=[i]):
+                yield from _parquet_records(batch, row, task, cfg)
+                row += batch.num_rows
+
+
+def _parquet_records(batch, first_row: int, task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    sizes = pc.binary_length(batch.column(task.text_field))
+    columns = []
+    for name, column in zip(batch.schema.names, batch.columns):
+        # Cut in Arrow, and only when a value needs it (a cut copies the column): an oversized text to
+        # its excerpt, a metadata string to what metadata keeps.
+        if name == task.text_field and (pc.max(sizes).as_py() or 0) > cfg.max_doc_bytes:
+            too_large = pc.fill_null(pc.greater(sizes, cfg.max_doc_bytes), False)
+            column = pc.if_else(too_large, pc.utf8_slice_codeunits(column, 0, EXCERPT_CHARS), column)
+        elif name != task.text_field and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) \
+                and (pc.max(pc.binary_length(column)).as_py() or 0) > MAX_META_CHARS:
+            column = pc.utf8_slice_codeunits(column, 0, MAX_META_CHARS)
+        columns.append(column)
+    rows = pa.RecordBatch.from_arrays(columns, names=batch.schema.names).to_pylist()
+    for offset, (rec, size) in enumerate(zip(rows, sizes.to_pylist()), start=first_row):
+        text = rec.get(task.text_field)
+        if size is not None and size > cfg.max_doc_bytes:
+            yield refuse("too_large", f"text is {size} bytes, above ingest.max_doc_bytes={cfg.max_doc_bytes}",
+                         offset, excerpt=text)
+            continue
+        sid = rec.get(task.id_field) if task.id_field else None
+        meta = {k: metadata_value(v) for k, v in rec.items()
+                if k not in (task.text_field, task.id_field) and v is not None}
+        yield text_doc(text, offset, max_bytes=cfg.max_doc_bytes, field_name=task.text_field,
+                       excerpt=None if text is None else str(text),
+                       source_id=None if sid is None else metadata_value(sid), metadata=meta)
 
 
 # ---- whole files: plain text and source code ---------------------------------------------------------
@@ -270,13 +314,38 @@ def _html_text(payload: bytes, content_type: str) -> str:
     return extract_plain_text(HTMLTree.parse(html), main_content=True)
 
 
+# A longer WARC or HTTP header line is no header: the rest of the file is refused (unreadable_file).
+_MAX_WARC_LINE = 1 << 20
+
+
+def _warc_records(raw, *, max_bytes: int):
+    """warcio's record iterator over `raw`, bounded: its gzip members inflate to at most `max_bytes`
+    in all (DecompressionLimit, as for .gz), and no header line is held beyond _MAX_WARC_LINE bytes."""
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.bufferedreaders import DecompressingBufferedReader
+
+    class Bounded(DecompressingBufferedReader):
+        def _process_read(self, data):  # each block warcio reads, inflated when the file is gzipped
+            super()._process_read(data)
+            if self.decompressor is not None and self.num_read > max_bytes:
+                raise DecompressionLimit(f"decompressed size exceeds ingest.max_decompressed_bytes={max_bytes}")
+
+        def readline(self, length=None):
+            line = super().readline(_MAX_WARC_LINE + 1 if length is None else min(length, _MAX_WARC_LINE + 1))
+            if len(line) > _MAX_WARC_LINE:
+                raise ValueError(f"a header line above {_MAX_WARC_LINE} bytes: not a WARC record")
+            return line
+
+    records = ArchiveIterator(raw)
+    records.reader = Bounded(records.fh, block_size=records.reader.block_size)  # before any record is read
+    return records
+
+
 def read_warc(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
     """WARC: HTTP responses with HTML become documents (main text); WET: conversion records as is."""
-    from warcio.archiveiterator import ArchiveIterator
-
     wanted = "conversion" if task.format == "wet" else "response"
     with open_raw(task.input_file) as raw:
-        records = ArchiveIterator(raw)
+        records = _warc_records(raw, max_bytes=cfg.max_decompressed_bytes)
         for rec in records:
             if rec.rec_type != wanted:
                 continue  # warcinfo, request, metadata records describe the crawl, not documents

@@ -16,7 +16,7 @@ from curate.quality.pii import PiiOptions, redact
 EXCERPT_CHARS = 256
 _REDACTED_CHARS = EXCERPT_CHARS * 4  # redacted before the cut to EXCERPT_CHARS
 _PII = PiiOptions()
-_MAX_META_CHARS = 4096
+MAX_META_CHARS = 4096
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def doc_id(source: str, uri: str, offset: int, text: bytes) -> str:
 
 def metadata_value(value) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text[:_MAX_META_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
+    return text[:MAX_META_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def text_doc(value, offset: int, *, max_bytes: int, field_name: str, excerpt, uri: str | None = None,

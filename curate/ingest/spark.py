@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import posixpath
+import re
 from collections import Counter
 from typing import Iterator
 
@@ -16,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import BinaryType, LongType, StringType, StructField, StructType
 
 from curate.delta.datasource import FileSink, delta_arrow_schema
+from curate.errors import InputUnavailable
 from curate.faults import fault_point
 from curate.ingest.opening import file_size
 from curate.ingest.readers import read_task
@@ -177,6 +179,16 @@ def write_records(spark: SparkSession, tasks: list[FileTask], cfg: IngestConfig,
             yield _written(1, doc_keys=[bytes.fromhex("".join(ids))])
 
     return map_groups(spark, groups, run, WRITTEN_SCHEMA)
+
+
+_UNAVAILABLE = re.compile(r"curate\.errors\.InputUnavailable: (.+)")
+
+
+def unavailable_input(err: Exception) -> InputUnavailable | None:
+    """The `InputUnavailable` a reading task raised on its last attempt, when that failed Spark's job
+    (Spark reports a task's Python error as the text of its traceback)."""
+    found = _UNAVAILABLE.search(str(err))
+    return InputUnavailable(found[1]) if found else None
 
 
 def doc_ids_unique(written: list, docs: int) -> bool:

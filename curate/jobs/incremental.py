@@ -1,10 +1,12 @@
 """Incremental runs: what a stage's output depends on, and what its last successful run saw.
 
 A stage's hash covers the config sections, options and non-table inputs it reads (see
-`dag.Stage`) and the curate version; `run_stage` records it in `runs.config_hash`. `curate run`
-skips a stage whose last successful run had the same hash, read the same input table versions and
-whose outputs are still the versions it wrote. The jobs that keep rows between runs (annotate,
-tokenize) ask `rows_are_current` whether those rows were made with the current settings.
+`dag.Stage`; model files and evaluation sets by their content, not their paths), the identity of
+its input tables (a table deleted and written again restarts its versions at 0) and the curate
+version; `run_stage` records it in `runs.config_hash`. `curate run` skips a stage whose last
+successful run had the same hash, read the same input table versions and whose outputs are still
+the versions it wrote. The jobs that keep rows between runs (annotate, tokenize) ask
+`rows_are_current` whether those rows were made with the current settings.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ def _jsonable(value):
 
 
 def stage_hash(ctx: StageContext, name: str) -> str:
-    """Hash of what decides stage `name`'s output besides its input tables."""
+    """Hash of what decides stage `name`'s output besides its input tables' versions (compared on
+    their own, `unchanged_since`): its settings, its non-table inputs and which tables it reads."""
     try:
         st = dag.stage(name)
     except KeyError:  # a job outside the DAG: the whole config decides
@@ -54,8 +57,22 @@ def stage_hash(ctx: StageContext, name: str) -> str:
     fingerprint = st.load_fingerprint()
     if fingerprint is not None:
         parts["inputs"] = fingerprint(ctx)
+    parts["tables"] = {t: ctx.store.table_id(t) for t in st.inputs}
     blob = json.dumps(parts, sort_keys=True, default=_jsonable).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def annotate_files(ctx: StageContext) -> dict:
+    """The content of the model files and evaluation sets annotate reads (their paths are left out
+    of the hash): a model retrained at the same path reruns the stages, one moved does not."""
+    return ctx.cfg.annotate.file_digests()
+
+
+def tokenize_inputs(ctx: StageContext) -> dict:
+    """annotate's files (tokenize carries language and quality score), and the identity of the table
+    tokenized when --input / tokenize.input names another than docs_curated."""
+    name = ctx.options.get("input") or ctx.cfg.tokenize.input
+    return {"annotate": annotate_files(ctx), "input_table": ctx.store.table_id(name)}
 
 
 def mixture_hash(ctx: StageContext) -> str:
@@ -79,10 +96,18 @@ def _outputs_unchanged(ctx: StageContext, run: Row) -> bool:
     return ctx.store.versions(recorded) == recorded
 
 
+# Files a run could not read at all: a later run reads them again, whatever changed (ingest counts
+# them as `quarantined:unreadable_file`; a missing library, a reader fixed since, a partial upload).
+RETRY_COUNT = "quarantined:unreadable_file"
+
+
 def unchanged_since(ctx: StageContext, name: str, config_hash: str) -> Row | None:
-    """The last successful run of `name` if nothing it depends on changed since, else None."""
+    """The last successful run of `name` if nothing it depends on changed since and it left no file
+    to read again, else None."""
     last = last_success(ctx, name)
     if last is None or last.config_hash != config_hash or not _outputs_unchanged(ctx, last):
+        return None
+    if dict(last.counts or {}).get(RETRY_COUNT):
         return None
     recorded = dict(last.input_versions or {})
     names = set(recorded) | set(dag.stage(name).inputs)

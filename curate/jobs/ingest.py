@@ -8,10 +8,13 @@ import logging
 import os
 import sys
 
+from pyspark.sql import functions as F
+
 from curate.errors import ConfigError
 from curate.ingest.listing import list_tasks
-from curate.ingest.spark import doc_ids_unique, write_records
+from curate.ingest.spark import doc_ids_unique, unavailable_input, write_records
 from curate.jobs.common import StageContext, StageResult, stage_main
+from curate.jobs.incremental import RETRY_COUNT, last_success
 from curate.schemas.config import InputConfig
 from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
 
@@ -49,9 +52,14 @@ def run_ingest(ctx: StageContext) -> StageResult:
     log.info("ingest: %d file tasks from %d inputs", len(tasks), len(inputs))
     before = ctx.store.rows(DOCS_RAW) if ctx.store.exists(DOCS_RAW) else 0
     # The tasks write the records into files of both tables; what comes back is their add actions.
-    written = write_records(ctx.spark, tasks, ctx.cfg.ingest, docs_uri=ctx.store.path(DOCS_RAW),
-                            quarantine_uri=ctx.store.path(QUARANTINE), run_id=ctx.run_id,
-                            storage=ctx.store.storage).collect()
+    try:
+        written = write_records(ctx.spark, tasks, ctx.cfg.ingest, docs_uri=ctx.store.path(DOCS_RAW),
+                                quarantine_uri=ctx.store.path(QUARANTINE), run_id=ctx.run_id,
+                                storage=ctx.store.storage).collect()
+    except Exception as err:
+        if (unavailable := unavailable_input(err)) is None:
+            raise
+        raise unavailable from None  # one line naming the file, not Spark's page of traceback
     adds: dict[str, list[dict]] = {ctx.store.path(DOCS_RAW): [], ctx.store.path(QUARANTINE): []}
     counts: dict[str, int] = {}
     for row in written:
@@ -62,6 +70,7 @@ def run_ingest(ctx: StageContext) -> StageResult:
             if row["reason_code"]:
                 key = f"{row['fate']}:{row['reason_code']}"
                 counts[key] = counts.get(key, 0) + row["n"]
+    _forget_unreadable(ctx, {t.input_file for t in tasks})
     docs_version = ctx.store.insert_files(adds[ctx.store.path(DOCS_RAW)], DOCS_RAW, schema=DOCS_RAW_SCHEMA,
                                           keys=["doc_id"], unique=doc_ids_unique(written, counts.get("doc", 0)))
     q_version = ctx.store.insert_files(adds[ctx.store.path(QUARANTINE)], QUARANTINE, schema=QUARANTINE_SCHEMA,
@@ -76,6 +85,23 @@ def run_ingest(ctx: StageContext) -> StageResult:
         rows_out=added,
         counts=counts,
     )
+
+
+def _forget_unreadable(ctx: StageContext, files: set[str]) -> None:
+    """Delete the `unreadable_file` rows the last ingest left for files this run has just read again:
+    this run's records of them (the same row if still unreadable) replace them, so per input file
+    records read = docs_raw + quarantine rows still holds once the file reads."""
+    last = last_success(ctx, "ingest")
+    if last is None or not dict(last.counts or {}).get(RETRY_COUNT):
+        return
+    unreadable = (F.col("stage") == "ingest") & (F.col("reason_code") == "unreadable_file")
+    rows = ctx.store.read(QUARANTINE).where(unreadable).select("record_id", "input_file").collect()
+    stale = sorted(r.record_id for r in rows if r.input_file in files)
+    if stale:
+        ids = ", ".join(f"'{i}'" for i in stale)  # record ids are hex digests
+        ctx.store.overwrite(ctx.spark.createDataFrame([], QUARANTINE_SCHEMA), QUARANTINE, schema=QUARANTINE_SCHEMA,
+                            where=f"record_id IN ({ids})")
+        log.info("[%s] ingest: %d file(s) left unreadable by run %s read again", ctx.run_id, len(stale), last.run_id)
 
 
 def adhoc_inputs(args: argparse.Namespace) -> list[InputConfig]:

@@ -85,12 +85,13 @@ def run_mix(ctx: StageContext) -> StageResult:
     if in_version is None:
         raise StorageError(f"table {DOCS_TOKENIZED!r} does not exist under {ctx.cfg.root}; run `curate tokenize` first")
     input_versions = {DOCS_TOKENIZED: in_version}
-    version = version_of(mixture, input_versions)
+    input_tables = {DOCS_TOKENIZED: ctx.store.table_id(DOCS_TOKENIZED)}
+    version = version_of(mixture, input_versions, input_tables)
     shelf = Shelf(ctx.cfg.root, mixture.name, storage=ctx.store.storage)
     final = shelf.version_uri(version)
     known = [v["version"] for v in shelf.versions()]
     entry = {"version": version, "config_hash": mixture.config_hash(), "input_versions": input_versions,
-             "stages": [s.name for s in mixture.stages], "run_id": ctx.run_id}
+             "input_tables": input_tables, "stages": [s.name for s in mixture.stages], "run_id": ctx.run_id}
     # Whole when every stage has its manifest (written last); a run killed after that but before
     # listing the version left it whole: listed now. The same version has the same bytes.
     if all(shelf.exists(f"{version}/{st}/{MANIFEST}") for st in entry["stages"]):
@@ -122,7 +123,8 @@ def run_mix(ctx: StageContext) -> StageResult:
             _write_members(pieces, plan.stage.name, out, storage=ctx.store.storage)
             write_manifest(  # last: a stage with a manifest has every other file
                 out, plan, storage=ctx.store.storage, mixture=mixture, published_dir=join(final, plan.stage.name),
-                version=version, input_versions=input_versions, shards=shards, run_id=ctx.run_id,
+                version=version, input_versions=input_versions, input_tables=input_tables, shards=shards,
+                run_id=ctx.run_id,
             )
             counts[f"samples.{plan.stage.name}"] = plan.samples
             counts[f"tokens.{plan.stage.name}"] = plan.tokens

@@ -44,22 +44,29 @@ class Stage:
         return self.job.split(":")[0]
 
 
+# Files annotate reads, hashed by content (`incremental.annotate_files`): a model retrained at the
+# same path reruns the stages, the same model at a new path does not.
+_ANNOTATE_FILE_PATHS = ("annotate.langid.model_path", "annotate.quality_model.model_path",
+                        "annotate.decontam.eval_paths")
+
 STAGES: tuple[Stage, ...] = (
     Stage("ingest", "curate.jobs.ingest:run_ingest", (), (t.DOCS_RAW, t.QUARANTINE),
           "raw files -> docs_raw (+ quarantine)",
           config=("inputs", "ingest"), options=("inputs",), fingerprint="curate.jobs.ingest:input_files"),
     Stage("annotate", "curate.jobs.annotate:run_annotate", (t.DOCS_RAW,), (t.DOCS_ANNOTATED,),
           "docs_raw -> docs_annotated: language, quality signals, verdict, PII redaction",
-          config=("annotate",)),
+          config=("annotate",), ignore=_ANNOTATE_FILE_PATHS, fingerprint="curate.jobs.incremental:annotate_files"),
     # Signatures and token ids are computed from the annotated text and carry its language and
     # score: annotate settings other than the keep/drop rules invalidate them.
     Stage("dedup", "curate.jobs.dedup:run_dedup", (t.DOCS_ANNOTATED,),
           (t.DEDUP_SIGNATURES, t.DUP_CLUSTERS, t.DOCS_CURATED),
           "docs_annotated -> dup_clusters + docs_curated: exact and MinHash dedup",
-          config=("dedup", "annotate"), ignore=("dedup.mode", "annotate.rules")),
+          config=("dedup", "annotate"), ignore=("dedup.mode", "annotate.rules", *_ANNOTATE_FILE_PATHS),
+          fingerprint="curate.jobs.incremental:annotate_files"),
     Stage("tokenize", "curate.jobs.tokenize_docs:run_tokenize", (t.DOCS_CURATED,), (t.DOCS_TOKENIZED,),
           "docs_curated -> docs_tokenized: tiktoken cl100k_base ids",
-          config=("tokenize", "annotate"), ignore=("tokenize.threads", "annotate.rules"), options=("input",)),
+          config=("tokenize", "annotate"), ignore=("tokenize.threads", "annotate.rules", *_ANNOTATE_FILE_PATHS),
+          options=("input",), fingerprint="curate.jobs.incremental:tokenize_inputs"),
     Stage("mix", "curate.jobs.mix:run_mix", (t.DOCS_TOKENIZED,), (),
           "docs_tokenized + mixture -> MDS shards per curriculum stage",
           config=("mix",), options=("mixture",), fingerprint="curate.jobs.incremental:mixture_hash"),

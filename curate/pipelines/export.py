@@ -3,6 +3,10 @@ Databricks Asset Bundle. Both have one task per stage, wired by the tables the s
 
     curate export airflow --out DIR [--schedule CRON] [--retries N] [--config FILE] [--root DIR]
     curate export databricks --out DIR [--schedule CRON] [--retries N] [--config FILE] [--root URI]
+
+No secret is written into an exported file: the value of a Spark setting or environment variable
+whose name looks secret (`settings.looks_secret`) is replaced by a reference to an Airflow Variable
+or a Databricks secret named `secret_name(key)`, which the user creates once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import yaml
 
 from curate.errors import ConfigError
 from curate.pipelines.dag import STAGES, Stage
+from curate.settings import looks_secret
 from curate.shipped import BPE_ENV, LID_ENV
 
 JOBS_DIR = Path(__file__).resolve().parents[1] / "jobs"
@@ -53,6 +58,63 @@ def cron_to_quartz(cron: str) -> str:
     else:
         raise ConfigError(f"--schedule {cron!r}: Quartz cron cannot restrict both day of month and day of week")
     return f"0 {minute} {hour} {dom} {month} {dow}"
+
+
+# ---- secrets ------------------------------------------------------------------------------------
+
+def secret_name(key: str) -> str:
+    """The Airflow Variable / Databricks secret that holds the value of setting `key`: its runs of
+    other characters than letters and digits as `_`, upper-cased (`spark.hadoop.fs.s3a.secret.key` ->
+    `SPARK_HADOOP_FS_S3A_SECRET_KEY`; `AWS_SECRET_ACCESS_KEY` stays)."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", key).strip("_").upper()
+
+
+def _kept_literal(key: str, value: str) -> bool:
+    """Values written as given: not secret-looking, or already a reference (`{{ ... }}` templating)."""
+    return not looks_secret(key) or "{{" in value
+
+
+def _secret_refs(settings: dict[str, str], ref) -> tuple[dict[str, str], set[str]]:
+    """`settings` with each secret-looking value replaced by `ref(secret_name(key))`, and those names."""
+    out, names = {}, set()
+    for key, value in settings.items():
+        if _kept_literal(key, value):
+            out[key] = value
+        else:
+            names.add(secret_name(key))
+            out[key] = ref(secret_name(key))
+    return out, names
+
+
+def _airflow_variable(name: str) -> str:
+    return f"{{{{ var.value.{name} }}}}"  # BashOperator renders its env with Jinja at run time
+
+
+def spark_submit_secrets(prefix: str) -> tuple[str, dict[str, str]]:
+    """The `--spark-submit` prefix with each secret-looking `--conf K=V` (or `-c K=V`, `--conf=K=V`)
+    value replaced by `"${NAME}"`, and the task environment entries that set NAME from an Airflow
+    Variable. The rest of the prefix stays as written (its own `$VARS` and quoting)."""
+    lexer = shlex.shlex(prefix, posix=True)  # as the shell splits words; positions give each word's text
+    lexer.whitespace_split, lexer.commenters = True, ""
+    edits, env = [], {}
+    after_flag = False
+    while True:
+        start = lexer.instream.tell()
+        if (token := lexer.get_token()) is None:
+            break
+        raw = prefix[start:lexer.instream.tell()]
+        begin = start + len(raw) - len(raw.lstrip())
+        lead = "--conf=" if token.startswith("--conf=") and not after_flag else ""
+        conf = token[len(lead):] if after_flag or lead else None
+        after_flag = token in ("--conf", "-c")
+        key, sep, value = (conf or "").partition("=")
+        if sep and not _kept_literal(key, value):
+            name = secret_name(key)
+            env[name] = _airflow_variable(name)
+            edits.append((begin, begin + len(raw.strip()), f'{lead}{shlex.quote(key + "=")}"${{{name}}}"'))
+    for begin, end, text in reversed(edits):
+        prefix = prefix[:begin] + text + prefix[end:]
+    return prefix, env
 
 
 # ---- Airflow -------------------------------------------------------------------------------------
@@ -106,25 +168,38 @@ def airflow_command(st: Stage, *, args: list[str], curate: str, spark_submit: st
 
 
 def airflow_dag(*, dag_id: str, schedule: str | None, retries: int, retry_delay_min: int, args: list[str],
-                curate: str, spark_submit: str | None, env: dict[str, str]) -> str:
-    """Source of an Airflow DAG file (Airflow 2.4+ and 3)."""
+                curate: str, spark_submit: str | None, env: dict[str, str]) -> tuple[str, set[str]]:
+    """Source of an Airflow DAG file (Airflow 2.4+ and 3), and the Airflow Variables it reads secrets from."""
+    env, names = _secret_refs(env, _airflow_variable)
+    if spark_submit:
+        spark_submit, conf_env = spark_submit_secrets(spark_submit)
+        env, names = {**env, **conf_env}, names | set(conf_env)
     tasks = [
         {"task_id": st.name, "doc": st.summary, "upstream": upstream(st),
          "bash_command": airflow_command(st, args=args, curate=curate, spark_submit=spark_submit)}
         for st in STAGES
     ]
-    return _AIRFLOW_TEMPLATE.format(tasks=pprint.pformat(tasks, width=100, sort_dicts=False),
-                                    env=pprint.pformat(env, width=100), dag_id=dag_id, schedule=schedule,
-                                    retries=retries, retry_delay_min=retry_delay_min)
+    source = _AIRFLOW_TEMPLATE.format(tasks=pprint.pformat(tasks, width=100, sort_dicts=False),
+                                      env=pprint.pformat(env, width=100), dag_id=dag_id, schedule=schedule,
+                                      retries=retries, retry_delay_min=retry_delay_min)
+    return source, names
 
 
 # ---- Databricks ----------------------------------------------------------------------------------
 
 def databricks_bundle(*, name: str, schedule: str | None, retries: int, retry_delay_min: int, args: list[str],
                       spark_version: str, node_type_id: str, num_workers: int, models_dir: str,
-                      project_dir: str) -> dict:
+                      project_dir: str, spark_conf: dict[str, str], env: dict[str, str],
+                      secret_scope: str) -> tuple[dict, set[str]]:
     """databricks.yml: the curate wheel built from `project_dir`, one python_wheel_task per stage
-    running the `curate` entry point on a shared job cluster, the models read from `models_dir`."""
+    running the `curate` entry point on a shared job cluster, the models read from `models_dir`.
+    Secret-looking `spark_conf` and `env` values are read from the secret scope `secret_scope`;
+    returns the bundle and the names of those secrets."""
+    def scoped(key: str) -> str:
+        return f"{{{{secrets/{secret_scope}/{key}}}}}"
+
+    spark_conf, conf_names = _secret_refs(spark_conf, scoped)
+    env, env_names = _secret_refs(env, scoped)
     tasks = [
         {
             "task_key": st.name,
@@ -148,8 +223,9 @@ def databricks_bundle(*, name: str, schedule: str | None, retries: int, retry_de
                 "spark_version": spark_version,
                 "node_type_id": node_type_id,
                 "num_workers": num_workers,
+                **({"spark_conf": spark_conf} if spark_conf else {}),
                 "spark_env_vars": {BPE_ENV: f"{models_dir}/cl100k_base.tiktoken",
-                                   LID_ENV: f"{models_dir}/lid.176.ftz"},
+                                   LID_ENV: f"{models_dir}/lid.176.ftz", **env},
             },
         }],
         "tasks": tasks,
@@ -163,7 +239,7 @@ def databricks_bundle(*, name: str, schedule: str | None, retries: int, retry_de
                                  "build": "python -m pip wheel --no-deps --wheel-dir dist ."}},
         "resources": {"jobs": {name: job}},
         "targets": {"dev": {"mode": "development", "default": True}, "prod": {"mode": "production"}},
-    }
+    }, conf_names | env_names
 
 
 # ---- command line --------------------------------------------------------------------------------
@@ -183,15 +259,21 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--root", help="storage root the tasks run with")
         p.add_argument("--delta-engine", choices=("auto", "native", "delta-rs"),
                        help="Delta engine the tasks run with (Databricks: its runtime's own Delta, by auto)")
+        p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                       help="environment variable for every task (repeatable); a secret-looking one (its name "
+                            "holds password, secret, token, key or credential) is read from an Airflow Variable "
+                            "/ a Databricks secret instead of written")
         p.set_defaults(func=main_from_args, verbose=False)
     p = sub.choices["airflow"]
     p.add_argument("--curate", default=str(Path(sys.executable).with_name("curate")),
                    help="the curate executable the tasks call (default: this environment's)")
     p.add_argument("--spark-submit", help="run tasks as `<this prefix> curate/jobs/<stage>.py ...` instead, "
                                           "e.g. \"spark-submit --master yarn --py-files dist/curate.zip\"")
-    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                   help="environment variable for every task (repeatable)")
     p = sub.choices["databricks"]
+    p.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                   help="Spark setting of the job cluster (repeatable)")
+    p.add_argument("--secret-scope", default="curate",
+                   help="Databricks secret scope of the secret-looking --spark-conf/--env values (default: curate)")
     p.add_argument("--spark-version", default="17.3.x-scala2.13", help="Databricks runtime (Spark 4)")
     p.add_argument("--node-type-id", default="i3.xlarge")
     p.add_argument("--num-workers", type=int, default=2)
@@ -199,14 +281,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
                    help="where cl100k_base.tiktoken and lid.176.ftz are on the cluster (`python -m curate.package`)")
 
 
-def _parse_env(pairs: list[str]) -> dict[str, str]:
-    env = {}
+def _pairs(flag: str, pairs: list[str]) -> dict[str, str]:
+    out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ConfigError(f"--env {pair!r}: expected KEY=VALUE")
-        env[key] = value
-    return env
+            raise ConfigError(f"{flag} {pair!r}: expected KEY=VALUE")
+        out[key] = value
+    return out
 
 
 def main_from_args(args: argparse.Namespace) -> int:
@@ -222,19 +304,27 @@ def main_from_args(args: argparse.Namespace) -> int:
         root = args.root if not args.root or "://" in args.root else str(Path(args.root).resolve())
         load_pipeline_config(config, root=root, delta_engine=args.delta_engine)  # refuse a bad config now, not at 3 am
         path = out / f"{args.name}_dag.py"
-        path.write_text(airflow_dag(
+        source, secrets = airflow_dag(
             dag_id=args.name, schedule=schedule, retries=args.retries, retry_delay_min=args.retry_delay_min,
             args=stage_args(config=config, root=root, delta_engine=args.delta_engine), curate=args.curate,
             spark_submit=args.spark_submit,
-            env=_parse_env(args.env)))
+            env=_pairs("--env", args.env))
+        path.write_text(source)
+        where = "Airflow Variables"
     else:
-        bundle = databricks_bundle(
+        bundle, secrets = databricks_bundle(
             name=args.name, schedule=schedule, retries=args.retries, retry_delay_min=args.retry_delay_min,
             args=stage_args(config=args.config, root=args.root, delta_engine=args.delta_engine),
             spark_version=args.spark_version,
             node_type_id=args.node_type_id, num_workers=args.num_workers, models_dir=args.models_dir,
-            project_dir=str(Path(os.path.relpath(PROJECT_DIR, out.resolve())).as_posix()))
+            project_dir=str(Path(os.path.relpath(PROJECT_DIR, out.resolve())).as_posix()),
+            spark_conf=_pairs("--spark-conf", args.spark_conf), env=_pairs("--env", args.env),
+            secret_scope=args.secret_scope)
         path = out / "databricks.yml"
         path.write_text(yaml.safe_dump(bundle, sort_keys=False))
+        where = f"Databricks secrets of scope {args.secret_scope!r}"
+    if secrets:
+        print(f"secret-looking values are not written; the tasks read them from the {where} "
+              f"{', '.join(sorted(secrets))}: create them before the first run", file=sys.stderr)
     print(path)
     return 0

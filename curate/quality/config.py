@@ -49,3 +49,17 @@ class AnnotateConfig(Model):
     decontam: DecontamConfig = Field(default_factory=DecontamConfig)
     quality_model: QualityModelConfig = Field(default_factory=QualityModelConfig)
     rules: RulesConfig = Field(default_factory=RulesConfig)
+
+    def file_digests(self) -> dict:
+        """The content of the files annotations depend on, whatever their paths: the language-ID
+        model, the quality model and the evaluation sets (a model retrained in place differs)."""
+        from curate.quality.langid import default_model_path
+        from curate.shipped import file_digest
+
+        quality = self.quality_model.model_path
+        return {
+            "langid_model": file_digest(self.langid.model_path or default_model_path(),
+                                        key="annotate.langid.model_path"),
+            "quality_model": quality and file_digest(quality, key="annotate.quality_model.model_path"),
+            "eval_sets": [file_digest(p, key="annotate.decontam.eval_paths") for p in self.decontam.eval_paths],
+        }

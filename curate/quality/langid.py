@@ -41,16 +41,22 @@ def default_model_path() -> Path:
     return Path(spec.origin).parent / "resources" / "lid.176.ftz"
 
 
-@lru_cache(maxsize=4)
 def load_fasttext(path: str):
-    """A fastText model, loaded once per process (per executor under Spark)."""
+    """A fastText model, loaded once per process (per executor under Spark) while its file stays the
+    same: a model retrained at the same path is loaded again, also by a Python worker Spark reuses."""
+    located = locate(path)
+    if not located.is_file():
+        raise DependencyError(f"fastText model {located} does not exist; fix the configured model path")
+    st = located.stat()
+    return _load_fasttext(str(located), st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@lru_cache(maxsize=4)
+def _load_fasttext(path: str, size: int, mtime_ns: int, inode: int):  # noqa: ARG001 — the file's identity
     try:
         import fasttext
     except ImportError:
         raise DependencyError("fastText is missing: `pip install fasttext-numpy2`") from None
-    path = str(locate(path))
-    if not Path(path).is_file():
-        raise DependencyError(f"fastText model {path} does not exist; fix the configured model path")
     log.info("loading fastText model %s", path)
     return fasttext.FastText._FastText(model_path=path)  # the public loader prints a warning per call
 

@@ -2,13 +2,15 @@
 function for `DeltaStore.rewrite`.
 
 Python workers are reused across tasks, so the `Annotator` (fastText models, regexes, evaluation
-n-grams) is built once per worker process and kept in `_ANNOTATORS`.
+n-grams) is built once per worker process and kept in `_ANNOTATORS`, by the config and the content
+of its model files.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -51,7 +53,8 @@ def annotate_fn(cfg: AnnotateConfig, *, eval_ngrams: np.ndarray | None = None,
     """docs_raw batches -> the same rows (text redacted) plus the annotation columns, and
     `annotate_run_id` when `run_id` is given."""
     cfg_json = cfg.model_dump_json()
-    digest = hashlib.sha256(cfg_json.encode())
+    # The models' content too: a worker Spark reuses must not keep a model replaced at the same path.
+    digest = hashlib.sha256(cfg_json.encode() + json.dumps(cfg.file_digests()).encode())
     if eval_ngrams is not None:
         digest.update(eval_ngrams.tobytes())
     return functools.partial(_annotate_batches, cfg_json=cfg_json, eval_ngrams=eval_ngrams, key=digest.hexdigest(),

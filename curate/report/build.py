@@ -12,6 +12,7 @@ from curate.report import aggregate as agg
 from curate.report.page import render
 from curate.report.shards import mixture_stages, version_dirs
 from curate.report.summary import ALL_TABLES
+from curate.settings import shown_settings
 
 if TYPE_CHECKING:
     from curate.jobs.common import StageContext
@@ -35,6 +36,7 @@ def report_data(ctx: StageContext, *, run_id: str | None = None) -> dict:
         "mixture": mixture_stages(version_dirs(ctx.cfg.root, runs, storage=ctx.store.storage),
                                   storage=ctx.store.storage),
         "timings": agg.timings(runs),
+        "settings": shown_settings(ctx.cfg),
     }
 
 

@@ -133,7 +133,11 @@ def _sections(data: dict, drawn: set[str]) -> str:
                        "rows in / s", "tokens"],
                       [[r["stage"], r["status"], r["engine"], r["started_at"], r["seconds"], r["rows_in"], r["rows_out"],
                         r["rows_per_s"], r["tokens"]] for r in data["timings"]]))
-    out.append("</section>")
+    out.append("</section><section><h2>Settings</h2>"
+               "<p>The config of the command that wrote this page (secret-looking Spark settings shown as ***)."
+               "</p><details><summary>all settings</summary>")
+    out.append(_table(["setting", "value"], [[k, v] for k, v in sorted(data["settings"].items())]))
+    out.append("</details></section>")
     return "\n".join(out)
 
 

@@ -55,7 +55,7 @@ class IngestConfig(Model):
     max_doc_bytes: int = Field(10_000_000, ge=1)
     # The Stack's limit for one source file.
     max_code_file_bytes: int = Field(1_000_000, ge=1)
-    # Bound on the decompressed bytes of one .gz/.zst file (zip-bomb guard).
+    # Bound on the decompressed bytes of one .gz/.zst file, gzipped WARC/WET or Parquet file (zip-bomb guard).
     max_decompressed_bytes: int = Field(8_000_000_000, ge=1)
     # Uncompressed JSONL files above this size are read by several tasks in byte ranges.
     split_bytes: int = Field(64_000_000, ge=1_000_000)

@@ -2,9 +2,10 @@
 
 `<root>/shards/<mixture>/<version>/<stage>/` holds one stage's MDS dataset (index.json plus one
 sub-directory of shards per writer task), `manifest.json` and `train_loader.yaml`. A version is
-the hash of the mixture config, the input tables' identities and versions and the plan version (the
-rules that turn them into samples), so the same inputs and mixture give the same version (the same
-bytes) and an edit gives a new one beside the old.
+the hash of the mixture config, the input tables' identities (Delta table id) and versions and the
+plan version (the rules that turn them into samples), so the same inputs and mixture give the same
+version (the same bytes) and an edit, new data or a table created again (its versions restart at 0)
+give a new one beside the old.
 
 Publication (`Shelf`): a version is published when its pointer `_versions/<version>.json` exists,
 written once the version's every file is; `versions.json` lists the published versions (rewritten
@@ -138,9 +139,12 @@ def _selector(path: str):
     return FileSelector(path, allow_not_found=True)
 
 
-def version_of(mixture: Mixture, input_versions: dict[str, int]) -> str:
-    """The shard version: the mixture, the inputs and the rules that realize them (PLAN_VERSION)."""
-    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions, "plan": PLAN_VERSION},
+def version_of(mixture: Mixture, input_versions: dict[str, int], input_tables: dict[str, str]) -> str:
+    """The shard version: the mixture, the inputs and the rules that realize them (PLAN_VERSION).
+    `input_tables`: each input table's Delta table id, which tells a table deleted and written
+    again (same version numbers, other rows) from the one an older version was drawn from."""
+    blob = json.dumps({"mixture": mixture.config_hash(), "inputs": input_versions, "tables": input_tables,
+                       "plan": PLAN_VERSION},
                       sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -176,6 +180,7 @@ def write_manifest(
     published_dir: str,
     version: str,
     input_versions: dict[str, int],
+    input_tables: dict[str, str],
     shards: dict[str, int],
     run_id: str,
 ) -> dict:
@@ -214,6 +219,7 @@ def write_manifest(
         },
         "config_hash": mixture.config_hash(),
         "input_versions": input_versions,
+        "input_tables": input_tables,
         "run_id": run_id,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "train_loader": loader,

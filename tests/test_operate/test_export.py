@@ -120,3 +120,62 @@ def test_export_refuses_bad_input(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("ingest: {max_doc_bytes: 0}\n")
     assert main(["export", "airflow", "--out", str(tmp_path), "--config", str(bad)]) == 2
+
+
+SECRET = "Pl4nted+S3cret/Value-9f2c"
+
+
+def test_airflow_dag_reads_secrets_from_airflow_variables(tmp_path):
+    """A credential given with --env or in the --spark-submit prefix is not written into the DAG file:
+    the task's environment gets it from an Airflow Variable (Jinja, rendered by BashOperator at run time)
+    and spark-submit from that environment. Checked by rendering the env as Airflow does and running
+    the task's command with a stand-in spark-submit that prints its arguments."""
+    import jinja2
+    import subprocess
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "spark-submit"
+    fake.write_text('#!/bin/sh\nprintf "%s\\n" "$@"\n')
+    fake.chmod(0o755)
+    prefix = (f"{fake} --master yarn --conf spark.hadoop.fs.s3a.secret.key={SECRET} --conf 'spark.app.name=a b' "
+              f"-c spark.executorEnv.DB_PASSWORD='{SECRET}' --conf=spark.hadoop.fs.s3a.session.token={SECRET}")
+    out = tmp_path / "dags"
+    assert main(["export", "airflow", "--out", str(out), "--spark-submit", prefix, "--schedule", "none",
+                 "--env", f"AWS_SECRET_ACCESS_KEY={SECRET}", "--env", "CURATE_LID_MODEL=/models/lid.176.ftz"]) == 0
+    (written,) = out.iterdir()
+    source = written.read_text()
+    assert SECRET not in source
+    env = assignment(source, "ENV")
+    assert env == {"AWS_SECRET_ACCESS_KEY": "{{ var.value.AWS_SECRET_ACCESS_KEY }}",
+                   "CURATE_LID_MODEL": "/models/lid.176.ftz",
+                   "SPARK_HADOOP_FS_S3A_SECRET_KEY": "{{ var.value.SPARK_HADOOP_FS_S3A_SECRET_KEY }}",
+                   "SPARK_EXECUTORENV_DB_PASSWORD": "{{ var.value.SPARK_EXECUTORENV_DB_PASSWORD }}",
+                   "SPARK_HADOOP_FS_S3A_SESSION_TOKEN": "{{ var.value.SPARK_HADOOP_FS_S3A_SESSION_TOKEN }}"}
+    variables = {name: SECRET for name in env if name != "CURATE_LID_MODEL"}
+    rendered = {k: jinja2.Template(v).render(var={"value": variables}) for k, v in env.items()}
+    command = assignment(source, "TASKS")[0]["bash_command"]
+    ran = subprocess.run(["bash", "-c", command], env={"PATH": "/usr/bin:/bin", **rendered}, capture_output=True,
+                         text=True, check=True)
+    args = ran.stdout.splitlines()
+    assert args[:10] == ["--master", "yarn", "--conf", f"spark.hadoop.fs.s3a.secret.key={SECRET}", "--conf",
+                         "spark.app.name=a b", "-c", f"spark.executorEnv.DB_PASSWORD={SECRET}",
+                         f"--conf=spark.hadoop.fs.s3a.session.token={SECRET}",
+                         str(REPO / "curate" / "jobs" / "ingest.py")]
+
+
+def test_databricks_bundle_reads_secrets_from_a_secret_scope(tmp_path, capsys):
+    assert main(["export", "databricks", "--out", str(tmp_path), "--secret-scope", "prod-curate",
+                 "--spark-conf", f"spark.hadoop.fs.s3a.secret.key={SECRET}",
+                 "--spark-conf", "spark.sql.ansi.enabled=true",
+                 "--env", f"AWS_SECRET_ACCESS_KEY={SECRET}", "--env", "HF_HOME=/local_disk0/hf"]) == 0
+    text = (tmp_path / "databricks.yml").read_text()
+    assert SECRET not in text
+    spec = yaml.safe_load(text)["resources"]["jobs"]["curate"]["job_clusters"][0]["new_cluster"]
+    assert spec["spark_conf"] == {
+        "spark.hadoop.fs.s3a.secret.key": "{{secrets/prod-curate/SPARK_HADOOP_FS_S3A_SECRET_KEY}}",
+        "spark.sql.ansi.enabled": "true"}
+    assert spec["spark_env_vars"]["AWS_SECRET_ACCESS_KEY"] == "{{secrets/prod-curate/AWS_SECRET_ACCESS_KEY}}"
+    assert spec["spark_env_vars"]["HF_HOME"] == "/local_disk0/hf"
+    err = capsys.readouterr().err
+    assert "AWS_SECRET_ACCESS_KEY, SPARK_HADOOP_FS_S3A_SECRET_KEY" in err and "prod-curate" in err

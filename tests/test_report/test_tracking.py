@@ -43,3 +43,17 @@ def test_run_is_logged_to_the_file_store(sample_run, tmp_path):
     local = client.download_artifacts(run.info.run_id, artifact.path, str(tmp_path))
     html = Path(local).read_text(encoding="utf-8")
     assert sample_run["run_id"] in html and 'id="report-data"' in html
+
+
+def test_a_credential_in_spark_conf_reaches_neither_mlflow_nor_the_report(sample_run):
+    """Every file of the MLflow store (params, tags, metrics, the report artifact) and every report page
+    under the root: the planted value nowhere, the setting shown masked."""
+    store = Path(sample_run["mlflow_uri"].removeprefix("file://"))
+    files = [p for p in store.rglob("*") if p.is_file()] + list((sample_run["root"] / "reports").glob("*.html"))
+    params = [p for p in files if p.parent.name == "params"]
+    assert params and any(p.suffix == ".html" for p in files)
+    assert [p for p in files if sample_run["secret"].encode() in p.read_bytes()] == []
+    (masked,) = [p for p in params if p.name == "spark.conf.spark.hadoop.fs.s3a.secret.key"]
+    assert masked.read_text() == "***"
+    page = next((sample_run["root"] / "reports").glob("*.html")).read_text(encoding="utf-8")
+    assert "<td>spark.conf.spark.hadoop.fs.s3a.secret.key</td><td>***</td>" in page
