@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping
 
 from curate import objectstore
-from curate.errors import ConfigError
 
 if TYPE_CHECKING:
     from pyarrow import fs
@@ -65,29 +64,26 @@ class Storage:
         path_style = cfg.path_style if cfg and cfg.path_style is not None else endpoint is not None
         return cls(endpoint=endpoint, region=region or DEFAULT_REGION, path_style=path_style)
 
-    def check(self, uri: str) -> None:
-        """Refuse a URI no client here can reach."""
-        if is_remote(uri) and scheme(uri) not in S3_SCHEMES:
-            raise ConfigError(f"{uri!r}: object stores are reached as s3:// or s3a:// here (S3 and S3-compatible "
-                              f"servers); {scheme(uri)}:// is not wired up")
-
     def spark_conf(self) -> dict[str, str]:
         """SparkConf entries for S3A at this endpoint (s3:// mapped to S3A too)."""
         return objectstore.spark_conf(endpoint=self.endpoint, region=self.region, path_style=self.path_style)
 
     def delta_rs_options(self, uri: str) -> dict[str, str] | None:
-        """delta-rs `storage_options` for the table at `uri` (None for a local one)."""
-        if not is_remote(uri):
+        """delta-rs `storage_options` for the table at `uri` (None for a local one, and for stores other
+        than S3, which delta-rs configures from their own environment variables)."""
+        if scheme(uri) not in S3_SCHEMES:
             return None
         return objectstore.delta_rs_options(endpoint=self.endpoint, region=self.region)
 
     def filesystem(self, uri: str) -> tuple[fs.FileSystem, str]:
-        """A pyarrow filesystem and the path in it of `uri` (a local path, or s3:// / s3a://)."""
+        """A pyarrow filesystem and the path in it of `uri`: a local path, s3:// or s3a:// at this
+        endpoint, or another store pyarrow opens from its URI alone (gs://)."""
         from pyarrow import fs
 
-        self.check(uri)
         if not is_remote(uri):
             return fs.LocalFileSystem(), os.path.abspath(uri.removeprefix("file://"))
+        if scheme(uri) not in S3_SCHEMES:
+            return fs.FileSystem.from_uri(uri)
         options = {"region": self.region, "force_virtual_addressing": not self.path_style}
         if self.endpoint:
             host = self.endpoint.split("://", 1)[-1].rstrip("/")

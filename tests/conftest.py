@@ -6,27 +6,20 @@ from __future__ import annotations
 
 import os
 import socket
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
+from test_objectstore.server import BUCKET
+from test_objectstore.server import objectstore as _objectstore
+
 ENGINES = ("native", "delta-rs")
-REPO = Path(__file__).resolve().parents[1]
-OBJECTSTORE_SCRIPT = REPO / "scripts" / "objectstore.sh"
-BUCKET = "curate-test"
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _objectstore(action: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([str(OBJECTSTORE_SCRIPT), action, *args], env=env, capture_output=True, text=True,
-                          timeout=120)
 
 
 @pytest.fixture(scope="session")

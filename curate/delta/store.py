@@ -73,7 +73,6 @@ def open_store(spark: SparkSession, root: str, *, engine: EngineChoice = "auto",
     data source so that users' own `df.write.format("delta")` works (curate's jobs pass False: they
     write through the store, and the registration costs a Python planner worker, about 2 s)."""
     storage = storage or Storage.from_config(None)
-    storage.check(root)
     if resolve_engine(spark, engine) == "native":
         from curate.delta.native_store import NativeStore
 

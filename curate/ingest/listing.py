@@ -5,12 +5,14 @@ from __future__ import annotations
 import glob
 import os
 import posixpath
+import re
 from typing import Iterator
 
 from curate.errors import InputError
 from curate.ingest.opening import compression_of, file_size
 from curate.ingest.records import FileTask
 from curate.schemas.config import IngestConfig, InputConfig
+from curate.storage import Storage, is_remote
 
 _TEXT_EXTENSIONS = (".txt", ".text", ".md", ".rst")
 _JSONL_EXTENSIONS = (".jsonl", ".json", ".ndjson")
@@ -34,25 +36,69 @@ def detect_format(path: str) -> str | None:
     return None
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
+_WILDCARDS = "*?["
 
 
-def _base_and_files(path: str) -> tuple[str, list[str]]:
+def _glob_base(pattern: str) -> str:
+    """The folder of a glob's first wildcard."""
+    head = pattern[: min(pattern.index(ch) for ch in _WILDCARDS if ch in pattern)]
+    return head if head.endswith("/") else posixpath.dirname(head)
+
+
+def _glob_regex(pattern: str) -> re.Pattern:
+    """A glob as the local one reads it: `*` and `?` within a name, `**` across folders, [..] sets."""
+    out, i = [], 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1:]:
+            end = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1:end].replace("!", "^", 1) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _remote_base_and_files(path: str, storage: Storage) -> tuple[str, list[str]]:
+    """`_base_and_files` on an object store: one listing of the folder (or the glob's folder) on the
+    driver; the files themselves are read by the tasks."""
+    from pyarrow import fs
+
+    prefix = path.split("://", 1)[0] + "://"
+    glob_base = _glob_base(path) if any(ch in path for ch in _WILDCARDS) else None
+    filesystem, inner = storage.filesystem(glob_base or path)
+    info = filesystem.get_file_info(inner)
+    if glob_base is None and info.type == fs.FileType.File:
+        return posixpath.dirname(path), [path]
+    if info.type != fs.FileType.Directory:
+        raise InputError(f"input path {path!r} does not exist; check the input's path")
+    listed = sorted(prefix + i.path for i in filesystem.get_file_info(fs.FileSelector(inner, recursive=True))
+                    if i.type == fs.FileType.File)
+    if glob_base is None:
+        return path.rstrip("/"), listed
+    pattern = _glob_regex(path)
+    files = [f for f in listed if pattern.match(f)]
+    if not files:
+        raise InputError(f"input glob {path!r} matches no file; check the input's path")
+    return glob_base.rstrip("/"), files
+
+
+def _base_and_files(path: str, storage: Storage) -> tuple[str, list[str]]:
     """The folder uris are relative to, and the files a path/dir/glob names (sorted)."""
-    if _is_remote(path):
-        from pyarrow import fs
-
-        filesystem, inner = fs.FileSystem.from_uri(path)
-        info = filesystem.get_file_info(inner)
-        scheme = path.split("://", 1)[0]
-        if info.type == fs.FileType.Directory:
-            infos = filesystem.get_file_info(fs.FileSelector(inner, recursive=True))
-            files = sorted(f"{scheme}://{i.path}" for i in infos if i.type == fs.FileType.File)
-            return path.rstrip("/"), files
-        if info.type == fs.FileType.File:
-            return posixpath.dirname(path), [path]
-        raise InputError(f"input path {path!r} does not exist")
+    if is_remote(path):
+        return _remote_base_and_files(path, storage)
     path = path.removeprefix("file://")
     if any(ch in path for ch in "*?["):
         base = path.split("*")[0].split("?")[0].split("[")[0]
@@ -77,26 +123,29 @@ _SPECIAL = "not a regular file (named pipe, socket, device or broken link): not 
 
 
 def _special(path: str) -> bool:
-    return not _is_remote(path) and not os.path.isfile(path.removeprefix("file://"))
+    return not is_remote(path) and not os.path.isfile(path.removeprefix("file://"))
 
 
 def _rel(path: str, base: str) -> str:
     return posixpath.relpath(path.replace(os.sep, "/"), base.replace(os.sep, "/")) if base else path
 
 
-def list_tasks(inputs: list[InputConfig], cfg: IngestConfig) -> list[FileTask]:
+def list_tasks(inputs: list[InputConfig], cfg: IngestConfig, *, storage: Storage = Storage()) -> list[FileTask]:
+    """The tasks of `inputs`; `storage`: how inputs on an object store are reached (listed once here,
+    on the driver; read by the tasks)."""
     tasks: list[FileTask] = []
     for inp in inputs:
-        if inp.kind == "code" and inp.format in ("auto", "code") and not _is_remote(inp.path) \
+        if inp.kind == "code" and inp.format in ("auto", "code") and not is_remote(inp.path) \
                 and os.path.isdir(inp.path):
             tasks.extend(_code_tree(inp, cfg))
             continue
-        base, files = _base_and_files(inp.path)
+        base, files = _base_and_files(inp.path, storage)
         # A folder's or a glob's files follow the code trees' link policy; a file named itself is read.
-        root = None if _is_remote(inp.path) or os.path.isfile(inp.path) else os.path.realpath(base)
+        root = None if is_remote(inp.path) or os.path.isfile(inp.path) else os.path.realpath(base)
         for f in files:
             fmt = inp.format if inp.format != "auto" else ("code" if inp.kind == "code" else detect_format(f))
-            task = FileTask(f, _rel(f, base), fmt or "unknown", inp.source, inp.kind, inp.text_field, inp.id_field)
+            task = FileTask(f, _rel(f, base), fmt or "unknown", inp.source, inp.kind, inp.text_field, inp.id_field,
+                            storage=storage)
             skip = (root and _link_policy(f, base, root)) or (("special_file", _SPECIAL) if _special(f) else None)
             if skip:
                 tasks.append(FileTask(**{**task.__dict__, "skip_code": skip[0], "skip_reason": skip[1]}))
@@ -147,7 +196,7 @@ def _split(task: FileTask, cfg: IngestConfig) -> Iterator[FileTask]:
     if task.format != "jsonl" or compression_of(task.input_file):
         yield task
         return
-    size = file_size(task.input_file)
+    size = file_size(task.input_file, storage=task.storage)
     if size <= cfg.split_bytes:
         yield task
         return

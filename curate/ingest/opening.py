@@ -17,6 +17,7 @@ from isal import isal_zlib
 
 from curate.errors import InputUnavailable
 from curate.faults import fault_point
+from curate.storage import Storage, is_remote
 
 COMPRESSIONS = (".gz", ".zst")
 
@@ -139,14 +140,12 @@ class _Stored(io.RawIOBase):
         super().close()
 
 
-def open_raw(path: str):
-    """A buffered binary file object for a local path or a filesystem URI (s3://, gs://, ...)."""
+def open_raw(path: str, *, storage: Storage):
+    """A buffered binary file object for a local path or an object-store URI (s3://, s3a://)."""
     try:
         fault_point(f"open:{posixpath.basename(path)}")
-        if "://" in path and not path.startswith("file://"):
-            from pyarrow import fs
-
-            filesystem, inner = fs.FileSystem.from_uri(path)
+        if is_remote(path):
+            filesystem, inner = storage.filesystem(path)
             raw = filesystem.open_input_file(inner)
         else:
             raw = io.FileIO(path.removeprefix("file://"), "rb")
@@ -155,21 +154,19 @@ def open_raw(path: str):
     return io.BufferedReader(_Stored(raw, path), buffer_size=1 << 20)
 
 
-def file_size(path: str) -> int:
+def file_size(path: str, *, storage: Storage) -> int:
     try:
-        if "://" in path and not path.startswith("file://"):
-            from pyarrow import fs
-
-            filesystem, inner = fs.FileSystem.from_uri(path)
+        if is_remote(path):
+            filesystem, inner = storage.filesystem(path)
             return filesystem.get_file_info(inner).size
         return os.path.getsize(path.removeprefix("file://"))
     except OSError as err:
         raise unavailable(path, err) from err
 
 
-def open_decompressed(path: str, *, max_bytes: int):
+def open_decompressed(path: str, *, max_bytes: int, storage: Storage):
     """A buffered binary stream of the file's content, decompressed and bounded if compressed."""
-    raw = open_raw(path)
+    raw = open_raw(path, storage=storage)
     kind = compression_of(path)
     if kind is None:
         return raw

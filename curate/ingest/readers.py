@@ -62,7 +62,7 @@ def stream_error(err: Exception, offset: int) -> Record:
 def read_jsonl(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
     # A line longer than this cannot hold a document within max_doc_bytes, even JSON-escaped.
     max_line = cfg.max_doc_bytes * 6 + 1024
-    with open_decompressed(task.input_file, max_bytes=cfg.max_decompressed_bytes) as f:
+    with open_decompressed(task.input_file, max_bytes=cfg.max_decompressed_bytes, storage=task.storage) as f:
         pos = task.start
         if pos > 0:  # a line belongs to the split in which it starts
             f.seek(pos - 1)
@@ -186,7 +186,7 @@ def read_parquet(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
     import pyarrow.parquet as pq
     import pyarrow as pa
 
-    with open_raw(task.input_file) as raw:
+    with open_raw(task.input_file, storage=task.storage) as raw:
         pf = pq.ParquetFile(raw)
         names = pf.schema_arrow.names
         if task.text_field not in names:
@@ -245,11 +245,11 @@ def _parquet_records(batch, first_row: int, task: FileTask, cfg: IngestConfig) -
 
 # ---- whole files: plain text and source code ---------------------------------------------------------
 def _read_whole(task: FileTask, limit: int, code: str) -> bytes | Record:
-    size = file_size(task.input_file)
+    size = file_size(task.input_file, storage=task.storage)
     if size > limit:
         return refuse(code, f"file is {size} bytes, above the limit of {limit}", 0,
                       skipped=task.kind == "code")
-    with open_decompressed(task.input_file, max_bytes=limit) as f:
+    with open_decompressed(task.input_file, max_bytes=limit, storage=task.storage) as f:
         return f.read()
 
 
@@ -344,7 +344,7 @@ def _warc_records(raw, *, max_bytes: int):
 def read_warc(task: FileTask, cfg: IngestConfig) -> Iterator[Record]:
     """WARC: HTTP responses with HTML become documents (main text); WET: conversion records as is."""
     wanted = "conversion" if task.format == "wet" else "response"
-    with open_raw(task.input_file) as raw:
+    with open_raw(task.input_file, storage=task.storage) as raw:
         records = _warc_records(raw, max_bytes=cfg.max_decompressed_bytes)
         for rec in records:
             if rec.rec_type != wanted:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import xxhash
 
 from curate.quality.pii import PiiOptions, redact
+from curate.storage import Storage
 
 EXCERPT_CHARS = 256
 _REDACTED_CHARS = EXCERPT_CHARS * 4  # redacted before the cut to EXCERPT_CHARS
@@ -34,6 +35,7 @@ class FileTask:
     end: int = -1  # -1: to the end of the file
     skip_code: str | None = None  # decided at listing time (vendored dir, lock file, symlink...)
     skip_reason: str | None = None
+    storage: Storage = Storage()  # how an input on an object store is reached
 
 
 @dataclass

@@ -70,7 +70,7 @@ _BATCH_ROWS = 2000
 def _work(task: FileTask) -> int:
     if task.skip_code:
         return 0
-    return task.end - task.start if task.end >= 0 else file_size(task.input_file) - task.start
+    return task.end - task.start if task.end >= 0 else file_size(task.input_file, storage=task.storage) - task.start
 
 
 def _packed(spark: SparkSession, tasks: list[FileTask]) -> list[list[FileTask]]:

@@ -42,7 +42,7 @@ def recount(ctx: StageContext):
     if not ctx.cfg.inputs:
         raise ConfigError("audit re-reads the inputs to count their records, but the config has no `inputs`; "
                           "pass the --config that ingested the data")
-    tasks = list_tasks(ctx.cfg.inputs, ctx.cfg.ingest)
+    tasks = list_tasks(ctx.cfg.inputs, ctx.cfg.ingest, storage=ctx.store.storage)
     return read_records(ctx.spark, tasks, ctx.cfg.ingest).select("source", "input_file", "fate")
 
 

@@ -126,8 +126,6 @@ def make_context(args: argparse.Namespace, *, app_name: str, options: dict | Non
     storage = Storage.from_config(cfg.storage)
     inputs = (options or {}).get("inputs") or cfg.inputs
     remote = [p for p in (cfg.root, *(i.path for i in inputs)) if is_remote(p)]
-    for path in remote:
-        storage.check(path)
     spark = get_spark(cfg.spark, app_name=app_name, verbose=args.verbose, delta_engine=cfg.delta.engine,
                       storage=storage if remote else None)
     store = open_store(spark, cfg.root, engine=cfg.delta.engine, storage=storage, register_format=False)

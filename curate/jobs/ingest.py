@@ -12,22 +12,23 @@ from pyspark.sql import functions as F
 
 from curate.errors import ConfigError
 from curate.ingest.listing import list_tasks
+from curate.ingest.records import FileTask
 from curate.ingest.spark import doc_ids_unique, unavailable_input, write_records
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.jobs.incremental import RETRY_COUNT, last_success
 from curate.schemas.config import InputConfig
 from curate.schemas.tables import DOCS_RAW, DOCS_RAW_SCHEMA, QUARANTINE, QUARANTINE_SCHEMA
+from curate.storage import is_remote
 
 log = logging.getLogger(__name__)
 
 
-def _file_state(path: str) -> tuple[int, int]:
+def _file_state(task: FileTask) -> tuple[int, int]:
     """(size, mtime in ns); the file itself for a symbolic link; (-1, -1) for a path that cannot be
     stat'ed (a name that is not UTF-8 is listed escaped; ingest records it as `invalid_path`)."""
-    if "://" in path and not path.startswith("file://"):
-        from pyarrow import fs
-
-        filesystem, inner = fs.FileSystem.from_uri(path)
+    path = task.input_file
+    if is_remote(path):
+        filesystem, inner = task.storage.filesystem(path)
         info = filesystem.get_file_info(inner)
         return info.size or 0, info.mtime_ns or 0
     try:
@@ -40,15 +41,15 @@ def _file_state(path: str) -> tuple[int, int]:
 def input_files(ctx: StageContext) -> list[tuple]:
     """Path, byte range, policy skip, size and mtime of every input task: ingest reruns when one changes."""
     inputs = ctx.options.get("inputs") or ctx.cfg.inputs
-    return [(t.input_file, t.start, t.end, t.skip_code, *_file_state(t.input_file))
-            for t in list_tasks(inputs, ctx.cfg.ingest)]
+    return [(t.input_file, t.start, t.end, t.skip_code, *_file_state(t))
+            for t in list_tasks(inputs, ctx.cfg.ingest, storage=ctx.store.storage)]
 
 
 def run_ingest(ctx: StageContext) -> StageResult:
     inputs = ctx.options.get("inputs") or ctx.cfg.inputs
     if not inputs:
         raise ConfigError("nothing to ingest: the config has no `inputs` and no --input was given")
-    tasks = list_tasks(inputs, ctx.cfg.ingest)
+    tasks = list_tasks(inputs, ctx.cfg.ingest, storage=ctx.store.storage)
     log.info("ingest: %d file tasks from %d inputs", len(tasks), len(inputs))
     before = ctx.store.rows(DOCS_RAW) if ctx.store.exists(DOCS_RAW) else 0
     # The tasks write the records into files of both tables; what comes back is their add actions.

@@ -13,10 +13,8 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from conftest import BUCKET
+from test_objectstore.server import BUCKET, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "objectstore.sh"
 DELTA_RS_TABLE = f"s3://{BUCKET}/delta-rs-table"
 
 

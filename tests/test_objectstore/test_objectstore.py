@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.test_objectstore.conftest import BUCKET, SCRIPT
-from tests.test_objectstore.spark_job import MULTIPART_BYTES, multipart_payload
+from test_objectstore.server import BUCKET, SCRIPT
+from test_objectstore.spark_job import MULTIPART_BYTES, multipart_payload
 
 # The tests of the Spark job (about 95 s: its own session, S3A and Delta on the server) are opt-in.
 spark_test = pytest.mark.integration
