@@ -7,7 +7,8 @@ writes dist/curate.zip, dist/cl100k_base.tiktoken and dist/lid.176.ftz and print
 flags that ship them. Executors then need no network and no curate install: only curate's
 dependencies in their Python (the same venv on every node, or a venv-pack archive, see the README).
 `--delta` also copies the Delta Lake jars set-up installed into dist/jars and adds `--jars` and the
-Delta session settings, for a cluster without them (Databricks has its own: leave it off there).
+Delta session settings, for a cluster without them (Databricks has its own: leave it off there);
+`--s3` likewise ships hadoop-aws's S3A jars, for an s3:// root or inputs on a cluster without them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Bundle:
     bpe_path: Path
     lid_path: Path
     jars: tuple[Path, ...] = ()
+    delta: bool = False  # the jars include Spark's Delta: its session settings go with them
 
     def submit_args(self) -> list[str]:
         """spark-submit flags: the package on every Python path, the models in every working set,
@@ -43,6 +45,7 @@ class Bundle:
             args += ["--conf", f"spark.executorEnv.{env}={path.name}"]
         if self.jars:
             args += ["--jars", ",".join(str(j) for j in self.jars)]
+        if self.delta:
             for key, value in DELTA_SESSION_CONF.items():
                 args += ["--conf", f"{key}={value}"]
         return args
@@ -61,10 +64,10 @@ def build_zip(out: Path) -> Path:
     return out
 
 
-def build(out_dir: Path, *, delta: bool = False) -> Bundle:
+def build(out_dir: Path, *, delta: bool = False, s3: bool = False) -> Bundle:
     """Write curate.zip and the two model files into `out_dir`; the models are the ones this process
-    would load (so $CURATE_BPE_FILE / $CURATE_LID_MODEL, when set, are honoured). `delta`: copy the
-    installed Delta jars into `out_dir/jars` too."""
+    would load (so $CURATE_BPE_FILE / $CURATE_LID_MODEL, when set, are honoured). `delta`, `s3`: copy
+    the installed Delta / S3A jars into `out_dir/jars` too."""
     from curate.jars import installed
     from curate.quality.langid import default_model_path
     from curate.tokenize.encoder import bpe_file, get_encoding
@@ -73,12 +76,12 @@ def build(out_dir: Path, *, delta: bool = False) -> Bundle:
     out_dir.mkdir(parents=True, exist_ok=True)
     models = [shutil.copyfile(src, out_dir / src.name) for src in (bpe_file(), default_model_path())]
     jars: list[Path] = []
-    if delta:
-        if not installed("delta"):
-            raise DependencyError("--delta: Delta Lake's jars are not installed; run scripts/setup.sh")
+    for feature in [f for f, wanted in (("delta", delta), ("s3", s3)) if wanted]:
+        if not installed(feature):
+            raise DependencyError(f"--{feature}: the {feature} jars are not installed; run scripts/setup.sh")
         (out_dir / "jars").mkdir(exist_ok=True)
-        jars = [shutil.copyfile(j, out_dir / "jars" / j.name) for j in installed("delta")]
-    return Bundle(build_zip(out_dir / "curate.zip"), *models, jars=tuple(jars))
+        jars += [shutil.copyfile(j, out_dir / "jars" / j.name) for j in installed(feature)]
+    return Bundle(build_zip(out_dir / "curate.zip"), *models, jars=tuple(jars), delta=delta)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,8 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default="dist", help="output folder (default: dist)")
     parser.add_argument("--delta", action="store_true",
                         help="ship the Delta Lake jars set-up installed, with Delta's session settings")
+    parser.add_argument("--s3", action="store_true", help="ship hadoop-aws's S3A jars set-up installed")
     args = parser.parse_args(argv)
-    bundle = build(Path(args.out).resolve(), delta=args.delta)
+    bundle = build(Path(args.out).resolve(), delta=args.delta, s3=args.s3)
     print(" ".join(bundle.submit_args()))
     return 0
 

@@ -135,10 +135,13 @@ def list_tasks(inputs: list[InputConfig], cfg: IngestConfig, *, storage: Storage
     on the driver; read by the tasks)."""
     tasks: list[FileTask] = []
     for inp in inputs:
-        if inp.kind == "code" and inp.format in ("auto", "code") and not is_remote(inp.path) \
-                and os.path.isdir(inp.path):
-            tasks.extend(_code_tree(inp, cfg))
-            continue
+        if inp.kind == "code" and inp.format in ("auto", "code"):
+            if is_remote(inp.path) and not any(ch in inp.path for ch in _WILDCARDS):
+                tasks.extend(_remote_code_tree(inp, cfg, storage))
+                continue
+            if not is_remote(inp.path) and os.path.isdir(inp.path):
+                tasks.extend(_code_tree(inp, cfg))
+                continue
         base, files = _base_and_files(inp.path, storage)
         # A folder's or a glob's files follow the code trees' link policy; a file named itself is read.
         root = None if is_remote(inp.path) or os.path.isfile(inp.path) else os.path.realpath(base)
@@ -204,6 +207,38 @@ def _split(task: FileTask, cfg: IngestConfig) -> Iterator[FileTask]:
         yield FileTask(**{**task.__dict__, "start": start, "end": min(start + cfg.split_bytes, size)})
 
 
+def _vendored(name: str) -> str:
+    return f"vendored or tool directory {name!r} (ingest.vendored_dirs)"
+
+
+def _lock_file(name: str) -> str:
+    return f"generated lock file {name!r} (ingest.lock_files)"
+
+
+def _remote_code_tree(inp: InputConfig, cfg: IngestConfig, storage: Storage) -> Iterator[FileTask]:
+    """A source tree on an object store (no links there): the same vendored-folder and lock-file
+    policy as `_code_tree`, a skipped row per vendored folder and per lock file."""
+    base, files = _remote_base_and_files(inp.path, storage)
+    vendored, locks, skipped = set(cfg.vendored_dirs), set(cfg.lock_files), set()
+
+    def task(path: str, skip: str | None = None, why: str | None = None) -> FileTask:
+        return FileTask(path, _rel(path, base), "code", inp.source, inp.kind, skip_code=skip, skip_reason=why,
+                        storage=storage)
+
+    for f in files:
+        parts = _rel(f, base).split("/")
+        hit = next((i for i, part in enumerate(parts[:-1]) if part in vendored), None)
+        if hit is not None:
+            folder = "/".join(parts[: hit + 1])
+            if folder not in skipped:
+                skipped.add(folder)
+                yield task(f"{base}/{folder}", "vendored", _vendored(parts[hit]))
+        elif parts[-1] in locks:
+            yield task(f, "lock_file", _lock_file(parts[-1]))
+        else:
+            yield task(f)
+
+
 def _code_tree(inp: InputConfig, cfg: IngestConfig) -> Iterator[FileTask]:
     """Walk a source tree without following symlinks; policy skips are decided here and recorded."""
     root = os.path.realpath(inp.path)
@@ -221,13 +256,13 @@ def _code_tree(inp: InputConfig, cfg: IngestConfig) -> Iterator[FileTask]:
                 yield task(full, *_link_policy(full, inp.path, root))
             elif name in vendored:
                 dirs.remove(name)
-                yield task(full, "vendored", f"vendored or tool directory {name!r} (ingest.vendored_dirs)")
+                yield task(full, "vendored", _vendored(name))
         for name in sorted(names):
             full = os.path.join(d, name)
             if os.path.islink(full):
                 yield task(full, *_link_policy(full, inp.path, root))
             elif name in locks:
-                yield task(full, "lock_file", f"generated lock file {name!r} (ingest.lock_files)")
+                yield task(full, "lock_file", _lock_file(name))
             elif _special(full):
                 yield task(full, "special_file", _SPECIAL)
             else:

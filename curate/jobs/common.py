@@ -17,7 +17,7 @@ from curate.jobs.incremental import stage_hash, unchanged_since
 from curate.progress import stage_progress
 from curate.schemas.config import PipelineConfig, load_pipeline_config
 from curate.schemas.tables import RUNS, RUNS_SCHEMA
-from curate.storage import Storage, is_remote
+from curate.storage import Storage, delete_tree, is_remote, join
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -146,7 +146,25 @@ def locked_context(args: argparse.Namespace, *, command: str, options: dict | No
     root = load_pipeline_config(args.config, root=args.root, delta_engine=args.delta_engine).root
     run_id = new_run_id()
     with run_lock(root, run_id=run_id, command=command, wait_s=args.wait):
-        yield make_context(args, app_name=f"curate-{command}", options=options, run_id=run_id)
+        ctx = make_context(args, app_name=f"curate-{command}", options=options, run_id=run_id)
+        with reliable_checkpoints(ctx):
+            yield ctx
+
+
+@contextmanager
+def reliable_checkpoints(ctx: StageContext) -> Iterator[None]:
+    """On a cluster, the checkpoints that cut dedup's lineage go to `<root>/_curate/checkpoints/<run>/`
+    (storage that outlives an executor: losing one does not lose them), removed when the command
+    ends. A local master keeps them in its own block manager (one JVM: nothing to lose apart)."""
+    if ctx.spark.sparkContext.master.startswith("local"):
+        yield
+        return
+    folder = join(ctx.cfg.root, "_curate", "checkpoints", ctx.run_id)
+    ctx.spark.sparkContext.setCheckpointDir(folder)
+    try:
+        yield
+    finally:
+        delete_tree(*ctx.store.storage.filesystem(folder))
 
 
 def stage_main(stage: str) -> int:

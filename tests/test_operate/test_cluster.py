@@ -2,16 +2,21 @@
 and two workers on 127.0.0.1), the package and the models shipped with --py-files/--files, compared
 with a local-mode run of the whole DAG (`spark-submit --master local[2] curate/jobs/run.py`, which has
 no Delta jar: delta-rs). The cluster runs under each engine: with the Delta jars shipped by --jars
-(Spark's own Delta), and without them (delta-rs)."""
+(Spark's own Delta), and without them (delta-rs), and on Spark's Delta with the storage root in a
+bucket of the test S3 server (the S3A jars shipped too). Losing a worker in the middle of dedup and
+of mix does not fail the run, whose results equal the undisturbed one's."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +26,9 @@ import yaml
 from curate.package import build
 from curate.pipelines.dag import STAGES
 from curate.schemas.config import load_pipeline_config
+from curate.storage import Storage
+from curate.tokenize.publish import Shelf
+from test_faults.harness import _RUN_SPECIFIC
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +65,7 @@ def bundle(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def delta_bundle(tmp_path_factory):
-    return build(tmp_path_factory.mktemp("dist-delta"), delta=True)
+    return build(tmp_path_factory.mktemp("dist-delta"), delta=True, s3=True)
 
 
 @pytest.fixture(scope="module")
@@ -96,13 +104,20 @@ def cluster(action: str, state: Path, ports: tuple[int, int]) -> subprocess.Comp
                           timeout=300)
 
 
-@pytest.fixture(scope="module", params=["native", "delta-rs"])
-def cluster_root(request, tmp_path_factory, bundle, delta_bundle, config):
-    """Start the cluster, run each stage's job module against it on the engine, stop it by PID."""
-    engine = request.param
+# (engine, root in the test bucket)
+RUNS = {"native": ("native", False), "delta-rs": ("delta-rs", False), "native-s3": ("native", True)}
+
+
+@pytest.fixture(scope="module", params=list(RUNS))
+def cluster_root(request, tmp_path_factory, bundle, delta_bundle, config, objectstore):
+    """Start the cluster (the object store's environment exported: the workers' executors read their
+    keys from it), run each stage's job module against it on the engine, stop it by PID. Returns
+    (engine, root)."""
+    engine, in_bucket = RUNS[request.param]
     shipped = delta_bundle if engine == "native" else bundle
-    tmp = tmp_path_factory.mktemp(f"cluster-{engine}")
-    state, root, ports = tmp / "state", tmp / engine, (free_port(), free_port())  # the root is named for its engine
+    tmp = tmp_path_factory.mktemp(f"cluster-{request.param}")
+    state, ports = tmp / "state", (free_port(), free_port())
+    root = f"s3://{objectstore['bucket']}/cluster-{request.param}" if in_bucket else str(tmp / "root")
     started = cluster("start", state, ports)
     pids = {p.stem: int(p.read_text()) for p in (state / "pids").glob("*.pid")}
     try:
@@ -120,7 +135,7 @@ def cluster_root(request, tmp_path_factory, bundle, delta_bundle, config):
     assert not [name for name, pid in pids.items() if alive(pid)]
     # Executors really ran on the workers: each worker has this application's executor folders.
     assert all(list((state / "work" / w).glob("app-*/*")) for w in ("worker1", "worker2"))
-    return root
+    return engine, root
 
 
 @pytest.fixture(scope="module")
@@ -132,51 +147,123 @@ def local_root(tmp_path_factory, bundle, config):
     return tmp / "root"
 
 
-def table_rows(root: Path, name: str) -> list[str]:
+def table_rows(root: str, name: str) -> list[str]:
     """Rows as sorted canonical JSON, without the columns that name the run that wrote them."""
     from deltalake import DeltaTable
 
-    rows = DeltaTable(str(root / "tables" / name)).to_pyarrow_table().to_pylist()
+    uri = f"{root}/tables/{name}"
+    rows = DeltaTable(uri, storage_options=Storage.from_config(None).delta_rs_options(uri)).to_pyarrow_table().to_pylist()
     return sorted(json.dumps({k: v for k, v in r.items() if not k.endswith("run_id")}, sort_keys=True, default=repr)
                   for r in rows)
 
 
-def shard_digest(stage_dir: Path, cache: Path) -> dict:
+def table_names(root: str) -> list[str]:
+    from pyarrow.fs import FileSelector
+
+    fs, path = Storage.from_config(None).filesystem(f"{root}/tables")
+    return sorted(i.base_name for i in fs.get_file_info(FileSelector(path)) if not i.is_file and i.base_name != "runs")
+
+
+def published_stages(root: str) -> dict[str, str]:
+    """stage -> URI of that stage in the latest published version of the sample mixture."""
+    shelf = Shelf(root, "sample", storage=Storage.from_config(None))
+    entry = shelf.versions()[-1]
+    return {st: f"{shelf.version_uri(entry['version'])}/{st}" for st in entry["stages"]}
+
+
+def shard_digest(stage_uri: str, cache: Path) -> dict:
     from streaming import StreamingDataset
 
-    ds = StreamingDataset(remote=str(stage_dir), local=str(cache), shuffle=False, batch_size=1)
+    ds = StreamingDataset(remote=stage_uri, local=str(cache), shuffle=False, batch_size=1)
     samples = [hashlib.sha256(np.asarray(s["tokens"]).tobytes() + s["source"].encode()).hexdigest() for s in ds]
-    manifest = json.loads((stage_dir / "manifest.json").read_text())
-    # The run's id and time, and the loader snippet's path under its own root, differ by design.
-    return {"manifest": {k: v for k, v in manifest.items() if k not in ("run_id", "created_at", "train_loader")},
-            "samples": samples}
+    fs, path = Storage.from_config(None).filesystem(f"{stage_uri}/manifest.json")
+    with fs.open_input_stream(path, compression=None) as f:
+        manifest = json.loads(f.read())
+    # The run's id and time, the loader snippet's path under its own root, and the version (it names the
+    # input table's identity, which differs between roots) differ by design.
+    return {"manifest": {k: v for k, v in manifest.items() if k not in _RUN_SPECIFIC}, "samples": samples}
 
 
 def test_cluster_tables_equal_local_run(cluster_root, local_root):
-    names = sorted(p.name for p in (local_root / "tables").iterdir() if p.name != "runs")
-    assert sorted(p.name for p in (cluster_root / "tables").iterdir() if p.name != "runs") == names
+    _, root = cluster_root
+    names = table_names(str(local_root))
+    assert table_names(root) == names
     assert {"docs_raw", "quarantine", "docs_annotated", "dup_clusters", "docs_curated", "docs_tokenized"} <= set(names)
     for name in names:
-        local = table_rows(local_root, name)
+        local = table_rows(str(local_root), name)
         assert local, f"{name} is empty"
-        assert table_rows(cluster_root, name) == local, name
+        assert table_rows(root, name) == local, name
 
 
 def test_cluster_runs_record_every_stage(cluster_root):
     from deltalake import DeltaTable
 
-    runs = DeltaTable(str(cluster_root / "tables" / "runs")).to_pyarrow_table().to_pylist()
+    engine, root = cluster_root
+    uri = f"{root}/tables/runs"
+    runs = DeltaTable(uri, storage_options=Storage.from_config(None).delta_rs_options(uri)).to_pyarrow_table().to_pylist()
     assert sorted((r["stage"], r["status"]) for r in runs) == sorted((s.name, "succeeded") for s in STAGES)
-    assert {r["engine"] for r in runs} == {cluster_root.name}
+    assert {r["engine"] for r in runs} == {engine}
     assert len({r["run_id"] for r in runs}) == len(STAGES)  # one spark-submit application per stage
 
 
 def test_cluster_shards_equal_local_run(cluster_root, local_root, tmp_path):
-    local_dirs = sorted(p.parent.relative_to(local_root) for p in (local_root / "shards").rglob("manifest.json"))
-    assert local_dirs
-    assert sorted(p.parent.relative_to(cluster_root)
-                  for p in (cluster_root / "shards").rglob("manifest.json")) == local_dirs
-    for rel in local_dirs:
-        local = shard_digest(local_root / rel, tmp_path / "l" / rel.name)
-        assert local["samples"]
-        assert shard_digest(cluster_root / rel, tmp_path / "c" / rel.name) == local, rel
+    _, root = cluster_root
+    local, there = published_stages(str(local_root)), published_stages(root)
+    assert local and sorted(there) == sorted(local)
+    for stage, uri in local.items():
+        want = shard_digest(uri, tmp_path / "l" / stage)
+        assert want["samples"]
+        assert shard_digest(there[stage], tmp_path / "c" / stage) == want, stage
+
+
+def kill_worker_when(log: Path, line: str, pid: int, *, after_s: float = 3.0, timeout_s: float = 900) -> threading.Thread:
+    """A thread that SIGKILLs the worker daemon `pid` and its executors (its process group) `after_s`
+    seconds after `line` appears in `log`."""
+    def run() -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if log.is_file() and line in log.read_text(errors="replace"):
+                time.sleep(after_s)
+                os.killpg(pid, signal.SIGKILL)
+                return
+            time.sleep(0.2)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_losing_a_worker_in_dedup_and_in_mix_does_not_fail_the_run(tmp_path, delta_bundle, config, local_root,
+                                                                    objectstore):
+    """Dedup's checkpoints live under the root (reliable storage), not in an executor: its worker is
+    killed 3 s into dedup, the other worker's executor finishes the stage; the worker is started again,
+    and the other one is killed 3 s into mix. Both stages succeed and every table and shard equals the
+    undisturbed local run's."""
+    state, root, ports = tmp_path / "state", tmp_path / "root", (free_port(), free_port())
+    master = f"spark://127.0.0.1:{ports[0]}"
+    assert cluster("start", state, ports).returncode == 0
+    try:
+        for st in STAGES:
+            job = REPO / "curate" / "jobs" / (st.module.rsplit(".", 1)[1] + ".py")
+            log = tmp_path / f"{st.name}.log"
+            victim = {"dedup": "worker1", "mix": "worker2"}.get(st.name)
+            killer = None
+            if victim:
+                pid = int((state / "pids" / f"{victim}.pid").read_text())
+                killer = kill_worker_when(log, f"{st.name}: started", pid)
+            rc = submit(master, job, config, root, delta_bundle, log, job_args=("--delta-engine", "native"))
+            assert rc == 0, f"{job.name} exited {rc}:\n{log.read_text()[-4000:]}"
+            if killer:
+                killer.join(timeout=5)
+                assert not alive(pid), f"{victim} was not killed during {st.name}"
+                assert cluster("start", state, ports).returncode == 0  # the lost worker comes back
+            if st.name == "dedup":
+                assert "ExecutorLostFailure" in log.read_text() or "lost executor" in log.read_text().lower()
+    finally:
+        cluster("stop", state, ports)
+    assert not (root / "_curate" / "checkpoints").exists() or not any((root / "_curate" / "checkpoints").iterdir())
+    for name in table_names(str(local_root)):
+        assert table_rows(str(root), name) == table_rows(str(local_root), name), name
+    local, there = published_stages(str(local_root)), published_stages(str(root))
+    for stage, uri in local.items():
+        assert shard_digest(there[stage], tmp_path / "c" / stage) == shard_digest(uri, tmp_path / "l" / stage)
