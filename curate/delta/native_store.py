@@ -128,12 +128,6 @@ class NativeStore(DeltaStore):
         fault_point(f"committed:{name}")  # committed, the job not told yet
         return self.version(name)
 
-    def append(self, df: DataFrame, name: str, *, schema: StructType) -> int:
-        return self._write(df, name, schema=schema, overwrite=False)
-
-    def overwrite(self, df: DataFrame, name: str, *, schema: StructType) -> int:
-        return self._write(df, name, schema=schema, overwrite=True, read_version=self.version(name))
-
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         df = self.spark.createDataFrame(rows, schema)
         if self._is_table(name) and set(schema.names) - set(self.column_names(name)):

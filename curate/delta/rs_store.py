@@ -147,12 +147,6 @@ class DeltaRsStore(DeltaStore):
             raise self._write_error(name, err) from err
         return self.version(name)
 
-    def append(self, df: DataFrame, name: str, *, schema: StructType) -> int:
-        return self._write(df, name, schema=schema, overwrite=False)
-
-    def overwrite(self, df: DataFrame, name: str, *, schema: StructType) -> int:
-        return self._write(df, name, schema=schema, overwrite=True, read_version=self.version(name))
-
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         """delta-rs writes them from here: a Spark write of one row costs a job and Python planner
         processes, seconds on a cold session."""

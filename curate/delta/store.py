@@ -146,17 +146,23 @@ class DeltaStore(ABC):
 
     # ---- writing -------------------------------------------------------------------------------
     @abstractmethod
+    def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
+               read_version: int | None = None) -> int:
+        """Append `df` to (or replace the rows of) table `name` as one commit; `read_version`: the
+        version `df` was computed from, which the table must still be at. Returns the version written."""
+
     def append(self, df: DataFrame, name: str, *, schema: StructType) -> int:
         """Append `df` as one commit; returns the version written."""
+        return self._write(df, name, schema=schema, overwrite=False)
+
+    def overwrite(self, df: DataFrame, name: str, *, schema: StructType) -> int:
+        """Replace the table's rows by `df` in one commit (creating the table)."""
+        return self._write(df, name, schema=schema, overwrite=True, read_version=self.version(name))
 
     @abstractmethod
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         """Append a few rows made on the driver (a run record) as one commit. Columns of `schema` the
         table lacks are added to it (a newer curate's `runs` over an older table)."""
-
-    @abstractmethod
-    def overwrite(self, df: DataFrame, name: str, *, schema: StructType) -> int:
-        """Replace the table's rows by `df` in one commit (creating the table)."""
 
     @abstractmethod
     def _merge_new(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str]) -> int:

@@ -36,7 +36,9 @@ def table_digest(root: str, name: str) -> dict:
     table = DeltaTable(uri, storage_options=Storage.from_config(None).delta_rs_options(uri)).to_pyarrow_table()
     cols = [c for c in table.column_names if not c.endswith("run_id") and c != "input_file"]
     rows = sorted(json.dumps([_canonical(r[c]) for c in cols], default=str) for r in table.select(cols).to_pylist())
-    return {"rows": len(rows), "sha": hashlib.sha256("\n".join(rows).encode()).hexdigest()}
+    keys = table.column(TABLE_KEYS[name]).to_pylist() if name in TABLE_KEYS else []
+    return {"rows": len(rows), "duplicate_keys": len(keys) - len(set(keys)),
+            "sha": hashlib.sha256("\n".join(rows).encode()).hexdigest()}
 
 
 def samples(remote: str, cache: Path) -> list[tuple[bytes, str]]:
