@@ -170,13 +170,18 @@ def run_pipeline(cfg: Path, log: Path, command: tuple[str, ...] = ("run",)) -> t
     return time.perf_counter() - start, sampler
 
 
-def read_table(root: Path, name: str, columns: list[str] | None) -> pa.Table:
+def read_table(root: Path | str, name: str, columns: list[str] | None) -> pa.Table:
+    """A table of the root (a folder, or a bucket reached with the AWS environment's settings)."""
     from deltalake import DeltaTable
 
-    return DeltaTable(str(root / "tables" / name)).to_pyarrow_dataset().to_table(columns=columns)
+    from curate.storage import Storage
+
+    uri = f"{root}/tables/{name}"
+    dt = DeltaTable(uri, storage_options=Storage.from_config(None).delta_rs_options(uri))
+    return dt.to_pyarrow_dataset().to_table(columns=columns)
 
 
-def last_run(root: Path) -> dict[str, dict]:
+def last_run(root: Path | str) -> dict[str, dict]:
     runs = read_table(root, "runs", ["run_id", "stage", "status", "duration_s", "rows_in", "rows_out", "started_at"])
     rows = sorted(runs.to_pylist(), key=lambda r: r["started_at"])
     run_id = rows[-1]["run_id"]
@@ -439,20 +444,27 @@ def text_mb(root: Path, table: str) -> float:
     return pc.sum(pc.binary_length(read_table(root, table, ["text"]).column("text"))).as_py() / MB
 
 
-def engine_runs(cfg: Path, run_dir: Path, engines: list[str]) -> dict:
-    """`curate run` of the same config on each further Delta engine, in a root of its own: wall time
-    and per-stage seconds, beside the first engine's run."""
+def other_runs(cfg: Path, run_dir: Path, variants: dict[str, tuple[str, str]]) -> dict:
+    """`curate run` of the same config per variant name -> (Delta engine, storage root): wall time and
+    per-stage seconds, to set beside the measured run's."""
     out = {}
-    for engine in engines:
-        root = run_dir / f"root-{engine}"
-        wall_s, _ = run_pipeline(cfg, run_dir / f"curate-{engine}.log", ("run", "--delta-engine", engine, "--root", str(root)))
-        out[engine] = {"wall_s": wall_s, "stages": {name: r["duration_s"] for name, r in last_run(root).items()}}
-        shutil.rmtree(root)
+    for name, (engine, root) in variants.items():
+        wall_s, _ = run_pipeline(cfg, run_dir / f"curate-{name}.log", ("run", "--delta-engine", engine, "--root", root))
+        out[name] = {"wall_s": wall_s, "stages": {stage: r["duration_s"] for stage, r in last_run(root).items()}}
+        if "://" not in root:
+            shutil.rmtree(root)
     return out
 
 
+def ratios(runs: dict, first: str) -> dict:
+    """Per variant: each stage's seconds, and the whole run's, over those of the run named `first`."""
+    base = runs[first]
+    return {name: {s: t / base["stages"][s] for s, t in r["stages"].items()} | {"end_to_end": r["wall_s"] / base["wall_s"]}
+            for name, r in runs.items() if name != first}
+
+
 def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_mb: float, peers: bool,
-               weights: dict[str, float], engines: list[str]) -> dict:
+               weights: dict[str, float], engines: list[str], object_store: str | None) -> dict:
     run_dir = work / f"run-{size_mb:g}mb"
     shutil.rmtree(run_dir, ignore_errors=True)
     run_dir.mkdir(parents=True)
@@ -494,13 +506,18 @@ def bench_size(size_mb: float, corpus: Path, manifest: dict, work: Path, limit_m
                    "peak_driver_rss_mb": mem.peak_driver / MB, "peak_executor_workers_rss_mb": mem.peak_workers / MB},
         "limits": lim,
     }
+    measured = {"wall_s": wall_s, "stages": {n: r["duration_s"] for n, r in runs.items()}}
     if len(engines) > 1:  # per stage: each other engine's seconds over the first's
-        result["engines"] = {engines[0]: {"wall_s": wall_s, "stages": {n: r["duration_s"] for n, r in runs.items()}},
-                             **engine_runs(cfg, run_dir, engines[1:])}
-        result["engine_ratio"] = {
-            e: {n: t / result["engines"][engines[0]]["stages"][n] for n, t in r["stages"].items()} | {
-                "end_to_end": r["wall_s"] / wall_s}
-            for e, r in result["engines"].items() if e != engines[0]}
+        others = {e: (e, str(run_dir / f"root-{e}")) for e in engines[1:]}
+        result["engines"] = {engines[0]: measured, **other_runs(cfg, run_dir, others)}
+        result["engine_ratio"] = ratios(result["engines"], engines[0])
+    if object_store:  # the same run with its root in the bucket, per engine: seconds over local disk's
+        bucket = {f"{e}:object-store": (e, f"{object_store.rstrip('/')}/run-{size_mb:g}mb-{e}") for e in engines}
+        local = result.get("engines") or {engines[0]: measured}
+        result["object_store"] = {**other_runs(cfg, run_dir, bucket)}
+        result["object_store_ratio"] = {
+            name: ratios({"local": local[name.split(":")[0]], name: r}, "local")[name]
+            for name, r in result["object_store"].items()}
     if peers:
         lid_s = lim["annotate"]["fasttext_s"] * stage_mb["annotate"] / lim["annotate"]["mb"]
         dt = datatrove_run(corpus, run_dir, lid_s)
@@ -596,6 +613,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--delta-engine", default="auto",
                     help="Delta engine(s) curate runs on, comma-separated: the first is the one measured against "
                          "the limits and peers; each other one runs the same corpus too (e.g. native,delta-rs)")
+    ap.add_argument("--object-store", metavar="URI",
+                    help="also run each size with its storage root under this s3:// prefix (its settings and keys "
+                         "from the environment: eval \"$(scripts/objectstore.sh start bench)\" for a local server), "
+                         "per engine, and report each stage's seconds over local disk's")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "run.json"))
     args = ap.parse_args(argv)
     engines = args.delta_engine.split(",")
@@ -623,7 +644,8 @@ def main(argv: list[str] | None = None) -> int:
         corpus = full if keep >= of else work / f"corpus-{size:g}mb"
         manifest = full_manifest if keep >= of else subsample(full, corpus, keep, of)
         peers = args.peers and (args.peer_max_mb is None or size <= args.peer_max_mb)
-        results.append(bench_size(size, corpus, manifest, work, args.limit_mb, peers, weights, engines))
+        results.append(bench_size(size, corpus, manifest, work, args.limit_mb, peers, weights, engines,
+                                  args.object_store))
         write_result(summary(results), out)  # after every size: a late failure keeps the sizes done
     write_result(summary(results), out)  # with the kept sizes that come after the last one run
     chart(results, out.with_suffix(".png"))
