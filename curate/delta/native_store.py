@@ -128,6 +128,15 @@ class NativeStore(DeltaStore):
         fault_point(f"committed:{name}")  # committed, the job not told yet
         return self.version(name)
 
+    def delete(self, name: str, *, where: str) -> int:
+        fault_point(f"commit:{name}")
+        try:
+            self._delta_table(name).delete(where)
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        fault_point(f"committed:{name}")
+        return self.version(name)
+
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         df = self.spark.createDataFrame(rows, schema)
         if self._is_table(name) and set(schema.names) - set(self.column_names(name)):

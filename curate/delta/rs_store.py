@@ -147,6 +147,18 @@ class DeltaRsStore(DeltaStore):
             raise self._write_error(name, err) from err
         return self.version(name)
 
+    def delete(self, name: str, *, where: str) -> int:
+        from deltalake import CommitProperties
+
+        from curate.delta.datasource import ENGINE
+
+        dt = self._readable(name, self._existing(name))
+        try:
+            dt.delete(where, commit_properties=CommitProperties(custom_metadata={"engine": ENGINE}))
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        return self.version(name)
+
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         """delta-rs writes them from here: a Spark write of one row costs a job and Python planner
         processes, seconds on a cold session."""

@@ -160,6 +160,10 @@ class DeltaStore(ABC):
         return self._write(df, name, schema=schema, overwrite=True, read_version=self.version(name))
 
     @abstractmethod
+    def delete(self, name: str, *, where: str) -> int:
+        """Delete the rows matching the SQL predicate `where` as one commit; returns the version."""
+
+    @abstractmethod
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         """Append a few rows made on the driver (a run record) as one commit. Columns of `schema` the
         table lacks are added to it (a newer curate's `runs` over an older table)."""

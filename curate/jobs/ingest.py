@@ -100,8 +100,7 @@ def _forget_unreadable(ctx: StageContext, files: set[str]) -> None:
     stale = sorted(r.record_id for r in rows if r.input_file in files)
     if stale:
         ids = ", ".join(f"'{i}'" for i in stale)  # record ids are hex digests
-        ctx.store.overwrite(ctx.spark.createDataFrame([], QUARANTINE_SCHEMA), QUARANTINE, schema=QUARANTINE_SCHEMA,
-                            where=f"record_id IN ({ids})")
+        ctx.store.delete(QUARANTINE, where=f"record_id IN ({ids})")
         log.info("[%s] ingest: %d file(s) left unreadable by run %s read again", ctx.run_id, len(stale), last.run_id)
 
 

@@ -58,7 +58,7 @@ def test_tasks_that_read_their_files_themselves_count_their_records(spark, tmp_p
     from curate.progress import SparkProgress
 
     schema = StructType([StructField("n", LongType())])
-    store = open_store(spark, str(tmp_path))
+    store = open_store(spark, str(tmp_path), engine="delta-rs")  # map_files: the engine whose tasks read Parquet
     for start in (0, 1000, 3000):  # three files of 1000, 2000 and 500 rows
         end = {0: 1000, 1000: 3000, 3000: 3500}[start]
         version = store.append(spark.range(start, end).withColumnRenamed("id", "n"), "numbers", schema=schema)

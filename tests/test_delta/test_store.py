@@ -114,6 +114,13 @@ def test_overwrite_replaces_every_row(spark, store):
     assert store.rows("t") == 1 and store.rows("t", version=0) == 10
 
 
+def test_delete_removes_the_matching_rows_in_one_commit(spark, store):
+    store.append(frame(spark, 10), "t", schema=SCHEMA)
+    assert store.delete("t", where="k IN ('k3', 'k7')") == 1
+    assert [r["k"] for r in delta_rows(store, "t")] == sorted(f"k{i}" for i in range(10) if i not in (3, 7))
+    assert store.rows("t") == 8 and DeltaTable(store.path("t")).protocol().reader_features in (None, [])
+
+
 def test_missing_column_is_refused(spark, store):
     with pytest.raises(StorageError, match=r"columns \['ts'\] are missing"):
         store.append(frame(spark, 1).drop("ts"), "t", schema=SCHEMA)

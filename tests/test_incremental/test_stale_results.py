@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from curate.delta.store import DeltaStore
+from curate.delta.store import open_store
 from curate.jobs.annotate import run_annotate
 from curate.jobs.common import StageContext, run_stage
 from curate.jobs.ingest import run_ingest
@@ -48,7 +48,7 @@ def test_a_model_retrained_at_the_same_path_reruns_annotate(spark, tmp_path):
     train_quality_model(licenses[:-6], changelogs[:-6], out=str(model), seed=1, threads=1, dim=8)
     cfg = PipelineConfig(root=str(tmp_path / "root"), inputs=[{"source": "prose", "kind": "text", "path": str(docs)}],
                          annotate={"quality_model": {"model_path": str(model)}})
-    ctx = StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id="ingest")
+    ctx = StageContext(spark=spark, cfg=cfg, store=open_store(spark, cfg.root), run_id="ingest")
     run_stage(ctx, "ingest", run_ingest)
 
     assert _rerun(ctx, "annotate", run_annotate, 1).status == "succeeded"
@@ -94,7 +94,7 @@ def test_a_recreated_docs_tokenized_gets_a_new_shard_version(spark, tmp_path):
     root = tmp_path / "root"
     mixture = tmp_path / "mixture.yaml"
     mixture.write_text(yaml.safe_dump(MIXTURE))
-    store = DeltaStore(spark, str(root))
+    store = open_store(spark, str(root))
     ctx = StageContext(spark=spark, cfg=PipelineConfig(root=str(root)), store=store, run_id="tok",
                        options={"mixture": str(mixture)})
     _tokenized_from(spark, store, ctx, manpages("de", 4) + manpages("fr", 4) + python_docs(8) + stdlib_code(4))

@@ -20,7 +20,7 @@ from deltalake import DeltaTable
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from curate.delta.store import DeltaStore
+from curate.delta.store import open_store
 from curate.ingest.listing import list_tasks
 from curate.ingest.readers import read_task
 from curate.jobs.common import StageContext, run_stage
@@ -182,7 +182,7 @@ def test_a_file_quarantined_as_unreadable_is_read_again_by_the_next_run(spark, t
     books.write_bytes(good[:-40] + b"\xff" * 32 + good[-8:])  # the footer's metadata, same length
     os.utime(books, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     cfg = PipelineConfig(root=str(tmp_path / "root"), inputs=[{"source": "t", "kind": "text", "path": str(data)}])
-    ctx = StageContext(spark=spark, cfg=cfg, store=DeltaStore(spark, cfg.root), run_id="run1")
+    ctx = StageContext(spark=spark, cfg=cfg, store=open_store(spark, cfg.root), run_id="run1")
 
     def run(n: int):
         run_stage(dataclasses.replace(ctx, run_id=f"run{n}"), "ingest", run_ingest, skip_unchanged=True)

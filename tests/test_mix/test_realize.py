@@ -259,6 +259,6 @@ def test_the_shard_version_changes_with_the_plan_version(monkeypatch):
     from curate.tokenize import publish
 
     m = mixture([{"name": "s", "budget_tokens": 1000, "seq_len": 100, "weights": {"a": 1}}])
-    now = publish.version_of(m, {"docs_tokenized": 3})
+    now = publish.version_of(m, {"docs_tokenized": 3}, {"docs_tokenized": "a-table-id"})
     monkeypatch.setattr(publish, "PLAN_VERSION", publish.PLAN_VERSION - 1)
-    assert publish.version_of(m, {"docs_tokenized": 3}) != now
+    assert publish.version_of(m, {"docs_tokenized": 3}, {"docs_tokenized": "a-table-id"}) != now

@@ -1,6 +1,6 @@
 """The whole DAG with its storage root and its inputs in a bucket of a real S3-compatible server,
 under each Delta engine: the same rows in every table as a run of the same files on local disk (but
-`input_file`, which names where a file was read), shards published in the bucket that
+`input_file`, which names where a file was read, and the quarantine's `record_id`, a hash of it), shards published in the bucket that
 StreamingDataset reads from it (resumable, the mixture held), and the secret key nowhere in what the
 run wrote or printed."""
 
@@ -34,9 +34,9 @@ def table_digest(root: str, name: str) -> dict:
 
     uri = f"{root}/tables/{name}"
     table = DeltaTable(uri, storage_options=Storage.from_config(None).delta_rs_options(uri)).to_pyarrow_table()
-    cols = [c for c in table.column_names if not c.endswith("run_id") and c != "input_file"]
+    cols = [c for c in table.column_names if not c.endswith("run_id") and c not in ("input_file", "record_id")]
     rows = sorted(json.dumps([_canonical(r[c]) for c in cols], default=str) for r in table.select(cols).to_pylist())
-    keys = table.column(TABLE_KEYS[name]).to_pylist() if name in TABLE_KEYS else []
+    keys = table.column(TABLE_KEYS[name]).to_pylist() if name in TABLE_KEYS else []  # no key twice
     return {"rows": len(rows), "duplicate_keys": len(keys) - len(set(keys)),
             "sha": hashlib.sha256("\n".join(rows).encode()).hexdigest()}
 
