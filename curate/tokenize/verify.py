@@ -157,7 +157,7 @@ def verify_stage(location: str, *, cache: Path) -> StageCheck:
     shutil.rmtree(cache, ignore_errors=True)
     cache.mkdir(parents=True)
     try:
-        manifest = _read_json(f"{location}/{MANIFEST}", cache=cache.parent / f"{check.stage}.meta")
+        manifest = _read_json(f"{location}/{MANIFEST}", cache=cache)
     except (OSError, ValueError, StorageError) as err:
         check.problems.append(f"{MANIFEST} does not read: {type(err).__name__}: {err}")
         return check
