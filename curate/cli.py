@@ -76,7 +76,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     mixture = load_mixture(args.mixture or cfg.mix.mixture)
     version, checks = verify_published(cfg.root, mixture, version=args.version, cache=args.cache)
     print(f"shard version {version} of mixture {mixture.name!r}: "
-          + "; ".join(f"{c.stage} {c.samples:,} samples, {c.tokens:,} tokens in {c.shards} shard files" for c in checks)
+          + "; ".join(f"{c.stage} {c.samples:,} samples, {c.tokens:,} tokens, {c.shards} shard{'s' * (c.shards != 1)}"
+                     for c in checks)
           + ": every sample read with streaming.StreamingDataset, as in the manifests")
     return 0
 

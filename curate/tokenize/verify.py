@@ -194,7 +194,7 @@ def verify_published(root: str, mixture: Mixture, *, version: str | None = None,
         checks = []
         for stage in entry["stages"]:
             check = verify_stage(f"{location}/{stage}", cache=cache_dir / entry["version"] / stage)
-            log.info("verify %s/%s/%s: %d samples, %d tokens in %d shards, %s", mixture.name, entry["version"],
+            log.info("verify %s/%s/%s: %d samples, %d tokens, shards: %d, %s", mixture.name, entry["version"],
                      stage, check.samples, check.tokens, check.shards,
                      f"{len(check.problems)} mismatches" if check.problems else "as in the manifest")
             checks.append(check)
