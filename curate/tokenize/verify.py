@@ -81,7 +81,7 @@ def _read_json(location: str, *, cache: Path):
     return json.loads(local.read_text())
 
 
-def mixture_location(root: str, mixture: Mixture) -> str:
+def _mixture_location(root: str, mixture: Mixture) -> str:
     """The mixture's shard folder: a local path, or a URL under an object-store root."""
     if "://" in root:  # publish.mixture_dir takes local and mounted roots only
         return f"{root.rstrip('/')}/shards/{mixture.name}"
@@ -92,7 +92,7 @@ def _listed_versions(root: str, mixture: Mixture, *, cache: Path) -> list[dict]:
     if "://" not in root:
         return published_versions(root, mixture)
     try:
-        return _read_json(f"{mixture_location(root, mixture)}/{VERSIONS}", cache=cache)
+        return _read_json(f"{_mixture_location(root, mixture)}/{VERSIONS}", cache=cache)
     except FileNotFoundError:
         return []
 
@@ -190,7 +190,7 @@ def verify_published(root: str, mixture: Mixture, *, version: str | None = None,
             raise StorageError(f"version {version!r} of mixture {mixture.name!r} is not published under {root}; "
                                f"published: {', '.join(names)}")
         entry = listed[names.index(version)] if version is not None else listed[-1]
-        location = f"{mixture_location(root, mixture)}/{entry['version']}"
+        location = f"{_mixture_location(root, mixture)}/{entry['version']}"
         checks = []
         for stage in entry["stages"]:
             check = verify_stage(f"{location}/{stage}", cache=cache_dir / entry["version"] / stage)
