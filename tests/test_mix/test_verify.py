@@ -108,7 +108,7 @@ def rewrite_stage(stage_dir: Path, samples: list[tuple[np.ndarray, str]]) -> Non
     for tokens, source in samples:
         writer.write(tokens, source)
     writer.finish()
-    merge_task_indexes(stage_dir, [SimpleNamespace(dir=stage_dir / "00000")])
+    merge_task_indexes(stage_dir, [SimpleNamespace(dir=str(stage_dir / "00000"))])
 
 
 def test_samples_with_foreign_ids_or_wrong_length_are_rejected(sample_run, copy_root, tmp_path, caplog):
