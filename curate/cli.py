@@ -19,7 +19,7 @@ log = logging.getLogger("curate")
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for noisy in ("py4j", "urllib3", "botocore", "numba"):
+    for noisy in ("py4j", "urllib3", "botocore", "numba", "streaming"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -67,6 +67,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from curate.schemas.config import load_pipeline_config
+    from curate.schemas.mixture import load_mixture
+    from curate.storage import Storage
+    from curate.tokenize.verify import verify_published
+
+    cfg = load_pipeline_config(args.config, root=args.root, delta_engine=args.delta_engine)
+    mixture = load_mixture(args.mixture or cfg.mix.mixture)
+    version, checks = verify_published(cfg.root, mixture, storage=Storage.from_config(cfg.storage),
+                                       version=args.version, cache=args.cache)
+    print(f"shard version {version} of mixture {mixture.name!r}: "
+          + "; ".join(f"{c.stage} {c.samples:,} samples, {c.tokens:,} tokens, {c.shards} shard{'s' * (c.shards != 1)}"
+                     for c in checks)
+          + ": every sample read with streaming.StreamingDataset, as in the manifests")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="curate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -94,6 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_args(p)
     audit.add_args(p)
     p.set_defaults(func=cmd_audit)
+    p = sub.add_parser("verify", help="read a published shard version with streaming.StreamingDataset and check it "
+                       "against its manifests; exits 2 on a mismatch (needs the `verify` extra)")
+    add_common_args(p)
+    p.add_argument("--mixture", help="mixture YAML (default: mix.mixture of the config, else examples/mixture.yaml)")
+    p.add_argument("--version", help="the shard version to check (default: the latest published)")
+    p.add_argument("--cache", help="folder the shards are read into, as a trainer's `local` (default: a temporary "
+                   "folder, removed afterwards)")
+    p.set_defaults(func=cmd_verify)
     p = sub.add_parser("status", help="tables with versions and row counts, shard versions, and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)

@@ -33,3 +33,7 @@ class AuditError(CurateError):
 
 class RunLockedError(StorageError):
     """Another curate run holds the storage root's run lock: the message names it."""
+
+
+class VerifyError(CurateError):
+    """`curate verify` read published shards that do not match their manifests; the message lists each mismatch."""
