@@ -321,7 +321,7 @@ def limit_dedup(root: Path, limit_mb: float) -> dict:
     from curate.storage import Storage
 
     uri = str(root / "tables" / "docs_annotated")
-    files = [f"{uri}/{p}" for p in _data_files(uri, DeltaTable(uri).version(), where_true="keep", storage=Storage())]
+    files = _data_files(uri, DeltaTable(uri).version(), where_true="keep", storage=Storage())
     columns = ["doc_id", "source", "text", "keep", "lang", "quality_score", "n_bytes"]
     parts: list[pa.Table] = []
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from urllib.parse import unquote, urlparse
 from typing import TYPE_CHECKING, Mapping
 
 from curate import objectstore
@@ -32,18 +33,25 @@ def is_remote(uri: str) -> bool:
     return scheme(uri) not in (None, "file")
 
 
+def local_path(uri: str) -> str:
+    """The path of a local `uri`: a plain path, or a file: URI as Hadoop (file:/a%20b) or others
+    (file:///a%20b) write it."""
+    return unquote(urlparse(uri).path) if uri.startswith("file:") else uri
+
+
 def join(base: str, *parts: str) -> str:
     return "/".join([base.rstrip("/"), *parts])
 
 
 def delete_tree(filesystem: fs.FileSystem, path: str) -> None:
-    """Delete the files under `path` (and the folder), one request per file: S3-compatible servers
-    such as s3proxy refuse the multi-object delete pyarrow's delete_dir sends (no Content-MD5)."""
+    """Delete the files under `path`, then its folders deepest first, one request each: S3-compatible
+    servers such as s3proxy refuse the multi-object delete pyarrow's delete_dir sends for a folder
+    with anything under it (no Content-MD5), directory markers S3A leaves included."""
     from pyarrow.fs import FileSelector
 
-    for info in filesystem.get_file_info(FileSelector(path, recursive=True, allow_not_found=True)):
-        if info.is_file:
-            filesystem.delete_file(info.path)
+    entries = filesystem.get_file_info(FileSelector(path, recursive=True, allow_not_found=True))
+    for info in sorted(entries, key=lambda i: (i.is_file, i.path.count("/")), reverse=True):
+        (filesystem.delete_file if info.is_file else filesystem.delete_dir)(info.path)
     if filesystem.get_file_info(path).type.name == "Directory":
         filesystem.delete_dir(path)
 
@@ -81,7 +89,7 @@ class Storage:
         from pyarrow import fs
 
         if not is_remote(uri):
-            return fs.LocalFileSystem(), os.path.abspath(uri.removeprefix("file://"))
+            return fs.LocalFileSystem(), os.path.abspath(local_path(uri))
         if scheme(uri) not in S3_SCHEMES:
             return fs.FileSystem.from_uri(uri)
         options = {"region": self.region, "force_virtual_addressing": not self.path_style}

@@ -44,7 +44,7 @@ from pyspark.sql.types import StructType
 from curate.faults import fault_point
 from curate.progress import records_counter
 from curate.spark_tasks import map_groups
-from curate.storage import Storage
+from curate.storage import Storage, join
 
 log = logging.getLogger(__name__)
 
@@ -313,11 +313,11 @@ def _counted(batches: Iterator[pa.RecordBatch], counter) -> Iterator[pa.RecordBa
         yield b
 
 
-def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
+def _map_file(file_uri: str, *, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
               split_by: list[str], fn: BatchFn, tally: TallyFn | None, records,
               storage: Storage) -> Iterator[pa.RecordBatch]:
     sink, counts = FileSink(dst_uri, schema, split_by=split_by, storage=storage), Counter()
-    for b in _read_file(rel_path, uri=src_uri, columns=columns, fn=fn, records=records, storage=storage):
+    for b in _read_file(file_uri, columns=columns, fn=fn, records=records, storage=storage):
         sink.write(pa.Table.from_batches([b]))
         if tally is not None:
             counts.update(tally(b))
@@ -327,8 +327,8 @@ def _map_file(rel_path: str, *, src_uri: str, dst_uri: str, columns: list[str] |
 
 
 def _data_files(uri: str, version: int, where_true: str | None = None, *, storage: Storage) -> list[str]:
-    """The data files of the unpartitioned Delta table at `uri` as of `version`, largest first (tasks
-    start in list order, so the small files fill in at the end). `where_true`: a boolean column;
+    """The data files (URIs) of the unpartitioned Delta table at `uri` as of `version`, largest first
+    (tasks start in list order, so the small files fill in at the end). `where_true`: a boolean column;
     files whose statistics show no row where it is true are left out (those without statistics stay)."""
     from deltalake import DeltaTable
 
@@ -340,14 +340,25 @@ def _data_files(uri: str, version: int, where_true: str | None = None, *, storag
     if where_true is not None and f"max.{where_true}" in actions.column_names:
         actions = actions.filter(pc.fill_null(actions[f"max.{where_true}"], True))
     files = actions.select(["path", "size_bytes"]).to_pylist()
-    return [a["path"] for a in sorted(files, key=lambda a: a["size_bytes"], reverse=True)]
+    return [join(uri, a["path"]) for a in sorted(files, key=lambda a: a["size_bytes"], reverse=True)]
 
 
-def _read_file(rel_path: str, *, uri: str, columns: list[str] | None, fn: BatchFn,
+def _utc(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """Spark's Parquet writer stores timestamps as INT96 (`spark.sql.parquet.outputTimestampType`'s
+    default), which pyarrow reads without a time zone: they are UTC instants, as Delta's are."""
+    for batch in batches:
+        naive = [i for i, f in enumerate(batch.schema) if pa.types.is_timestamp(f.type) and f.type.tz is None]
+        for i in naive:
+            batch = batch.set_column(i, batch.schema.field(i).name, batch.column(i).cast(pa.timestamp("us", tz="UTC")))
+        yield batch
+
+
+def _read_file(file_uri: str, *, columns: list[str] | None, fn: BatchFn,
                records, storage: Storage) -> Iterator[pa.RecordBatch]:
-    fs, path = storage.filesystem(uri)
-    with fs.open_input_file(f"{path}/{rel_path}") as source:
-        batches = pq.ParquetFile(source).iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns)
+    fs, path = storage.filesystem(file_uri)
+    with fs.open_input_file(path) as source:
+        parquet = pq.ParquetFile(source, coerce_int96_timestamp_unit="us")
+        batches = _utc(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns))
         if records is not None:  # the stage's progress line
             batches = _counted(batches, records)
         yield from fn(batches)
@@ -360,8 +371,16 @@ def file_frame(spark: SparkSession, uri: str, version: int, fn: BatchFn, schema:
     given; `fn` still sees every row of those), one Spark task per data file reading Parquet itself:
     for a filter that keeps few rows (a small set of ids), the other rows are never decoded by the
     JVM or handed to Python."""
-    task = functools.partial(_read_file, uri=uri, columns=columns, fn=fn, records=records_counter(spark), storage=storage)
-    return map_groups(spark, _data_files(uri, version, where_true, storage=storage), task, schema)
+    return files_frame(spark, _data_files(uri, version, where_true, storage=storage), fn, schema, columns=columns,
+                       storage=storage)
+
+
+def files_frame(spark: SparkSession, files: list[str], fn: BatchFn, schema: StructType | str, *,
+                columns: list[str] | None = None, storage: Storage) -> DataFrame:
+    """`fn` of the rows (`columns`, default all) of the Parquet files `files` (URIs), one Spark task
+    per file, in list order, reading it with pyarrow."""
+    task = functools.partial(_read_file, columns=columns, fn=fn, records=records_counter(spark), storage=storage)
+    return map_groups(spark, files, task, schema)
 
 
 def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_uri: str, schema: StructType, *,
@@ -383,7 +402,7 @@ def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_
     adds: list[dict] = []
     counts: Counter = Counter()
     if paths:
-        task = functools.partial(_map_file, src_uri=src_uri, dst_uri=dst_uri, columns=columns,
+        task = functools.partial(_map_file, dst_uri=dst_uri, columns=columns,
                                  schema=delta_arrow_schema(schema), split_by=list(split_by), fn=fn, tally=tally,
                                  records=records_counter(spark), storage=storage)
         for row in map_groups(spark, paths, task, "adds string, counts string").collect():

@@ -7,18 +7,20 @@ delta-rs, and so curate's other engine and many Delta readers, cannot read a tab
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence
 
+from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import DateType, DoubleType, IntegerType, LongType, StringType, StructType, TimestampType
 
-from curate.delta.store import DeltaStore
+from curate.delta.datasource import files_frame
+from curate.delta.store import DeltaStore, files_hold_rows
 from curate.faults import fault_point
 from curate.schemas.tables import conform
-from curate.spark_tasks import tally_batches
 from curate.storage import Storage, join
 
 if TYPE_CHECKING:
@@ -28,8 +30,21 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Table properties of the tables curate creates: readable by delta-rs and every Delta reader.
-CREATE_PROPERTIES = {"delta.enableDeletionVectors": "false"}
+# Columns of documents' text and other free text: Delta would keep 32-character prefixes of them in
+# each file's statistics (in the log, useless for skipping, and costly to compute over whole texts).
+_FREE_TEXT = {"text", "excerpt", "reason", "message"}
+
+
+# The types Delta keeps min/max statistics of (others it refuses in delta.dataSkippingStatsColumns).
+_STATS_TYPES = (StringType, LongType, IntegerType, DoubleType, TimestampType, DateType)
+
+
+def create_properties(schema: StructType) -> dict[str, str]:
+    """Table properties of a table curate creates: no deletion vectors (readable by delta-rs and every
+    Delta reader), statistics of the columns a reader can skip files by."""
+    stats = [f.name for f in schema.fields
+             if f.name not in _FREE_TEXT and isinstance(f.dataType, _STATS_TYPES)]
+    return {"delta.enableDeletionVectors": "false", "delta.dataSkippingStatsColumns": ",".join(stats)}
 
 
 class NativeStore(DeltaStore):
@@ -54,17 +69,33 @@ class NativeStore(DeltaStore):
 
         return DeltaTable.isDeltaTable(self.spark, self.path(name))
 
+    def _snapshot(self, name: str):
+        """The table's latest snapshot from Delta's `DeltaLog`, without a Spark job, where the open
+        source jar's internals are reachable; None where they are not (Databricks' own Delta)."""
+        if self._delta_log is None:
+            return None
+        none = self.spark._jvm.scala.Option.empty()  # noqa: SLF001
+        return self._delta_log.forTable(self.spark._jsparkSession, self.path(name)).update(  # noqa: SLF001
+            False, none, none)
+
     def version(self, name: str) -> int | None:
-        """From the table's log, without a Spark job where Delta's `DeltaLog` is reachable (the open
-        source jar); through DESCRIBE HISTORY (a job each time) where it is not (Databricks)."""
-        if self._delta_log is not None:
-            none = self.spark._jvm.scala.Option.empty()  # noqa: SLF001
-            version = self._delta_log.forTable(self.spark._jsparkSession, self.path(name)).update(  # noqa: SLF001
-                False, none, none).version()
-            return None if version < 0 else version
+        """From the snapshot where it is reachable; through DESCRIBE HISTORY (a job) where it is not."""
+        snapshot = self._snapshot(name)
+        if snapshot is not None:
+            return None if snapshot.version() < 0 else snapshot.version()
         if not self._is_table(name):
             return None
         return self._delta_table(name).history(1).select("version").first()[0]
+
+    def _plain_files(self, name: str) -> bool:
+        """Whether the table's data files hold its rows as they are (no deletion vectors, no column
+        mapping), as far as the snapshot tells; False where it cannot be told."""
+        snapshot = self._snapshot(name)
+        if snapshot is None:
+            return False
+        protocol = snapshot.protocol()
+        features = self.spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(protocol.readerFeatureNames())  # noqa: SLF001
+        return files_hold_rows(protocol.minReaderVersion(), list(features))
 
     def history(self, name: str) -> list[dict]:
         if not self._is_table(name):
@@ -103,7 +134,13 @@ class NativeStore(DeltaStore):
 
     def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
                    columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
+        """Where the files hold the rows as they are, a task per data file of the snapshot reads it with
+        pyarrow (as the delta-rs engine does: no column through the JVM, and a task per file keeps an
+        expensive `fn` balanced across cores); otherwise Spark's Delta reads the table."""
         rows = self.read(name, version=version)
+        if self._plain_files(name):
+            return files_frame(self.spark, _largest_first(rows.inputFiles(), self.storage), fn, schema,
+                               columns=list(columns) if columns else None, storage=self.storage)
         if where_true is not None:
             rows = rows.where(F.col(where_true))  # Delta skips files by their statistics
         return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
@@ -119,7 +156,7 @@ class NativeStore(DeltaStore):
             raise self._conflict(name)
         writer = df.write.format("delta").mode("overwrite" if overwrite else "append")
         if current is None:
-            writer = writer.options(**CREATE_PROPERTIES)
+            writer = writer.options(**create_properties(schema))
         fault_point(f"commit:{name}")  # nothing written
         try:
             writer.save(self.path(name))
@@ -162,7 +199,8 @@ class NativeStore(DeltaStore):
         from curate.delta.datasource import delete_files
 
         paths = [join(self.path(name), a["path"]) for a in adds]
-        staged = self.spark.read.schema(schema).parquet(*paths) if paths else self.spark.createDataFrame([], schema)
+        # A task per staged file, as they were written: the table's files keep the tasks' granularity.
+        staged = files_frame(self.spark, paths, _same, schema, storage=self.storage)
         try:
             if unique and not self._is_table(name):
                 return self.append(staged, name, schema=schema)
@@ -173,10 +211,42 @@ class NativeStore(DeltaStore):
     def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                   columns: Sequence[str] | None, tally: TallyFn | None,
                   where_true: str | None) -> tuple[int, Counter]:
+        """`tally` is summed in the writing tasks (an accumulator: a write is one result stage, whose
+        successful tasks' updates Spark applies once), not by reading the table written again."""
+        counts = self.spark.sparkContext.accumulator(Counter(), _CounterSum())
+        if tally is not None:
+            fn = functools.partial(_tallied, fn=fn, tally=tally, counts=counts)
         frame = self.file_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
         read_version = version if dst == src else self.version(dst)
-        out_version = self._write(frame, dst, schema=schema, overwrite=True, read_version=read_version)
-        return out_version, tally_batches(self.read(dst, version=out_version), tally) if tally else Counter()
+        return self._write(frame, dst, schema=schema, overwrite=True, read_version=read_version), counts.value
+
+
+class _CounterSum(AccumulatorParam):
+    def zero(self, value: Counter) -> Counter:
+        return Counter()
+
+    def addInPlace(self, total: Counter, more: Counter) -> Counter:
+        total.update(more)
+        return total
+
+
+def _tallied(batches, *, fn: BatchFn, tally: TallyFn, counts) -> Iterator:
+    for batch in fn(batches):
+        counts.add(tally(batch))
+        yield batch
+
+
+def _same(batches):
+    yield from batches
+
+
+def _largest_first(files: list[str], storage: Storage) -> list[str]:
+    """Tasks start in list order: the small files fill in at the end."""
+    if not files:
+        return []
+    fs = storage.filesystem(files[0])[0]
+    sizes = {f: info.size for f, info in zip(files, fs.get_file_info([storage.filesystem(f)[1] for f in files]))}
+    return sorted(files, key=lambda f: sizes[f], reverse=True)
 
 
 def _delta_log_class(spark):

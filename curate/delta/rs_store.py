@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from curate.delta.store import DeltaStore, has_delta_classes
+from curate.delta.store import FILE_READABLE, DeltaStore, files_hold_rows, has_delta_classes
 from curate.errors import StorageError
 from curate.schemas.tables import SPLIT_FILES_BY, conform
 from curate.storage import Storage, join
@@ -27,9 +27,6 @@ if TYPE_CHECKING:
     from curate.delta.datasource import BatchFn, TallyFn
 
 log = logging.getLogger(__name__)
-
-# Reader features that leave a data file's rows and columns as the Parquet file has them.
-_FILE_READABLE = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
 
 
 class DeltaRsStore(DeltaStore):
@@ -63,9 +60,8 @@ class DeltaRsStore(DeltaStore):
     def _readable(self, name: str, dt):
         """`dt`, when its rows are what its data files hold."""
         protocol = dt.protocol()
-        features = set(protocol.reader_features or ())
-        if protocol.min_reader_version == 2 or features - _FILE_READABLE:
-            used = sorted(features - _FILE_READABLE) or ["columnMapping (reader version 2)"]
+        if not files_hold_rows(protocol.min_reader_version, protocol.reader_features):
+            used = sorted(set(protocol.reader_features or ()) - FILE_READABLE) or ["columnMapping (reader version 2)"]
             raise StorageError(
                 f"table {name!r} at {self.path(name)} uses the Delta reader feature(s) {used}, which the delta-rs "
                 f"engine does not read (it would return rows a deletion vector hides, or misname columns): read it "

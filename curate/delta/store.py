@@ -82,6 +82,15 @@ def open_store(spark: SparkSession, root: str, *, engine: EngineChoice = "auto",
     return DeltaRsStore(spark, root, storage=storage, register_format=register_format)
 
 
+# Reader features that leave a data file's rows and columns as the Parquet file has them: a table
+# without others can be read file by file (by Spark's Parquet reader or pyarrow in a task).
+FILE_READABLE = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
+
+
+def files_hold_rows(min_reader_version: int, reader_features) -> bool:
+    return min_reader_version == 1 or (min_reader_version == 3 and set(reader_features or ()) <= FILE_READABLE)
+
+
 class DeltaStore(ABC):
     """The tables of one storage root: `<root>/tables/<name>`."""
 

@@ -125,6 +125,19 @@ def test_streaming_reads_mds_shards_from_the_bucket(aws_environ, tmp_path):
         assert np.array_equal(sample["tokens"], tokens)
 
 
+def test_delete_tree_removes_files_and_directory_markers(aws_environ):
+    """s3proxy refuses the multi-object delete pyarrow's delete_dir sends for a folder with anything
+    under it; curate's delete_tree deletes one key at a time, S3A's empty-folder markers included."""
+    from curate.storage import Storage, delete_tree
+
+    s3 = boto3.client("s3")
+    for key in ("tree/a/x.bin", "tree/a/b/y.bin", "tree/a/b/c/", "tree/a/d/", "tree-kept/z.bin"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"" if key.endswith("/") else b"1")
+    delete_tree(*Storage.from_config(None).filesystem(f"s3://{BUCKET}/tree/a"))
+    assert _keys("tree/a") == []
+    assert _keys("tree-kept/") == ["tree-kept/z.bin"]
+
+
 def test_conditional_put_refuses_an_existing_key_and_admits_one_racer(aws_environ):
     """What delta-rs commits (and a publisher's pointer) rely on: If-None-Match: * is atomic."""
     s3 = boto3.client("s3")

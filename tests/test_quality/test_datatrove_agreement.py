@@ -28,10 +28,6 @@ from curate.quality.rules import (
 )
 from curate.quality.signals import compute_signals
 
-pytest.importorskip("spacy")
-filters = pytest.importorskip("datatrove.pipeline.filters")
-from datatrove.data import Document  # noqa: E402
-
 # Floors at the measured agreement: one more disagreeing document fails.
 MIN_AGREEMENT = {"c4": 1.0, "fineweb": 1.0, "gopher_quality": 1.0, "gopher_repetition": 1.0}
 
@@ -50,8 +46,20 @@ def _corpus(limit: int = 400) -> list[tuple[str, str]]:
     return docs[:limit]
 
 
+def _datatrove():
+    """datatrove's filter module and Document (a slow test opted into needs the `reference` extra)."""
+    try:
+        import spacy  # noqa: F401  datatrove's word tokenizer
+        from datatrove.data import Document
+        from datatrove.pipeline import filters
+    except ImportError as missing:
+        pytest.fail(f"{missing}: install the peers with .venv/bin/pip install -e '.[reference]'")
+    return filters, Document
+
+
 @pytest.mark.slow
 def test_verdicts_agree_with_datatrove():
+    filters, Document = _datatrove()
     families = {
         "gopher_quality": (filters.GopherQualityFilter(), GOPHER_QUALITY_RULES),
         "gopher_repetition": (filters.GopherRepetitionFilter(), GOPHER_REPETITION_RULES),
