@@ -317,11 +317,11 @@ def limit_dedup(root: Path, limit_mb: float) -> dict:
 
     from curate.dedup.config import DedupConfig
     from curate.dedup.spark import shingle_set_batch
-    from curate.delta.datasource import _data_files  # the files dedup's tasks read
+    from curate.delta.datasource import data_files  # the files dedup's tasks read
     from curate.storage import Storage
 
     uri = str(root / "tables" / "docs_annotated")
-    files = _data_files(uri, DeltaTable(uri).version(), where_true="keep", storage=Storage())
+    files = data_files(uri, DeltaTable(uri).version(), where_true="keep", storage=Storage())
     columns = ["doc_id", "source", "text", "keep", "lang", "quality_score", "n_bytes"]
     parts: list[pa.Table] = []
 

@@ -161,7 +161,7 @@ class FileSink:
 
     `split_by` columns (not partitions: they stay in the data, the files in the table's folder) also
     get a file per value tuple, so each file's statistics show that it holds one value: readers
-    that want one value skip the other files (`_data_files(where_true=...)`)."""
+    that want one value skip the other files (`data_files(where_true=...)`)."""
 
     def __init__(self, uri: str, schema: pa.Schema, partition_by: Sequence[str] = (), split_by: Sequence[str] = (), *,
                  storage: Storage):
@@ -326,7 +326,7 @@ def _map_file(file_uri: str, *, dst_uri: str, columns: list[str] | None, schema:
     yield pa.RecordBatch.from_pydict({"adds": [json.dumps(adds)], "counts": [json.dumps(counts)]})
 
 
-def _data_files(uri: str, version: int, where_true: str | None = None, *, storage: Storage) -> list[str]:
+def data_files(uri: str, version: int, where_true: str | None = None, *, storage: Storage) -> list[str]:
     """The data files (URIs) of the unpartitioned Delta table at `uri` as of `version`, largest first
     (tasks start in list order, so the small files fill in at the end). `where_true`: a boolean column;
     files whose statistics show no row where it is true are left out (those without statistics stay)."""
@@ -364,17 +364,6 @@ def _read_file(file_uri: str, *, columns: list[str] | None, fn: BatchFn,
         yield from fn(batches)
 
 
-def file_frame(spark: SparkSession, uri: str, version: int, fn: BatchFn, schema: StructType | str, *,
-               columns: list[str] | None = None, where_true: str | None = None, storage: Storage) -> DataFrame:
-    """`fn` of the rows (`columns`, default all) of the unpartitioned Delta table at `uri` as of
-    `version` (only the files that may hold a row where boolean column `where_true` is true, when
-    given; `fn` still sees every row of those), one Spark task per data file reading Parquet itself:
-    for a filter that keeps few rows (a small set of ids), the other rows are never decoded by the
-    JVM or handed to Python."""
-    return files_frame(spark, _data_files(uri, version, where_true, storage=storage), fn, schema, columns=columns,
-                       storage=storage)
-
-
 def files_frame(spark: SparkSession, files: list[str], fn: BatchFn, schema: StructType | str, *,
                 columns: list[str] | None = None, storage: Storage) -> DataFrame:
     """`fn` of the rows (`columns`, default all) of the Parquet files `files` (URIs), one Spark task
@@ -383,33 +372,27 @@ def files_frame(spark: SparkSession, files: list[str], fn: BatchFn, schema: Stru
     return map_groups(spark, files, task, schema)
 
 
-def map_files(spark: SparkSession, src_uri: str, version: int, fn: BatchFn, dst_uri: str, schema: StructType, *,
-              columns: list[str] | None = None, dst_version: int | None = None, tally: TallyFn | None = None,
-              where_true: str | None = None, split_by: Sequence[str] = (), storage: Storage) -> Counter:
-    """Replace the rows of the unpartitioned Delta table at `dst_uri` by `fn` of the rows of the one at
-    `src_uri` (as of `version`; its `columns`, default all), one Spark task per data file of the
-    source reading and writing Parquet itself, committed as one overwrite made against `dst_version`
-    (None: the table is created, or replaced whatever its version). When source and destination are
-    the same table, a concurrent commit that replaced the files read makes it fail rather than be
-    lost (rows appended meanwhile stay, not rewritten). Returns the sum of `tally` over the batches
-    written. `where_true`: read only the source files that may hold a row where this boolean column
-    is true; `split_by`: the destination's `FileSink.split_by`.
+def map_files(spark: SparkSession, files: list[str], fn: BatchFn, dst_uri: str, schema: StructType, *,
+              columns: list[str] | None = None, tally: TallyFn | None = None, split_by: Sequence[str] = (),
+              storage: Storage) -> tuple[list[dict], Counter]:
+    """`fn` of the rows (`columns`, default all) of the Parquet files `files` (URIs), written as files
+    of the unpartitioned Delta table at `dst_uri` (`split_by`: its `FileSink.split_by`), one Spark task
+    per file reading and writing Parquet itself; nothing is committed. Returns the files' add actions
+    and the sum of `tally` over the batches written.
 
     For work on every row this skips the DataFrame path's JVM decoding and JVM-to-Python hand-over of
     every column both ways, which cost more than a cheap `fn` itself.
     """
-    paths = _data_files(src_uri, version, where_true, storage=storage)
     adds: list[dict] = []
     counts: Counter = Counter()
-    if paths:
+    if files:
         task = functools.partial(_map_file, dst_uri=dst_uri, columns=columns,
                                  schema=delta_arrow_schema(schema), split_by=list(split_by), fn=fn, tally=tally,
                                  records=records_counter(spark), storage=storage)
-        for row in map_groups(spark, paths, task, "adds string, counts string").collect():
+        for row in map_groups(spark, files, task, "adds string, counts string").collect():
             adds.extend(json.loads(row["adds"]))
             counts.update(json.loads(row["counts"]))
-    commit_files(dst_uri, adds, schema, read_version=dst_version, overwrite=True, storage=storage)
-    return counts
+    return adds, counts
 
 
 def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version: int | None,

@@ -8,7 +8,10 @@ delta-rs, and so curate's other engine and many Delta readers, cannot read a tab
 from __future__ import annotations
 
 import functools
+import json
 import logging
+import time
+import uuid
 from collections import Counter
 from typing import TYPE_CHECKING, Iterator, Sequence
 
@@ -19,6 +22,7 @@ from pyspark.sql.types import DateType, DoubleType, IntegerType, LongType, Strin
 
 from curate.delta.datasource import files_frame
 from curate.delta.store import DeltaStore, files_hold_rows
+from curate.errors import StorageError
 from curate.faults import fault_point
 from curate.schemas.tables import conform
 from curate.storage import Storage, join
@@ -132,15 +136,15 @@ class NativeStore(DeltaStore):
         df = self.read(name, version=version)
         return (df.select(*columns) if columns else df).toArrow()
 
-    def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
-                   columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
-        """Where the files hold the rows as they are, a task per data file of the snapshot reads it with
-        pyarrow (as the delta-rs engine does: no column through the JVM, and a task per file keeps an
-        expensive `fn` balanced across cores); otherwise Spark's Delta reads the table."""
+    def _source_files(self, name: str, version: int, where_true: str | None) -> list[str] | None:
+        """The snapshot's files (statistics do not prune them here: `fn` sees every row)."""
+        if self._delta_log is None or not self._plain_files(name):
+            return None
+        return _largest_first(self.read(name, version=version).inputFiles(), self.storage)
+
+    def _spark_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
+                     columns: Sequence[str] | None, where_true: str | None) -> DataFrame:
         rows = self.read(name, version=version)
-        if self._plain_files(name):
-            return files_frame(self.spark, _largest_first(rows.inputFiles(), self.storage), fn, schema,
-                               columns=list(columns) if columns else None, storage=self.storage)
         if where_true is not None:
             rows = rows.where(F.col(where_true))  # Delta skips files by their statistics
         return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
@@ -192,34 +196,75 @@ class NativeStore(DeltaStore):
         fault_point(f"committed:{name}")
         return self.version(name)
 
-    def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str],
-                     unique: bool = False) -> int:
-        """The files are read back and written through Spark's Delta (appended when the table is new
-        and their keys unique, merged otherwise), then deleted: only Delta writes the table."""
+    def _commit_files(self, name: str, adds: list[dict], schema: StructType, *, read_version: int | None,
+                      overwrite: bool = False) -> int:
+        """The files are committed as they are through Delta's own transaction (`OptimisticTransaction`,
+        which checks concurrent commits as Spark's writes do) where the open source jar's internals
+        are reachable; elsewhere (Databricks' own Delta) they are read back and written through Spark."""
         from curate.delta.datasource import delete_files
 
-        paths = [join(self.path(name), a["path"]) for a in adds]
-        # A task per staged file, as they were written: the table's files keep the tasks' granularity.
-        staged = files_frame(self.spark, paths, _same, schema, storage=self.storage)
+        if self._delta_log is None:
+            staged = files_frame(self.spark, [join(self.path(name), a["path"]) for a in adds], _same, schema,
+                                 storage=self.storage)
+            try:
+                return self._write(staged, name, schema=schema, overwrite=overwrite, read_version=read_version)
+            finally:
+                delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
+        jvm = self.spark._jvm  # noqa: SLF001
         try:
-            if unique and not self._is_table(name):
-                return self.append(staged, name, schema=schema)
-            return self.merge_insert(staged, name, schema=schema, keys=keys)
-        finally:
+            txn = self._delta_log.forTable(self.spark._jsparkSession, self.path(name)).startTransaction()  # noqa: SLF001
+            if read_version is not None and txn.readVersion() != read_version:
+                raise self._conflict(name)
+            actions = [_action(jvm, {"add": _add_action(a)}) for a in adds]
+            if txn.readVersion() < 0:
+                txn.updateMetadataForNewTable(_action(jvm, {"metaData": _metadata(schema)}))
+            elif overwrite:
+                actions += [f.remove() for f in jvm.scala.jdk.javaapi.CollectionConverters.asJava(txn.filterFiles())]
+            fault_point(f"commit:{name}")  # every task's files written, nothing committed
+            txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq(), _manual_update(jvm))
+        except Exception as err:
             delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
+            if isinstance(err, StorageError):
+                raise
+            raise self._write_error(name, err) from err
+        fault_point(f"committed:{name}")  # committed, the job not told yet
+        return self.version(name)
 
-    def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
-                  columns: Sequence[str] | None, tally: TallyFn | None,
-                  where_true: str | None) -> tuple[int, Counter]:
-        """`tally` is summed in the writing tasks (an accumulator: a write is one result stage, whose
-        successful tasks' updates Spark applies once), not by reading the table written again."""
+    def _spark_map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
+                        columns: Sequence[str] | None, tally: TallyFn | None,
+                        where_true: str | None) -> tuple[int, Counter]:
+        """Through a Spark write; `tally` is summed in the writing tasks (an accumulator: a write is one
+        result stage, whose successful tasks' updates Spark applies once), not by reading the table
+        written again."""
         counts = self.spark.sparkContext.accumulator(Counter(), _CounterSum())
         if tally is not None:
             fn = functools.partial(_tallied, fn=fn, tally=tally, counts=counts)
-        frame = self.file_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
+        frame = self._spark_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
         read_version = version if dst == src else self.version(dst)
         return self._write(frame, dst, schema=schema, overwrite=True, read_version=read_version), counts.value
 
+
+def _action(jvm, action: dict):
+    """A Delta log action (`AddFile`, `Metadata`) from its JSON, as the log stores it."""
+    return jvm.org.apache.spark.sql.delta.actions.Action.fromJson(json.dumps(action))
+
+
+def _add_action(add: dict) -> dict:
+    """A `FileSink` add action (delta-rs's field names) in the log's own."""
+    return {"path": add["path"], "partitionValues": add["partition_values"] or {}, "size": add["size"],
+            "modificationTime": add["modification_time"], "dataChange": add["data_change"], "stats": add["stats"]}
+
+
+def _metadata(schema: StructType) -> dict:
+    return {"id": str(uuid.uuid4()), "format": {"provider": "parquet", "options": {}}, "schemaString": schema.json(),
+            "partitionColumns": [], "configuration": create_properties(schema), "createdTime": int(time.time() * 1000)}
+
+
+def _manual_update(jvm):
+    """Delta's `ManualUpdate` operation (the one its own tools commit hand-made actions as)."""
+    cls = jvm.org.apache.spark.util.Utils.classForName("org.apache.spark.sql.delta.DeltaOperations$ManualUpdate$",
+                                                       True, False)
+    return cls.getField("MODULE$").get(None)
 
 class _CounterSum(AccumulatorParam):
     def zero(self, value: Counter) -> Counter:

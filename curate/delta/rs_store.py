@@ -8,10 +8,8 @@ changes what a file's rows mean (deletion vectors, column mapping) is refused, n
 
 from __future__ import annotations
 
-import json
 import logging
-from collections import Counter
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,10 +19,7 @@ from pyspark.sql.types import StructType
 from curate.delta.store import FILE_READABLE, DeltaStore, files_hold_rows, has_delta_classes
 from curate.errors import StorageError
 from curate.schemas.tables import SPLIT_FILES_BY, conform
-from curate.storage import Storage, join
-
-if TYPE_CHECKING:
-    from curate.delta.datasource import BatchFn, TallyFn
+from curate.storage import Storage
 
 log = logging.getLogger(__name__)
 
@@ -118,15 +113,11 @@ class DeltaRsStore(DeltaStore):
             return None
         return self._readable(name, dt).to_pyarrow_table(columns=list(columns) if columns else None)
 
-    def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
-                   columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
-        """Each task reads a data file itself (`datasource.file_frame`): for a filter that keeps few
-        rows, the others never pass through the JVM; files that hold no `where_true` row are skipped."""
-        from curate.delta.datasource import file_frame
+    def _source_files(self, name: str, version: int, where_true: str | None) -> list[str]:
+        from curate.delta.datasource import data_files
 
         self._readable(name, self._existing(name, version))
-        return file_frame(self.spark, self.path(name), version, fn, schema, columns=list(columns) if columns else None,
-                          where_true=where_true, storage=self.storage)
+        return data_files(self.path(name), version, where_true, storage=self.storage)
 
     # ---- writing -------------------------------------------------------------------------------
     def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
@@ -175,47 +166,13 @@ class DeltaRsStore(DeltaStore):
         new = df.join(self.read(name, version=version).select(*keys), list(keys), "left_anti")
         return self._write(new, name, schema=schema, overwrite=False, read_version=version)
 
-    def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str],
-                     unique: bool = False) -> int:
-        """When the files' keys are unique and none is in the table yet (a first ingest, new input
-        files), the files themselves are committed against the version checked, with no rewrite.
-        Otherwise they are read back, merged, and deleted."""
-        from curate.delta.datasource import commit_files, delete_files
+    def _commit_files(self, name: str, adds: list[dict], schema: StructType, *, read_version: int | None,
+                      overwrite: bool = False) -> int:
+        from curate.delta.datasource import commit_files
 
-        version = self.version(name)
-        paths = [join(self.path(name), a["path"]) for a in adds]
-        if not adds or (unique and version is None):
-            all_new = True
-        else:
-            new = self.spark.read.schema(schema).parquet(*paths).select(*keys)
-            new = new if unique else new.distinct()
-            if version is not None:
-                new = new.join(self.read(name, version=version).select(*keys), list(keys), "left_anti")
-            all_new = new.count() == sum(json.loads(a["stats"])["numRecords"] for a in adds)
-        if all_new:
-            try:
-                commit_files(self.path(name), adds, schema, read_version=version, storage=self.storage)
-            except Exception as err:
-                raise self._write_error(name, err) from err
-            return self.version(name)
         try:
-            return self.merge_insert(self.spark.read.schema(schema).parquet(*paths), name, schema=schema, keys=keys)
-        finally:
-            delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
-
-    def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
-                  columns: Sequence[str] | None, tally: TallyFn | None,
-                  where_true: str | None) -> tuple[int, Counter]:
-        """Each task reads a data file of `src` and writes `dst` files itself (`datasource.map_files`):
-        no column passes through the JVM."""
-        from curate.delta.datasource import map_files
-
-        self._readable(src, self._existing(src, version))
-        dst_version = version if dst == src else self.version(dst)
-        try:
-            counts = map_files(self.spark, self.path(src), version, fn, self.path(dst), schema,
-                               columns=list(columns) if columns else None, dst_version=dst_version, tally=tally,
-                               where_true=where_true, split_by=SPLIT_FILES_BY.get(dst, ()), storage=self.storage)
+            commit_files(self.path(name), adds, schema, read_version=read_version, overwrite=overwrite,
+                         storage=self.storage)
         except Exception as err:
-            raise self._write_error(dst, err) from err
-        return self.version(dst), counts
+            raise self._write_error(name, err) from err
+        return self.version(name)

@@ -11,6 +11,7 @@ commit and nothing proportional to a table is collected to the driver.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from abc import ABC, abstractmethod
@@ -21,6 +22,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
 from curate.errors import ConfigError, StorageError
+from curate.schemas.tables import SPLIT_FILES_BY
 from curate.storage import Storage, join
 
 if TYPE_CHECKING:
@@ -147,11 +149,34 @@ class DeltaStore(ABC):
         the driver; None when there is no table."""
 
     @abstractmethod
+    def _source_files(self, name: str, version: int, where_true: str | None) -> list[str] | None:
+        """The data files (URIs, largest first: tasks start in list order, so the small files fill in
+        at the end) of table `name` as of `version` that may hold a row where boolean column
+        `where_true` is true (all: None); None where their rows are not what the files hold as they
+        are (deletion vectors, column mapping) or the engine cannot list them."""
+
     def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
                    columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
         """`fn` (as `mapInArrow` takes it) of the rows (`columns`, default all) of table `name` as of
         `version`; `where_true`: a boolean column, `fn` needs only the rows where it is true (it may
-        see others: files are skipped by their statistics, not filtered row by row)."""
+        see others: files are skipped by their statistics, not filtered row by row). A task per data
+        file reads it with pyarrow: for a filter that keeps few rows the others never pass through
+        the JVM, and an expensive `fn` stays balanced across cores."""
+        from curate.delta.datasource import files_frame
+
+        files = self._source_files(name, version, where_true)
+        if files is None:
+            return self._spark_frame(name, fn, schema, version=version, columns=columns, where_true=where_true)
+        return files_frame(self.spark, files, fn, schema, columns=list(columns) if columns else None,
+                           storage=self.storage)
+
+    def _spark_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
+                     columns: Sequence[str] | None, where_true: str | None) -> DataFrame:
+        """`file_frame` where the files cannot be read as they are: through the engine's own reader."""
+        raise self._unreadable(name)
+
+    def _unreadable(self, name: str) -> StorageError:
+        return StorageError(f"table {name!r} at {self.path(name)}: its data files cannot be read as they are")
 
     # ---- writing -------------------------------------------------------------------------------
     @abstractmethod
@@ -182,16 +207,65 @@ class DeltaStore(ABC):
         """Insert the rows of `df` (unique `keys`) whose keys the existing table `name` lacks."""
 
     @abstractmethod
+    def _commit_files(self, name: str, adds: list[dict], schema: StructType, *, read_version: int | None,
+                      overwrite: bool = False) -> int:
+        """Commit files tasks wrote into table `name`'s folder (`datasource.FileSink`, add actions in
+        `adds`), appended or replacing the table's rows, as one commit made against `read_version`
+        (None: the table is created, or replaced whatever its version); on failure the files are
+        deleted. Returns the version written."""
+
     def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str],
                      unique: bool = False) -> int:
         """`merge_insert` of the rows in Parquet files that tasks wrote into table `name`'s folder
-        (`datasource.FileSink`, add actions in `adds`), as one commit; the files are committed
-        or deleted. `unique`: the caller has checked that the files' keys are unique among themselves."""
+        (`datasource.FileSink`, add actions in `adds`), as one commit; the files are committed or
+        deleted. `unique`: the caller has checked that the files' keys are unique among themselves.
+        When the keys are unique and none is in the table yet (a first ingest, new input files), the
+        files themselves are committed against the version checked, with no rewrite; otherwise they
+        are read back, merged, and deleted."""
+        from curate.delta.datasource import delete_files
 
-    @abstractmethod
+        version = self.version(name)
+        paths = [join(self.path(name), a["path"]) for a in adds]
+        if not adds or (unique and version is None):
+            all_new = True
+        else:
+            new = self.spark.read.schema(schema).parquet(*paths).select(*keys)
+            new = new if unique else new.distinct()
+            if version is not None:
+                new = new.join(self.read(name, version=version).select(*keys), list(keys), "left_anti")
+            all_new = new.count() == sum(json.loads(a["stats"])["numRecords"] for a in adds)
+        if all_new:
+            return self._commit_files(name, adds, schema, read_version=version)
+        try:
+            return self.merge_insert(self.spark.read.schema(schema).parquet(*paths), name, schema=schema, keys=keys)
+        finally:
+            delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
+
     def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                   columns: Sequence[str] | None, tally: TallyFn | None,
-                  where_true: str | None) -> tuple[int, Counter]: ...
+                  where_true: str | None) -> tuple[int, Counter]:
+        """Each task reads a data file of `src` and writes `dst` files itself (`datasource.map_files`),
+        committed as one overwrite: no column passes through the JVM."""
+        from curate.delta.datasource import map_files
+
+        files = self._source_files(src, version, where_true)
+        if files is None:
+            return self._spark_map_into(src, fn, dst, schema=schema, version=version, columns=columns, tally=tally,
+                                        where_true=where_true)
+        dst_version = version if dst == src else self.version(dst)
+        try:
+            adds, counts = map_files(self.spark, files, fn, self.path(dst), schema,
+                                     columns=list(columns) if columns else None, tally=tally,
+                                     split_by=SPLIT_FILES_BY.get(dst, ()), storage=self.storage)
+        except Exception as err:
+            raise self._write_error(dst, err) from err
+        return self._commit_files(dst, adds, schema, read_version=dst_version, overwrite=True), counts
+
+    def _spark_map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
+                        columns: Sequence[str] | None, tally: TallyFn | None,
+                        where_true: str | None) -> tuple[int, Counter]:
+        """`_map_into` where `src`'s files cannot be read as they are: through the engine's own reader."""
+        raise self._unreadable(src)
 
     def merge_insert(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str]) -> int:
         """Insert the rows of `df` whose `keys` are not in the table yet (insert-only merge)."""
