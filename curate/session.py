@@ -59,6 +59,9 @@ def jvm_conf(*, delta: bool, storage: Storage | None, shuffle_partitions: int) -
         # Delta rebuilds a snapshot's file list in this many tasks (default 50): on a laptop's tables
         # that is 50 tiny tasks each time a table is opened.
         conf["spark.databricks.delta.snapshotPartitions"] = str(shuffle_partitions)
+        # After each commit Delta computes the new snapshot's whole state (a Spark job) to write a
+        # checksum file next to it; curate reads its tables through the log without it.
+        conf["spark.databricks.delta.writeChecksumFile.enabled"] = "false"
     if storage is not None:
         s3 = installed("s3")
         if not s3:

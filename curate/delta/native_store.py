@@ -57,6 +57,7 @@ class NativeStore(DeltaStore):
     def __init__(self, spark, root: str, *, storage: Storage):
         super().__init__(spark, root, storage=storage)
         self._delta_log = _delta_log_class(spark)
+        self._counts: dict[tuple[str, str, int], int] = {}  # (table, table id, version) -> rows
 
     def _delta_table(self, name: str):
         from delta.tables import DeltaTable
@@ -69,6 +70,9 @@ class NativeStore(DeltaStore):
 
     # ---- metadata ------------------------------------------------------------------------------
     def _is_table(self, name: str) -> bool:
+        snapshot = self._snapshot(name)
+        if snapshot is not None:
+            return snapshot.version() >= 0
         from delta.tables import DeltaTable
 
         return DeltaTable.isDeltaTable(self.spark, self.path(name))
@@ -110,15 +114,26 @@ class NativeStore(DeltaStore):
 
     def rows(self, name: str, *, version: int | None = None) -> int:
         """Delta answers a plain count from the log's statistics (deletion vectors included) and
-        scans only the files that have none."""
-        return self.read(name, version=version).count()
+        scans only the files that have none; a count (a Spark job) is kept per table version, and a
+        version `_commit_files` wrote whole is counted from its files' statistics."""
+        version = self.version(name) if version is None else version
+        if version is None:
+            raise self._missing(name)
+        key = (name, self.table_id(name), version)
+        if key not in self._counts:
+            self._counts[key] = self.read(name, version=version).count()
+        return self._counts[key]
 
     def column_names(self, name: str, *, version: int | None = None) -> list[str]:
         return self.read(name, version=version).columns
 
     def table_id(self, name: str) -> str | None:
+        """From the snapshot where it is reachable; through DESCRIBE DETAIL (a job) where it is not."""
         if not self._is_table(name):
             return None
+        snapshot = self._snapshot(name)
+        if snapshot is not None:
+            return snapshot.metadata().id()
         return self._delta_table(name).detail().select("id").first()[0]
 
     # ---- reading -------------------------------------------------------------------------------
@@ -221,14 +236,18 @@ class NativeStore(DeltaStore):
             elif overwrite:
                 actions += [f.remove() for f in jvm.scala.jdk.javaapi.CollectionConverters.asJava(txn.filterFiles())]
             fault_point(f"commit:{name}")  # every task's files written, nothing committed
-            txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq(), _manual_update(jvm))
+            version = txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq(),
+                                 _manual_update(jvm))
         except Exception as err:
             delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
             if isinstance(err, StorageError):
                 raise
             raise self._write_error(name, err) from err
         fault_point(f"committed:{name}")  # committed, the job not told yet
-        return self.version(name)
+        if overwrite or txn.readVersion() < 0:  # the version holds these files' rows alone
+            rows = sum(json.loads(a["stats"])["numRecords"] for a in adds)
+            self._counts[(name, self.table_id(name), version)] = rows
+        return version
 
     def _spark_map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                         columns: Sequence[str] | None, tally: TallyFn | None,

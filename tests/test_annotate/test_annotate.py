@@ -82,19 +82,22 @@ def test_stage_outputs(spark, raw_df):
 
 
 def _keep_per_file(store) -> list[tuple]:
-    """(min, max) of keep in each docs_annotated data file, from the log's statistics."""
-    import pyarrow as pa
+    """(min, max) of keep in each docs_annotated data file, read from the file."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
     from deltalake import DeltaTable
 
-    adds = pa.table(DeltaTable(store.path(DOCS_ANNOTATED)).get_add_actions(flatten=True))
-    return sorted(zip(adds["min.keep"].to_pylist(), adds["max.keep"].to_pylist()))
+    from curate.storage import local_path
+
+    keeps = [pq.read_table(local_path(f), columns=["keep"])["keep"]
+             for f in DeltaTable(store.path(DOCS_ANNOTATED)).file_uris()]
+    return sorted((pc.min(k).as_py(), pc.max(k).as_py()) for k in keeps)
 
 
 def test_job_rules_only_and_decontamination(spark, tmp_path, delta_engine):
     store = open_store(spark, str(tmp_path / "root"), engine=delta_engine)
-    # delta-rs writes kept and dropped documents to separate files (readers of kept ones skip the
-    # others); Spark's Delta lays out files itself and keeps no min/max of a boolean column
-    split = {(False, False), (True, True)} if delta_engine == "delta-rs" else {(None, None)}
+    # kept and dropped documents are written to separate files (readers of kept ones skip the others)
+    split = {(False, False), (True, True)}
     store.append(spark.createDataFrame(_raw_rows(), DOCS_RAW_SCHEMA), DOCS_RAW, schema=DOCS_RAW_SCHEMA)
     ctx = StageContext(spark=spark, cfg=Cfg(root=str(tmp_path / "root")), store=store, run_id="r1")
     first = run_annotate(ctx)
