@@ -449,11 +449,20 @@ def other_runs(cfg: Path, run_dir: Path, variants: dict[str, tuple[str, str]]) -
     per-stage seconds, to set beside the measured run's."""
     out = {}
     for name, (engine, root) in variants.items():
+        remove_root(root)  # a root left by an earlier benchmark would make every stage skip
         wall_s, _ = run_pipeline(cfg, run_dir / f"curate-{name}.log", ("run", "--delta-engine", engine, "--root", root))
         out[name] = {"wall_s": wall_s, "stages": {stage: r["duration_s"] for stage, r in last_run(root).items()}}
-        if "://" not in root:
-            shutil.rmtree(root)
+        remove_root(root)
     return out
+
+
+def remove_root(root: str) -> None:
+    from curate.storage import Storage, delete_tree
+
+    if "://" in root:
+        delete_tree(*Storage.from_config(None).filesystem(root))
+    else:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def ratios(runs: dict, first: str) -> dict:

@@ -1,7 +1,9 @@
 """The native engine: Spark's own Delta Lake (io.delta:delta-spark), as Databricks and clusters run it.
 
 Every read and write, metadata included, goes through Spark's Delta with the session's storage
-settings. Tables curate creates have deletion vectors off (Databricks turns them on by default):
+settings. Files curate's own tasks write (DeltaStore.insert_files, map_into) are committed as they
+are by Delta's own transaction, where the open source jar's internals are reachable (elsewhere they
+are read back and written through Spark). Tables curate creates have deletion vectors off (Databricks turns them on by default):
 delta-rs, and so curate's other engine and many Delta readers, cannot read a table that has them.
 """
 
@@ -219,12 +221,7 @@ class NativeStore(DeltaStore):
         from curate.delta.datasource import delete_files
 
         if self._delta_log is None:
-            staged = files_frame(self.spark, [join(self.path(name), a["path"]) for a in adds], _same, schema,
-                                 storage=self.storage)
-            try:
-                return self._write(staged, name, schema=schema, overwrite=overwrite, read_version=read_version)
-            finally:
-                delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
+            return self._rewrite_files(name, adds, schema, read_version=read_version, overwrite=overwrite)
         jvm = self.spark._jvm  # noqa: SLF001
         try:
             txn = self._delta_log.forTable(self.spark._jsparkSession, self.path(name)).startTransaction()  # noqa: SLF001
@@ -248,6 +245,19 @@ class NativeStore(DeltaStore):
             rows = sum(json.loads(a["stats"])["numRecords"] for a in adds)
             self._counts[(name, self.table_id(name), version)] = rows
         return version
+
+    def _rewrite_files(self, name: str, adds: list[dict], schema: StructType, *, read_version: int | None,
+                       overwrite: bool) -> int:
+        """The files read back (a task per file: the table's files keep their granularity) and written
+        through Spark's Delta, then deleted."""
+        from curate.delta.datasource import delete_files
+
+        staged = files_frame(self.spark, [join(self.path(name), a["path"]) for a in adds], _same, schema,
+                             storage=self.storage)
+        try:
+            return self._write(staged, name, schema=schema, overwrite=overwrite, read_version=read_version)
+        finally:
+            delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
 
     def _spark_map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                         columns: Sequence[str] | None, tally: TallyFn | None,
@@ -284,6 +294,7 @@ def _manual_update(jvm):
     cls = jvm.org.apache.spark.util.Utils.classForName("org.apache.spark.sql.delta.DeltaOperations$ManualUpdate$",
                                                        True, False)
     return cls.getField("MODULE$").get(None)
+
 
 class _CounterSum(AccumulatorParam):
     def zero(self, value: Counter) -> Counter:

@@ -47,9 +47,7 @@ def test_tables_curate_creates_on_spark_have_no_deletion_vectors(spark, tmp_path
 
 def test_delta_rs_refuses_a_table_with_deletion_vectors_and_spark_reads_it(spark, tmp_path):
     path = str(tmp_path / "tables" / "t")
-    spark.range(10).selectExpr("cast(id as string) k").coalesce(1).write.format("delta") \
-        .option("delta.enableDeletionVectors", "true").save(path)
-    SparkDeltaTable.forPath(spark, path).delete("k = '3'")  # a deletion vector hides the row
+    _dv_table(spark, path)
     rs = open_store(spark, str(tmp_path), engine="delta-rs")
     for read in (lambda: rs.read("t"), lambda: rs.read_arrow("t"), lambda: rs.rows("t")):
         with pytest.raises(StorageError, match=r"\['deletionVectors'\].*--delta-engine native.*DROP FEATURE"):
@@ -59,3 +57,48 @@ def test_delta_rs_refuses_a_table_with_deletion_vectors_and_spark_reads_it(spark
         str(i) for i in range(10) if i != 3]
 
 
+
+
+def _dv_table(spark, path: str) -> None:
+    spark.range(10).selectExpr("cast(id as string) k").coalesce(1).write.format("delta") \
+        .option("delta.enableDeletionVectors", "true").save(path)
+    SparkDeltaTable.forPath(spark, path).delete("k = '3'")  # a deletion vector hides the row
+
+
+def test_native_maps_a_table_with_deletion_vectors_through_spark(spark, tmp_path):
+    """Its files do not hold its rows as they are: the native engine reads it through Spark's Delta
+    instead of a task per file, and the row a deletion vector hides stays hidden."""
+    from collections import Counter
+
+    def same(batches):  # defined here so Spark pickles it by value: workers cannot import test modules
+        yield from batches
+
+    def tally(batch):
+        return Counter(rows=batch.num_rows)
+
+    _dv_table(spark, str(tmp_path / "tables" / "t"))
+    native = open_store(spark, str(tmp_path), engine="native")
+    _, counts = native.map_into("t", same, "u", schema=_K, version=native.version("t"), tally=tally)
+    assert counts == Counter(rows=9)
+    assert [r["k"] for r in _rows(native.path("u"))] == [str(i) for i in range(10) if i != 3]
+
+
+def test_native_without_the_open_source_internals_writes_through_spark(spark, tmp_path):
+    """Where Delta's `DeltaLog` is not the open source jar's (Databricks' own Delta), the native
+    engine commits task-written files and maps tables through Spark's Delta writes."""
+    from curate.delta.datasource import FileSink, delta_arrow_schema
+
+    def same(batches):
+        yield from batches
+
+    native = open_store(spark, str(tmp_path), engine="native")
+    native._delta_log = None  # noqa: SLF001  as on Databricks
+    sink = FileSink(native.path("t"), delta_arrow_schema(_K), storage=native.storage)
+    sink.write(pa.table({"k": ["a", "b", "c"]}))
+    staged = sink.close()
+    assert native.insert_files(staged, "t", schema=_K, keys=["k"], unique=True) == 0
+    assert native.version("t") == 0 and native.rows("t") == 3 and native.table_id("t")
+    native.map_into("t", same, "u", schema=_K, version=0)
+    assert _rows(native.path("u")) == [{"k": "a"}, {"k": "b"}, {"k": "c"}]
+    logged = {f.rsplit("/", 1)[-1] for f in DeltaTable(native.path("t")).file_uris()}
+    assert not logged & {a["path"] for a in staged}  # read back and written by Spark, then deleted
