@@ -459,10 +459,7 @@ def other_runs(cfg: Path, run_dir: Path, variants: dict[str, tuple[str, str]]) -
 def remove_root(root: str) -> None:
     from curate.storage import Storage, delete_tree
 
-    if "://" in root:
-        delete_tree(*Storage.from_config(None).filesystem(root))
-    else:
-        shutil.rmtree(root, ignore_errors=True)
+    delete_tree(*Storage.from_config(None).filesystem(root))  # a local folder or a bucket prefix
 
 
 def ratios(runs: dict, first: str) -> dict:

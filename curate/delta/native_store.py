@@ -155,7 +155,7 @@ class NativeStore(DeltaStore):
 
     def _source_files(self, name: str, version: int, where_true: str | None) -> list[str] | None:
         """The snapshot's files (statistics do not prune them here: `fn` sees every row)."""
-        if self._delta_log is None or not self._plain_files(name):
+        if not self._plain_files(name):  # also where the snapshot is unreachable
             return None
         return _largest_first(self.read(name, version=version).inputFiles(), self.storage)
 
