@@ -353,6 +353,29 @@ def _utc(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         yield batch
 
 
+def rows_table(rows: list[tuple], schema: StructType) -> pa.Table:
+    """Rows made on the driver (tuples in `schema`'s column order) as an Arrow table of the table's types."""
+    return pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=delta_arrow_schema(schema))
+
+
+def read_files(files: list[str], schema: StructType, *, columns: Sequence[str] | None,
+               storage: Storage) -> pa.Table:
+    """The rows of a table's data files (`columns`, default all) read in the driver, as the table's
+    `schema` has them: a column a file lacks (written before it was added) reads as nulls."""
+    target = delta_arrow_schema(schema)
+    if columns:
+        target = pa.schema([target.field(c) for c in columns])
+    parts = []
+    for uri in files:
+        fs, path = storage.filesystem(uri)
+        with fs.open_input_file(path) as source:
+            parquet = pq.ParquetFile(source, coerce_int96_timestamp_unit="us")
+            t = parquet.read(columns=[n for n in target.names if n in parquet.schema_arrow.names])
+        parts.append(pa.table([t[f.name].cast(f.type) if f.name in t.column_names else pa.nulls(len(t), f.type)
+                               for f in target], schema=target))
+    return pa.concat_tables(parts) if parts else target.empty_table()
+
+
 def _read_file(file_uri: str, *, columns: list[str] | None, fn: BatchFn,
                records, storage: Storage) -> Iterator[pa.RecordBatch]:
     fs, path = storage.filesystem(file_uri)

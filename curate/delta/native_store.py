@@ -22,7 +22,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, DoubleType, IntegerType, LongType, StringType, StructType, TimestampType
 
-from curate.delta.datasource import files_frame
+from curate.delta.datasource import FileSink, delta_arrow_schema, files_frame, read_files, rows_table
+from curate.delta.kernel_log import KernelLog, LogSnapshot
 from curate.delta.store import DeltaStore, files_hold_rows
 from curate.errors import StorageError
 from curate.faults import fault_point
@@ -59,6 +60,7 @@ class NativeStore(DeltaStore):
     def __init__(self, spark, root: str, *, storage: Storage):
         super().__init__(spark, root, storage=storage)
         self._delta_log = _delta_log_class(spark)
+        self._kernel = KernelLog.load(spark)
         self._counts: dict[tuple[str, str, int], int] = {}  # (table, table id, version) -> rows
 
     def _delta_table(self, name: str):
@@ -99,13 +101,20 @@ class NativeStore(DeltaStore):
 
     def _plain_files(self, name: str) -> bool:
         """Whether the table's data files hold its rows as they are (no deletion vectors, no column
-        mapping), as far as the snapshot tells; False where it cannot be told."""
+        mapping, no partition columns), as far as the snapshot tells; False where it cannot be told."""
         snapshot = self._snapshot(name)
-        if snapshot is None:
+        if snapshot is None or not snapshot.metadata().partitionColumns().isEmpty():
             return False
         protocol = snapshot.protocol()
         features = self.spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(protocol.readerFeatureNames())  # noqa: SLF001
         return files_hold_rows(protocol.minReaderVersion(), list(features))
+
+    def _log_snapshot(self, name: str, version: int) -> LogSnapshot | None:
+        """Table `name` as of `version` from its log by Delta Kernel (no Spark job), where the session
+        has Kernel and the data files hold the rows as they are; else None."""
+        if self._kernel is None or not self._plain_files(name):
+            return None
+        return self._kernel.snapshot(self.path(name), version)
 
     def history(self, name: str) -> list[dict]:
         if not self._is_table(name):
@@ -115,15 +124,19 @@ class NativeStore(DeltaStore):
         return [r.asDict() for r in rows]
 
     def rows(self, name: str, *, version: int | None = None) -> int:
-        """Delta answers a plain count from the log's statistics (deletion vectors included) and
-        scans only the files that have none; a count (a Spark job) is kept per table version, and a
-        version `_commit_files` wrote whole is counted from its files' statistics."""
+        """The sum of the files' statistics where Kernel lists them and all have statistics; else a
+        count by Spark's Delta (a job, which answers from the statistics too, deletion vectors
+        included, and scans only the files without). Kept per table version."""
         version = self.version(name) if version is None else version
         if version is None:
             raise self._missing(name)
         key = (name, self.table_id(name), version)
         if key not in self._counts:
-            self._counts[key] = self.read(name, version=version).count()
+            snapshot = self._log_snapshot(name, version)
+            if snapshot is not None and all(f.num_records is not None for f in snapshot.files):
+                self._counts[key] = sum(f.num_records for f in snapshot.files)
+            else:
+                self._counts[key] = self.read(name, version=version).count()
         return self._counts[key]
 
     def column_names(self, name: str, *, version: int | None = None) -> list[str]:
@@ -150,14 +163,18 @@ class NativeStore(DeltaStore):
                    columns: Sequence[str] | None = None) -> pa.Table | None:
         if not self._is_table(name):
             return None
+        snapshot = self._log_snapshot(name, self.version(name) if version is None else version)
+        if snapshot is not None:
+            return read_files([f.uri for f in snapshot.files], snapshot.schema, columns=columns, storage=self.storage)
         df = self.read(name, version=version)
         return (df.select(*columns) if columns else df).toArrow()
 
     def _source_files(self, name: str, version: int, where_true: str | None) -> list[str] | None:
         """The snapshot's files (statistics do not prune them here: `fn` sees every row)."""
-        if not self._plain_files(name):  # also where the snapshot is unreachable
+        snapshot = self._log_snapshot(name, version)
+        if snapshot is None:
             return None
-        return _largest_first(self.read(name, version=version).inputFiles(), self.storage)
+        return [f.uri for f in sorted(snapshot.files, key=lambda f: f.size, reverse=True)]
 
     def _spark_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
                      columns: Sequence[str] | None, where_true: str | None) -> DataFrame:
@@ -196,11 +213,15 @@ class NativeStore(DeltaStore):
         return self.version(name)
 
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
-        df = self.spark.createDataFrame(rows, schema)
+        """Written from here as one file and committed as it is (a Spark write of a row costs a job);
+        columns the table lacks are added by Spark's schema merge."""
         if self._is_table(name) and set(schema.names) - set(self.column_names(name)):
+            df = self.spark.createDataFrame(rows, schema)
             df.write.format("delta").mode("append").option("mergeSchema", "true").save(self.path(name))
             return self.version(name)
-        return self.append(df, name, schema=schema)
+        sink = FileSink(self.path(name), delta_arrow_schema(schema), storage=self.storage)
+        sink.write(rows_table(rows, schema))
+        return self._commit_files(name, sink.close(), schema, read_version=None)
 
     def _merge_new(self, df: DataFrame, name: str, *, schema: StructType, keys: Sequence[str]) -> int:
         cond = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
@@ -231,7 +252,7 @@ class NativeStore(DeltaStore):
             if txn.readVersion() < 0:
                 txn.updateMetadataForNewTable(_action(jvm, {"metaData": _metadata(schema)}))
             elif overwrite:
-                actions += [f.remove() for f in jvm.scala.jdk.javaapi.CollectionConverters.asJava(txn.filterFiles())]
+                actions += self._removes(name, txn)
             fault_point(f"commit:{name}")  # every task's files written, nothing committed
             version = txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq(),
                                  _manual_update(jvm))
@@ -245,6 +266,20 @@ class NativeStore(DeltaStore):
             rows = sum(json.loads(a["stats"])["numRecords"] for a in adds)
             self._counts[(name, self.table_id(name), version)] = rows
         return version
+
+    def _removes(self, name: str, txn) -> list:
+        """Remove actions of every file of the version `txn` read, the whole table marked read (a
+        concurrent commit conflicts). Listed by Kernel where it can: `filterFiles` would reconstruct
+        the snapshot's state in Spark jobs."""
+        jvm = self.spark._jvm  # noqa: SLF001
+        snapshot = self._log_snapshot(name, txn.readVersion())
+        if snapshot is None:
+            return [f.remove() for f in jvm.scala.jdk.javaapi.CollectionConverters.asJava(txn.filterFiles())]
+        txn.readWholeTable()
+        now = int(time.time() * 1000)
+        return [_action(jvm, {"remove": {"path": f.path, "deletionTimestamp": now, "dataChange": True,
+                                         "extendedFileMetadata": True, "partitionValues": {}, "size": f.size}})
+                for f in snapshot.files]
 
     def _rewrite_files(self, name: str, adds: list[dict], schema: StructType, *, read_version: int | None,
                        overwrite: bool) -> int:
@@ -313,15 +348,6 @@ def _tallied(batches, *, fn: BatchFn, tally: TallyFn, counts) -> Iterator:
 
 def _same(batches):
     yield from batches
-
-
-def _largest_first(files: list[str], storage: Storage) -> list[str]:
-    """Tasks start in list order: the small files fill in at the end."""
-    if not files:
-        return []
-    fs = storage.filesystem(files[0])[0]
-    sizes = {f: info.size for f, info in zip(files, fs.get_file_info([storage.filesystem(f)[1] for f in files]))}
-    return sorted(files, key=lambda f: sizes[f], reverse=True)
 
 
 def _delta_log_class(spark):

@@ -151,9 +151,9 @@ class DeltaRsStore(DeltaStore):
         processes, seconds on a cold session."""
         from deltalake import CommitProperties, write_deltalake
 
-        from curate.delta.datasource import ENGINE, delta_arrow_schema
+        from curate.delta.datasource import ENGINE, rows_table
 
-        table = pa.Table.from_pylist([dict(zip(schema.names, r)) for r in rows], schema=delta_arrow_schema(schema))
+        table = rows_table(rows, schema)
         try:
             write_deltalake(self.path(name), table, mode="append", schema_mode="merge", storage_options=self._options(name),
                             commit_properties=CommitProperties(custom_metadata={"engine": ENGINE}))
