@@ -1,7 +1,8 @@
 """The native engine: Spark's own Delta Lake (io.delta:delta-spark), as Databricks and clusters run it.
 
-Every read and write, metadata included, goes through Spark's Delta with the session's storage
-settings. Files curate's own tasks write (DeltaStore.insert_files, map_into) are committed as they
+Every read and write, metadata included, goes through Delta's own code with the session's storage
+settings: Spark's Delta, and Delta Kernel (installed with it) where a table's files and row counts
+as of a version are read from its log in the driver rather than by Spark jobs. Files curate's own tasks write (DeltaStore.insert_files, map_into) are committed as they
 are by Delta's own transaction, where the open source jar's internals are reachable (elsewhere they
 are read back and written through Spark). Tables curate creates have deletion vectors off (Databricks turns them on by default):
 delta-rs, and so curate's other engine and many Delta readers, cannot read a table that has them.
