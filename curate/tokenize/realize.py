@@ -5,8 +5,9 @@ share a source may share documents (`prose_hq` and `web` in examples/mixture.yam
 realized together (`overlap_groups`, `plan_group`); under Spark a group of more than
 mix.plan_bucket_docs member rows is split into hash buckets of its documents (`bucket_targets`),
 one task each, so no task's input grows with the corpus and no document list reaches the driver;
-the driver assembles the manifest's numbers from per-component aggregates (`stage_plans`). The result is a table of *pieces* — (stage, sample, offset in sample,
-doc_id, token start, token count) — that the shard writer fills with token ids.
+the driver assembles the manifest's numbers from per-component aggregates (`stage_plans`). The
+result is a table of *pieces* — (stage, sample, offset in sample, doc_id, token start, token
+count) — that the shard writer fills with token ids.
 
 The rules, per stage:
 - A component gets `round(samples x share)` whole samples (largest remainder, so they sum to the
@@ -28,8 +29,9 @@ The rules, per stage:
   draws floor(C x P(b+1) / S) - floor(C x P(b) / S) tokens, C the component's tokens through s, S
   its supply, P(b) its supply in the buckets before b; so no bucket is asked beyond its epoch cap
   when the component as a whole is not, and every bucket is about as far into its epochs. The
-  component's draw order of a stage is bucket 0's draws, then bucket 1's, ... With one bucket
-  (B = 1: any group up to plan_bucket_docs rows) the pieces are plan version 2's.
+  component's draw order of a stage is bucket 0's draws, then bucket 1's, ..., and each bucket's
+  last drawn document is cut as below. With one bucket (B = 1: any group up to plan_bucket_docs
+  rows) the pieces are plan version 2's.
 - Drawn documents, each ending with EOS, are concatenated and split every `seq_len` tokens. Tail
   policy: the last drawn document is cut at the target; its remainder is not emitted in this stage
   (the document still counts as used). Nothing is padded.
