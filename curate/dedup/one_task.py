@@ -215,8 +215,9 @@ class OneTask:
         """`sigs` with scope; `shingle_sets(nodes)` gives the (doc_id, shingles packed) of the documents
         `nodes` (doc_id, lang: those on a near candidate edge)."""
         self.sigs, self.cfg, self.cfg_json = sigs, cfg, cfg.model_dump_json()
-        self.candidates = checkpoint(sigs.select("doc_id", "scope", "norm_hash", "bands", "lang").coalesce(1).mapInArrow(
-            functools.partial(candidates_task, cfg_json=self.cfg_json), CANDIDATES_SCHEMA))
+        self.candidates = checkpoint(
+            sigs.select("doc_id", "scope", "norm_hash", "bands", "lang").coalesce(1).mapInArrow(
+                functools.partial(candidates_task, cfg_json=self.cfg_json), CANDIDATES_SCHEMA))
         self.sets = None
         if cfg.minhash.enabled and cfg.minhash.verify == "exact":
             nodes = self.candidates.where(F.col("part") == "node").select(F.col("src").alias("doc_id"), "lang")
@@ -246,7 +247,8 @@ class OneTask:
         exact, near = (edges.where(F.col("near") == flag).select("src", "dst") for flag in (False, True))
         if self.sets is None:
             return exact, near, None
-        unpacked = self.sets.mapInArrow(_unpacked_batches, StructType([StructField("doc_id", StringType()), SHINGLES_FIELD]))
+        schema = StructType([StructField("doc_id", StringType()), SHINGLES_FIELD])
+        unpacked = self.sets.mapInArrow(_unpacked_batches, schema)
         return exact, near, unpacked.join(self.sigs.select("doc_id", "norm_hash"), "doc_id")
 
 

@@ -257,8 +257,9 @@ def test_one_task_path_equals_the_distributed_steps(spark, settings, tmp_path):
     # distributed, one task, one task reading the table's files, and the one-task candidates going
     # on through the distributed steps (the signatures fit the byte bound, the rest does not)
     sig_bytes = signature_bytes(DedupConfig.model_validate(settings), n_docs)
-    for one_task_max_docs, reader, max_bytes in [*zip(PATH_SIZES, [None, None], [1 << 30] * 2),
-                                                 (PATH_SIZES[1], read_texts, 1 << 30), (PATH_SIZES[1], None, sig_bytes)]:
+    variants = [*zip(PATH_SIZES, [None, None], [1 << 30] * 2), (PATH_SIZES[1], read_texts, 1 << 30),
+                (PATH_SIZES[1], None, sig_bytes)]
+    for one_task_max_docs, reader, max_bytes in variants:
         cfg = DedupConfig.model_validate({**settings, "one_task_max_docs": one_task_max_docs,
                                           "one_task_max_bytes": max_bytes})
         sigs = signatures(docs, cfg).localCheckpoint()
