@@ -73,6 +73,13 @@ class DedupConfig(Model):
     # numpy (curate.dedup.one_task) instead of ~30 small distributed jobs. Memory of those tasks:
     # about 0.6 KB per document at 112 permutations (300 MB at 500 k documents).
     one_task_max_docs: int = Field(500_000, ge=0)
+    # ... and whose one clustering task holds at most this many bytes: the signatures (num_perm x 4
+    # bytes each, checked first), the candidate edges' doc_ids and the candidates' shingle sets (4
+    # bytes a shingle, about one per word), measured once the first task has found the candidates;
+    # above it the candidates go on through the distributed steps (a few thousand books, or a few
+    # hundred thousand source files, have GiBs of shingles). At most 2 GiB - 1: Arrow's 32-bit
+    # offsets bound a column the task combines.
+    one_task_max_bytes: int = Field(1 << 30, ge=0, lt=1 << 31)
     # incremental: documents already deduplicated (in the persisted signature table) are not
     # re-shingled; new ones are compared with all of them. full: recompute everything.
     mode: Literal["incremental", "full"] = "incremental"

@@ -4,8 +4,10 @@ The distributed steps (curate.pipelines.dedup) cost a fixed ~0.2 s per shuffle s
 most of dedup's time below a few hundred thousand documents. Here the same result is computed with
 numpy in one task over the signatures (exact groups and LSH buckets -> candidate edges), then in one
 task over signatures, edges and the candidates' shingle sets (verification, components, keep rule,
-similarity). The candidates are re-shingled in parallel tasks before that second one. Every step
-mirrors a Spark one, and the tests run both paths on the same documents and compare the tables.
+similarity). The candidates are re-shingled in parallel tasks before that second one, and that
+one's input is measured first (`OneTask.input_bytes`): beyond dedup.one_task_max_bytes the
+candidates go on through the distributed steps instead (`OneTask.edges`). Every step mirrors a
+Spark one, and the tests run both paths on the same documents and compare the tables.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StringType, StructField, StructType
 
 from curate.dedup.buckets import bucket_pairs
 from curate.dedup.components import checkpoint, component_ids
 from curate.dedup.config import DedupConfig
-from curate.dedup.spark import unpack
+from curate.dedup.spark import SHINGLES_FIELD, unpack, unpack_lists
 
 CANDIDATES_SCHEMA = "part string, src string, dst string, near boolean, lang string"
 CANDIDATE_COLUMNS = ["part", "src", "dst", "near", "lang"]
@@ -112,7 +115,8 @@ class _Sets:
 
     def __init__(self, t: pa.Table, norm_hash: dict[str, str]):
         ids = t["doc_id"].to_pylist()
-        self.by_doc = dict(zip(ids, unpack(t["shingles"].combine_chunks())))
+        # chunk by chunk: the sets may hold more than a binary array's 2 GiB
+        self.by_doc = dict(zip(ids, (s for chunk in t["shingles"].chunks for s in unpack(chunk))))
         self.by_text: dict[str, np.ndarray] = {}
         for d in sorted(ids):
             self.by_text.setdefault(norm_hash[d], self.by_doc[d])
@@ -201,19 +205,60 @@ def clusters_task(batches: Iterator[pa.RecordBatch], cfg_json: str) -> Iterator[
     )
 
 
-def find_duplicates_one_task(sigs: DataFrame, cfg: DedupConfig, shingle_sets) -> DataFrame:
-    """dup_clusters rows (less dedup_run_id) of `sigs` (with scope); `shingle_sets(nodes)` gives the
-    (doc_id, shingles packed) of the documents `nodes` (doc_id, lang: those on a near candidate
-    edge) when minhash.verify = 'exact'."""
-    cfg_json = cfg.model_dump_json()
-    candidates = checkpoint(sigs.select("doc_id", "scope", "norm_hash", "bands", "lang").coalesce(1).mapInArrow(
-        functools.partial(candidates_task, cfg_json=cfg_json), CANDIDATES_SCHEMA))
-    parts = [
-        sigs.select(F.lit("sig").alias("part"), "doc_id", "norm_hash", "signature", "quality_score", "length"),
-        candidates.where(F.col("part") == "edge").select("part", "src", "dst", "near"),
-    ]
-    if cfg.minhash.enabled and cfg.minhash.verify == "exact":
-        nodes = candidates.where(F.col("part") == "node").select(F.col("src").alias("doc_id"), "lang")
-        parts.append(shingle_sets(nodes).select(F.lit("set").alias("part"), "doc_id", "shingles"))
-    rows = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
-    return rows.repartition(1).mapInArrow(functools.partial(clusters_task, cfg_json=cfg_json), CLUSTERS_SCHEMA)
+class OneTask:
+    """The one-task path's inputs, materialized: the candidates (one task over the signatures) and,
+    with minhash.verify = 'exact', the candidates' shingle sets; `input_bytes` measures what the
+    clustering task would hold, `clusters()` runs it, `edges()` hands the candidates to the
+    distributed steps instead."""
+
+    def __init__(self, sigs: DataFrame, cfg: DedupConfig, shingle_sets, *, n_docs: int):
+        """`sigs` with scope; `shingle_sets(nodes)` gives the (doc_id, shingles packed) of the documents
+        `nodes` (doc_id, lang: those on a near candidate edge)."""
+        self.sigs, self.cfg, self.cfg_json = sigs, cfg, cfg.model_dump_json()
+        self.candidates = checkpoint(
+            sigs.select("doc_id", "scope", "norm_hash", "bands", "lang").coalesce(1).mapInArrow(
+                functools.partial(candidates_task, cfg_json=self.cfg_json), CANDIDATES_SCHEMA))
+        self.sets = None
+        if cfg.minhash.enabled and cfg.minhash.verify == "exact":
+            nodes = self.candidates.where(F.col("part") == "node").select(F.col("src").alias("doc_id"), "lang")
+            self.sets = checkpoint(shingle_sets(nodes).select("doc_id", "shingles"))
+        sizes = [self.candidates.where(F.col("part") == "edge").select(
+            (F.octet_length("src") + F.octet_length("dst")).alias("n"))]
+        if self.sets is not None:
+            sizes.append(self.sets.select(F.octet_length("shingles").alias("n")))
+        measured = functools.reduce(DataFrame.union, sizes).agg(F.sum("n")).first()[0] or 0
+        self.input_bytes = signature_bytes(cfg, n_docs) + measured
+
+    def clusters(self) -> DataFrame:
+        """dup_clusters rows (less dedup_run_id), computed in one task."""
+        parts = [
+            self.sigs.select(F.lit("sig").alias("part"), "doc_id", "norm_hash", "signature", "quality_score", "length"),
+            self.candidates.where(F.col("part") == "edge").select("part", "src", "dst", "near"),
+        ]
+        if self.sets is not None:
+            parts.append(self.sets.select(F.lit("set").alias("part"), "doc_id", "shingles"))
+        rows = functools.reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), parts)
+        return rows.repartition(1).mapInArrow(functools.partial(clusters_task, cfg_json=self.cfg_json), CLUSTERS_SCHEMA)
+
+    def edges(self) -> tuple[DataFrame, DataFrame, DataFrame | None]:
+        """(exact edges, near candidate edges, candidates' shingle sets (doc_id, norm_hash, shingles
+        array<int>) or None), as the distributed steps compute them."""
+        edges = self.candidates.where(F.col("part") == "edge")
+        exact, near = (edges.where(F.col("near") == flag).select("src", "dst") for flag in (False, True))
+        if self.sets is None:
+            return exact, near, None
+        schema = StructType([StructField("doc_id", StringType()), SHINGLES_FIELD])
+        unpacked = self.sets.mapInArrow(_unpacked_batches, schema)
+        return exact, near, unpacked.join(self.sigs.select("doc_id", "norm_hash"), "doc_id")
+
+
+def signature_bytes(cfg: DedupConfig, n_docs: int) -> int:
+    """Bytes of `n_docs` MinHash signatures (num_perm 32-bit values each)."""
+    return n_docs * cfg.minhash.num_perm * 4
+
+
+def _unpacked_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """(doc_id, shingles packed) -> (doc_id, shingles array<int>)."""
+    for batch in batches:
+        yield pa.RecordBatch.from_arrays([batch.column("doc_id"), unpack_lists(batch.column("shingles"))],
+                                         names=["doc_id", "shingles"])

@@ -133,6 +133,14 @@ def unpack(values: pa.BinaryArray) -> list[np.ndarray]:
     return [np.frombuffer(v, np.int32) for v in values.to_pylist()]
 
 
+def unpack_lists(values: pa.BinaryArray) -> pa.ListArray:
+    """`pack`'s input back: each binary value's int32 values as a list."""
+    _, offset_buffer, data = values.buffers()
+    offsets = np.frombuffer(offset_buffer, np.int32)[values.offset:values.offset + len(values) + 1]
+    raw = np.frombuffer(data, np.uint8)[offsets[0]:offsets[-1]] if data is not None else np.empty(0, np.uint8)
+    return pa.ListArray.from_arrays(pa.array((offsets - offsets[0]) // 4, pa.int32()), pa.array(raw.view(np.int32)))
+
+
 def candidate_shingle_batches(batches: Iterator[pa.RecordBatch], wanted: pa.Table,
                               cfg_json: str) -> Iterator[pa.RecordBatch]:
     """(doc_id, shingles packed) of the rows of `batches` (doc_id, text) whose doc_id is in `wanted`

@@ -105,7 +105,7 @@ def run_mix(ctx: StageContext) -> StageResult:
     members = components(tokenized, mixture)
     totals = supply_totals(members)
     check_supply(mixture, {c: tokens for c, (tokens, _) in totals.items()})
-    pieces = plan_pieces_frame(members, mixture).persist()
+    pieces = plan_pieces_frame(members, mixture, totals=totals, bucket_docs=ctx.cfg.mix.plan_bucket_docs).persist()
     drawn, short = drawn_counts(pieces)
     if short:
         pieces.unpersist()

@@ -11,7 +11,10 @@ document it duplicates. Exact duplicates are grouped first; only one representat
 group enters LSH (a bucket of 10 000 copies costs one signature comparison, not 10 000).
 
 find_duplicates runs these steps as distributed Spark queries, or, for a table of at most
-dedup.one_task_max_docs documents, the same steps in two tasks (curate.dedup.one_task).
+dedup.one_task_max_docs documents, the same steps in two tasks (curate.dedup.one_task) when the
+second one's input (signatures, candidate edges, the candidates' shingle sets), measured once the
+candidates are known, is at most dedup.one_task_max_bytes; above that, the candidates found in
+the first task go on through the distributed steps.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
 from typing import TYPE_CHECKING, Iterator
 
 import pyarrow as pa
@@ -30,13 +34,14 @@ from pyspark.sql.types import StringType, StructField, StructType
 from curate.dedup.components import checkpoint, connected_components
 from curate.dedup.config import DedupConfig
 from curate.dedup.lsh import candidate_edges, estimated_jaccard, exact_jaccard, verified_edges
-from curate.dedup.one_task import find_duplicates_one_task
+from curate.dedup.one_task import OneTask, signature_bytes
 from curate.dedup.schema import DEDUP_SIGNATURES_SCHEMA
 from curate.dedup.spark import PACKED_SHINGLES_FIELD, candidate_shingle_batches, shingle_set_frame, signature_rows
 
 if TYPE_CHECKING:
     from curate.delta.datasource import BatchFn
 
+log = logging.getLogger(__name__)
 
 def signature_params(cfg: DedupConfig) -> str:
     """Hash of the settings a stored signature depends on (not the ones applied after it)."""
@@ -141,13 +146,15 @@ def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | Non
 
     `texts` (doc_id, text) of the signed documents is needed when minhash.verify = 'exact': only
     the documents on a candidate edge are read and re-shingled. A table of at most
-    cfg.one_task_max_docs rows (`n_docs`, counted when not given) is done in one task; there,
+    cfg.one_task_max_docs rows (`n_docs`, counted when not given) is done in one task while its
+    input is at most cfg.one_task_max_bytes; there,
     `read_texts(fn, schema)`, when given, is `fn` of the (doc_id, text) batches of the table
     `texts` was read from, read by tasks of their own (DeltaStore.file_frame)."""
     sigs = sigs.withColumn("scope", _scope(cfg))
     if cfg.minhash.enabled and cfg.minhash.verify == "exact" and texts is None:
         raise ValueError("minhash.verify = 'exact' needs the documents' texts: pass texts=")
-    if (sigs.count() if n_docs is None else n_docs) <= cfg.one_task_max_docs:
+    n_docs = sigs.count() if n_docs is None else n_docs
+    if n_docs <= cfg.one_task_max_docs and signature_bytes(cfg, n_docs) <= cfg.one_task_max_bytes:
         def shingle_sets(nodes: DataFrame) -> DataFrame:
             if read_texts is not None:
                 return _read_candidate_shingles(nodes, cfg, read_texts)
@@ -155,8 +162,18 @@ def find_duplicates(sigs: DataFrame, cfg: DedupConfig, *, texts: DataFrame | Non
             docs = texts.select("doc_id", "text").join(F.broadcast(nodes), "doc_id")
             return shingle_set_frame(docs, cfg, packed=True).drop("lang")
 
-        return find_duplicates_one_task(sigs, cfg, shingle_sets)
-    edges, shingles = _edges(sigs, cfg, texts)
+        one = OneTask(sigs, cfg, shingle_sets, n_docs=n_docs)
+        if one.input_bytes <= cfg.one_task_max_bytes:
+            return one.clusters()
+        log.info("dedup: the one clustering task would hold %d bytes (signatures, candidate edges, shingle sets), "
+                 "more than dedup.one_task_max_bytes %d: distributed steps", one.input_bytes, cfg.one_task_max_bytes)
+        exact, candidates, shingles = one.edges()
+        if cfg.minhash.enabled:
+            edges = exact.unionByName(verified_edges(candidates, sigs, cfg.minhash, shingles=shingles))
+        else:
+            edges = exact
+    else:
+        edges, shingles = _edges(sigs, cfg, texts)
     clusters = connected_components(edges, one_task_max_edges=cfg.one_task_max_edges).withColumnRenamed(
         "component_id", "cluster_id")
     members = clusters.join(sigs.select("doc_id", "norm_hash", "signature", "quality_score", "length"), "doc_id")

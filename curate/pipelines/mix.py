@@ -1,7 +1,7 @@
 """The mix stage's transforms: mixture validation against docs_tokenized, supplies, shard pieces.
 
 No writes here: `curate.jobs.mix` reads the table, plans with `curate.tokenize.realize` (per
-component on the executors; only per-component aggregates reach the driver), writes the shards
+bucket of documents on the executors; only per-component aggregates reach the driver), writes the shards
 and publishes them.
 """
 

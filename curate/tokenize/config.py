@@ -40,3 +40,8 @@ class MixConfig(Model):
     mixture: str | None = None
     # Samples one Spark task writes (one MDS writer, one sub-directory of shards): the write parallelism.
     samples_per_task: int = Field(8192, ge=1)
+    # Member rows (a document once per component it is in) one Spark task plans at most, about (a
+    # hash of doc_id picks the bucket): a group of overlapping components with more is planned in
+    # ceil(rows / plan_bucket_docs) buckets (plan version 3: see curate.tokenize.realize); up to
+    # it, in one task, as plan version 2 did.
+    plan_bucket_docs: int = Field(250_000, ge=1)

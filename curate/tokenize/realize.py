@@ -2,10 +2,12 @@
 
 Plain numpy over (doc_id, n_tokens) of the components; no tokens and no Spark. Components that
 share a source may share documents (`prose_hq` and `web` in examples/mixture.yaml), so they are
-realized together (`overlap_groups`, `plan_group`: under Spark one task per group, so no document
-list reaches the driver); the driver assembles the manifest's numbers from per-component
-aggregates (`stage_plans`). The result is a table of *pieces* — (stage, sample, offset in sample,
-doc_id, token start, token count) — that the shard writer fills with token ids.
+realized together (`overlap_groups`, `plan_group`); under Spark a group of more than
+mix.plan_bucket_docs member rows is split into hash buckets of its documents (`bucket_targets`),
+one task each, so no task's input grows with the corpus and no document list reaches the driver;
+the driver assembles the manifest's numbers from per-component aggregates (`stage_plans`). The
+result is a table of *pieces* — (stage, sample, offset in sample, doc_id, token start, token
+count) — that the shard writer fills with token ids.
 
 The rules, per stage:
 - A component gets `round(samples x share)` whole samples (largest remainder, so they sum to the
@@ -20,6 +22,16 @@ The rules, per stage:
   `prose_hq` prefers documents no component drew yet. Within a stage, the components of a group
   draw in name order. A component whose documents all reached their cap before its target is
   met leaves a shortfall, and the mixture is refused (`check_shortfalls`).
+- Buckets (plan version 3): a group's documents are split into B = ceil(member rows /
+  mix.plan_bucket_docs) buckets by a hash of doc_id (every component of a document in the same
+  bucket), and the rules above hold within each bucket. A component's tokens are shared out in
+  proportion to its supply in each bucket, cumulatively over the stages: through stage s, bucket b
+  draws floor(C x P(b+1) / S) - floor(C x P(b) / S) tokens, C the component's tokens through s, S
+  its supply, P(b) its supply in the buckets before b; so no bucket is asked beyond its epoch cap
+  when the component as a whole is not, and every bucket is about as far into its epochs. The
+  component's draw order of a stage is bucket 0's draws, then bucket 1's, ..., and each bucket's
+  last drawn document is cut as below. With one bucket (B = 1: any group up to plan_bucket_docs
+  rows) the pieces are plan version 2's.
 - Drawn documents, each ending with EOS, are concatenated and split every `seq_len` tokens. Tail
   policy: the last drawn document is cut at the target; its remainder is not emitted in this stage
   (the document still counts as used). Nothing is padded.
@@ -34,6 +46,7 @@ PLAN_VERSION, which is part of the shard version (curate.tokenize.publish.versio
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 
@@ -45,8 +58,9 @@ import xxhash
 from curate.errors import ConfigError, StorageError
 from curate.schemas.mixture import Mixture, StageSpec
 
-# 2: one epoch cap per document across overlapping components (1: one per component).
-PLAN_VERSION = 2
+# 3: groups beyond mix.plan_bucket_docs rows planned in hash buckets (2: one epoch cap per document
+# across overlapping components; 1: one per component).
+PLAN_VERSION = 3
 
 PIECES_SCHEMA = pa.schema(
     [
@@ -180,14 +194,15 @@ def draw(supply: Supply, usage: np.ndarray, *, tokens: int, seed: int, component
     return np.concatenate(picked), np.concatenate(taken)
 
 
-def pack(taken: np.ndarray, *, seq_len: int) -> dict[str, np.ndarray]:
-    """Split the concatenation of drawn pieces (lengths `taken`) into samples of `seq_len` tokens.
+def pack(taken: np.ndarray, *, seq_len: int, start: int = 0) -> dict[str, np.ndarray]:
+    """Split the concatenation of drawn pieces (lengths `taken`), placed from token `start` of the
+    component's stream on, into samples of `seq_len` tokens.
 
     Returns parallel arrays: draw (index into `taken`), sample, offset (in the sample), tok_start
     (in the document), tok_len.
     """
     taken = np.asarray(taken, dtype=np.int64)
-    starts = np.cumsum(taken) - taken
+    starts = start + np.cumsum(taken) - taken
     first = starts // seq_len
     last = (starts + taken - 1) // seq_len
     per_draw = (last - first + 1).astype(np.int64)
@@ -278,12 +293,49 @@ def _caps(mixture: Mixture, names: list[str], index: dict[str, np.ndarray], n_do
     return cap
 
 
-def plan_group(mixture: Mixture, supplies: dict[str, Supply]) -> pa.Table:
-    """The pieces the components of `supplies` (one of `overlap_groups`, or part of one) contribute
-    to every stage (PIECES_SCHEMA, `sample` = position in the stage), plus a shortfall row for a
-    component the epoch caps kept from its target. Uses and caps are counted per document over the
-    components and the stages; the preference for unused documents spans the stages."""
+Targets = dict[str, list[tuple[int, int]]]  # component -> per stage (tokens to draw, first token in its stream)
+
+
+def bucket_targets(mixture: Mixture, bucket_tokens: dict[str, list[int]]) -> dict[str, list[list[tuple[int, int]]]]:
+    """Each component's stage targets shared out over the buckets of its group (see the module doc),
+    from its supply tokens per bucket: {component: per bucket, per stage (tokens, start)}."""
+    out = {}
+    for name, tokens in bucket_tokens.items():
+        supply, prefix = sum(tokens), [0, *itertools.accumulate(tokens)]
+        per_bucket: list[list[tuple[int, int]]] = [[] for _ in tokens]
+        through, before = 0, [0] * len(tokens)
+        for stage in mixture.stages:
+            target = stage_targets(mixture, stage)[name]
+            through += target
+            cumulative = [(through * prefix[b + 1] // supply - through * prefix[b] // supply) if supply else 0
+                          for b in range(len(tokens))]
+            share = [c - p for c, p in zip(cumulative, before)]
+            if min(share) < 0:  # only when a stage asks for fewer tokens than there are buckets
+                raise ConfigError(
+                    f"stage {stage.name!r} asks component {name!r} for {target:,} tokens, too few to share out "
+                    f"over its {len(tokens)} planning buckets; raise mix.plan_bucket_docs")
+            for b, start in enumerate(itertools.accumulate([0, *share[:-1]])):
+                per_bucket[b].append((share[b], start))
+            before = cumulative
+        out[name] = per_bucket
+    return out
+
+
+def whole_targets(mixture: Mixture, names: list[str]) -> Targets:
+    """Every stage's whole target of each component of `names`, from token 0: one bucket."""
+    targets = [stage_targets(mixture, stage) for stage in mixture.stages]
+    return {name: [(t[name], 0) for t in targets] for name in names}
+
+
+def plan_group(mixture: Mixture, supplies: dict[str, Supply], targets: Targets | None = None) -> pa.Table:
+    """The pieces the components of `supplies` (one of `overlap_groups`, or one bucket of one)
+    contribute to every stage (PIECES_SCHEMA, `sample` = position in the stage), plus a shortfall
+    row for a component the epoch caps kept from its target. `targets`: what each component draws
+    per stage and where in its stream (a bucket's, `bucket_targets`; None: `whole_targets`). Uses
+    and caps are counted per document over the components and the stages; the preference for
+    unused documents spans the stages."""
     names = sorted(supplies)
+    targets = targets or whole_targets(mixture, names)
     ids = np.concatenate([supplies[c].doc_ids for c in names]) if names else np.empty(0, dtype=object)
     union, inverse = np.unique(ids, return_inverse=True)
     bounds = np.cumsum([0] + [len(supplies[c]) for c in names])
@@ -291,18 +343,19 @@ def plan_group(mixture: Mixture, supplies: dict[str, Supply]) -> pa.Table:
     usage = np.zeros(union.size, dtype=np.int64)
     cap = _caps(mixture, names, index, union.size)
     parts = []
-    for stage in mixture.stages:
-        targets = stage_targets(mixture, stage)
-        # Every group's task computes the same interleave from the mixture alone.
-        positions = interleave({c: t // stage.seq_len for c, t in targets.items()}, seed=stage.seed)
+    for s, stage in enumerate(mixture.stages):
+        # Every task computes the same interleave from the mixture alone.
+        positions = interleave({c: t // stage.seq_len for c, t in stage_targets(mixture, stage).items()},
+                               seed=stage.seed)
         for name in names:
-            if not targets[name]:
+            tokens, start = targets[name][s]
+            if not tokens:
                 continue
             supply, at = supplies[name], index[name]
             mine = usage[at]
-            idx, taken = draw(supply, mine, tokens=targets[name], seed=stage.seed, component=name, cap=cap[at])
+            idx, taken = draw(supply, mine, tokens=tokens, seed=stage.seed, component=name, cap=cap[at])
             usage[at] = mine
-            p = pack(taken, seq_len=stage.seq_len)
+            p = pack(taken, seq_len=stage.seq_len, start=start)
             docs = idx[p["draw"]]
             columns = {
                 "sample": positions[name][p["sample"]],
@@ -311,7 +364,7 @@ def plan_group(mixture: Mixture, supplies: dict[str, Supply]) -> pa.Table:
                 "tok_start": p["tok_start"].astype(np.int32),
                 "tok_len": p["tok_len"].astype(np.int32),
             }
-            short = targets[name] - int(taken.sum())
+            short = tokens - int(taken.sum())
             if short:
                 columns = {"sample": [-1], "offset": [0], "doc_id": [None], "tok_start": [0], "tok_len": [short]}
             n = len(columns["sample"])

@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import itertools
+import logging
 import random
+import re
 
 import pyarrow as pa
 import pytest
@@ -14,6 +16,7 @@ from pyspark.sql import functions as F
 from curate.dedup.config import DedupConfig, ExactConfig, MinHashConfig
 from curate.dedup.lsh import candidate_edges, verified_edges
 from curate.dedup.minhash import shingle_hash32, shingles
+from curate.dedup.one_task import signature_bytes
 from curate.dedup.normalize import normalize
 from curate.dedup.spark import shingle_set_frame
 from curate.delta.store import open_store
@@ -249,13 +252,45 @@ def test_one_task_path_equals_the_distributed_steps(spark, settings, tmp_path):
     for part in range(3):
         version = store.append(docs.where(F.pmod(F.hash("doc_id"), F.lit(3)) == part), "docs", schema=docs.schema)
     read_texts = functools.partial(store.file_frame, "docs", version=version, columns=["doc_id", "text"])
+    n_docs = docs.where("keep").count()
     tables = []
-    for one_task_max_docs, reader in [*zip(PATH_SIZES, [None, None]), (PATH_SIZES[1], read_texts)]:
-        cfg = DedupConfig.model_validate({**settings, "one_task_max_docs": one_task_max_docs})
+    # distributed, one task, one task reading the table's files, and the one-task candidates going
+    # on through the distributed steps (the signatures fit the byte bound, the rest does not)
+    sig_bytes = signature_bytes(DedupConfig.model_validate(settings), n_docs)
+    variants = [*zip(PATH_SIZES, [None, None], [1 << 30] * 2), (PATH_SIZES[1], read_texts, 1 << 30),
+                (PATH_SIZES[1], None, sig_bytes)]
+    for one_task_max_docs, reader, max_bytes in variants:
+        cfg = DedupConfig.model_validate({**settings, "one_task_max_docs": one_task_max_docs,
+                                          "one_task_max_bytes": max_bytes})
         sigs = signatures(docs, cfg).localCheckpoint()
         tables.append(sorted(tuple(r) for r in find_duplicates(sigs, cfg, texts=docs, read_texts=reader).collect()))
-    assert tables[0] == tables[1] == tables[2]
+    assert tables[0] == tables[1] == tables[2] == tables[3]
     assert len({r[1] for r in tables[0]}) >= 4  # several clusters (4 exact ones with MinHash off)
+
+
+def test_the_one_task_path_switches_to_the_distributed_steps_on_bytes(spark, caplog):
+    """The same documents go through one clustering task or, past dedup.one_task_max_bytes of
+    signatures, candidate edges and the candidates' shingle sets, through the distributed steps;
+    the clusters are the same either way."""
+    copies = [(f"v{i:02d}", t) for i, t in enumerate(_edited_copies())]
+    docs = make_docs(spark, _corpus() + copies)
+    sigs = signatures(docs, DedupConfig()).localCheckpoint()
+    sig_bytes = signature_bytes(DedupConfig(), sigs.count())
+
+    def run(max_bytes: int) -> tuple[list, int | None]:
+        caplog.clear()
+        cfg = DedupConfig(one_task_max_bytes=max_bytes)
+        with caplog.at_level(logging.INFO, logger="curate.pipelines.dedup"):
+            rows = sorted(tuple(r) for r in find_duplicates(sigs, cfg, texts=docs).collect())
+        said = re.search(r"would hold (\d+) bytes", caplog.text)
+        return rows, int(said[1]) if said else None
+
+    switched, measured = run(sig_bytes)  # the signatures fit, the candidates' sets do not
+    assert measured is not None and measured - sig_bytes > 50_000  # tens of thousands of 4-byte shingles
+    one_task, not_switched = run(measured)
+    assert not_switched is None
+    assert run(measured - 1)[1] == measured
+    assert switched == one_task and len({r[1] for r in one_task}) >= 4
 
 
 def test_exact_verification_keeps_exactly_the_candidates_at_or_above_the_threshold(spark):

@@ -2,7 +2,8 @@
 
 Run A uses 2 shuffle partitions and reads each JSONL file in one task; run B uses 7 shuffle
 partitions without adaptive coalescing, 64 KB file splits when reading the tables back, and
-reads the uncompressed JSONL file in 1 MB byte ranges (several ingest tasks).
+reads the uncompressed JSONL file in 1 MB byte ranges (several ingest tasks). Mix plans in hash
+buckets of documents (mix.plan_bucket_docs) in both.
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ def run(corpus: Path, name: str, *, engine: str, shuffle: int, conf: dict, inges
             {"source": "bad", "kind": "text", "path": str(SAMPLE / "bad"), "id_field": "id"},
         ],
         "ingest": ingest,
-        "mix": {"mixture": str(corpus / "mixture.yaml")},
+        # planned in hash buckets of about 16 documents (several tasks) in both runs
+        "mix": {"mixture": str(corpus / "mixture.yaml"), "plan_bucket_docs": 16},
     }
     path = corpus / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))

@@ -8,7 +8,9 @@ import pytest
 from curate.errors import ConfigError
 from curate.schemas.mixture import Mixture
 from curate.tokenize.encoder import encode_documents
-from curate.tokenize.realize import Supply, apportion, draw, interleave, overlap_groups, pack, realize
+from curate.tokenize.realize import (
+    Supply, apportion, bucket_targets, draw, interleave, overlap_groups, pack, realize, stage_targets,
+)
 from test_tokenize.corpus import python_docs
 
 
@@ -146,8 +148,9 @@ def test_duplicate_doc_ids_are_refused():
 
 
 def test_spark_realization_equals_the_local_one(spark):
-    """Under Spark each component is planned in its own task and only aggregates reach the driver:
-    the pieces and the manifest numbers equal the one-process realization's."""
+    """Under Spark each group of components up to bucket_docs rows is planned in its own task and
+    only aggregates reach the driver: the pieces and the manifest numbers equal the one-process
+    realization's."""
     from curate.pipelines.mix import drawn_counts, supply_totals
     from curate.tokenize.realize import stage_plans
     from curate.tokenize.spark import plan_pieces_frame
@@ -169,7 +172,7 @@ def test_spark_realization_equals_the_local_one(spark):
         for c, s in supplies.items() for d, n in zip(s.doc_ids, s.n_tokens)
     ]
     members = spark.createDataFrame(rows[::-1], "component string, doc_id string, n_tokens long").repartition(3)
-    frame = plan_pieces_frame(members, m)
+    frame = plan_pieces_frame(members, m, totals=supply_totals(members), bucket_docs=len(rows))  # one bucket: v2
     got = frame.toArrow().sort_by([(k, "ascending") for k in ("stage", "sample", "offset")])
     assert got.to_pydict() == pieces.to_pydict()
     drawn, short = drawn_counts(frame)
@@ -262,3 +265,83 @@ def test_the_shard_version_changes_with_the_plan_version(monkeypatch):
     now = publish.version_of(m, {"docs_tokenized": 3}, {"docs_tokenized": "a-table-id"})
     monkeypatch.setattr(publish, "PLAN_VERSION", publish.PLAN_VERSION - 1)
     assert publish.version_of(m, {"docs_tokenized": 3}, {"docs_tokenized": "a-table-id"}) != now
+
+
+def test_bucket_targets_share_each_stage_out_in_proportion_within_the_caps():
+    m = mixture([{"name": "s1", "budget_tokens": 7_000, "seq_len": 100, "seed": 1, "weights": {"a": 1}},
+                 {"name": "s2", "budget_tokens": 3_300, "seq_len": 100, "seed": 2, "weights": {"a": 1}},
+                 {"name": "s3", "budget_tokens": 1_700, "seq_len": 100, "seed": 3, "weights": {"a": 1}}],
+                {"a": {"sources": ["a"], "max_epochs": 2}})
+    tokens = [1_000, 3_513, 0, 1_487, 1]  # 6,001 tokens: 12,000 asked is just within 2 epochs
+    (per_bucket,) = bucket_targets(m, {"a": tokens}).values()
+    through = [0] * len(tokens)
+    for s, stage in enumerate(m.stages):
+        shares = [per_bucket[b][s] for b in range(len(tokens))]
+        assert sum(t for t, _ in shares) == stage_targets(m, stage)["a"]
+        assert [start for _, start in shares] == list(np.cumsum([0] + [t for t, _ in shares[:-1]]))
+        for b, (t, _) in enumerate(shares):
+            through[b] += t
+            assert abs(through[b] - sum(stage_targets(m, x)["a"] for x in m.stages[: s + 1]) * tokens[b] / 6_001) < 1
+    assert all(t <= 2 * n for t, n in zip(through, tokens)) and through[2] == 0
+
+
+def _pydocs_members(spark, n: int, *, partitions: int):
+    """(component, doc_id, n_tokens) of `n` real pages: `web` all, `hq` every fourth (overlapping)."""
+    docs = python_docs(n)
+    ids = [hashlib.sha256(d.text.encode()).hexdigest()[:16] for d in docs]
+    lengths = [len(t) for t in encode_documents([d.text for d in docs]).to_pylist()]
+    rows = [("web", d, n_) for d, n_ in zip(ids, lengths)] + [("hq", d, n_) for d, n_ in zip(ids[::4], lengths[::4])]
+    frame = spark.createDataFrame(rows, "component string, doc_id string, n_tokens long").repartition(partitions)
+    return frame, sum(lengths)
+
+
+def _bucketed_mixture(supply: int) -> Mixture:
+    return mixture(
+        [{"name": "s1", "budget_tokens": int(0.8 * supply) // 512 * 512, "seq_len": 512, "seed": 1,
+          "weights": {"web": 3, "hq": 1}},
+         {"name": "s2", "budget_tokens": int(0.4 * supply) // 256 * 256, "seq_len": 256, "seed": 2,
+          "weights": {"web": 1, "hq": 1}}],
+        {"web": {"sources": ["web"], "max_epochs": 2}, "hq": {"sources": ["web"], "max_epochs": 2}},
+    )
+
+
+def test_bucketed_planning_is_bounded_and_the_same_for_any_partitioning(spark):
+    """A group far beyond plan_bucket_docs rows is planned in hash buckets of about that many rows,
+    whatever the corpus size; the pieces do not depend on the partitioning, fill every sample and
+    meet every target within the per-document epoch cap."""
+    from curate.pipelines.mix import supply_totals
+    from curate.tokenize.spark import plan_pieces_frame, planning_buckets
+
+    bucket_docs = 40
+    for n in (240, 480):  # the corpus doubles; the largest task does not
+        members, supply = _pydocs_members(spark, n, partitions=3)
+        tagged, targets = planning_buckets(members, _bucketed_mixture(supply), totals=supply_totals(members),
+                                           bucket_docs=bucket_docs)
+        sizes = [r["count"] for r in tagged.groupBy("group", "bucket").count().collect()]
+        assert len(sizes) == -(-(n + n // 4) // bucket_docs) and set(targets) == {"hq", "web"}
+        assert max(sizes) <= 1.5 * bucket_docs, sorted(sizes)
+
+    runs = []
+    before = spark.conf.get("spark.sql.shuffle.partitions")
+    try:
+        for partitions, shuffle in [(1, 2), (5, 7)]:
+            spark.conf.set("spark.sql.shuffle.partitions", str(shuffle))
+            members, supply = _pydocs_members(spark, 240, partitions=partitions)
+            m = _bucketed_mixture(supply)
+            frame = plan_pieces_frame(members, m, totals=supply_totals(members), bucket_docs=bucket_docs)
+            runs.append(frame.toArrow().sort_by([(k, "ascending") for k in ("stage", "sample", "offset")]))
+    finally:
+        spark.conf.set("spark.sql.shuffle.partitions", before)
+    assert runs[0].equals(runs[1])
+    pieces = runs[0]
+    assert pieces["doc_id"].null_count == 0  # no shortfall row
+    assert max(_draws_per_document(pieces).values()) <= 2
+    for stage in m.stages:
+        t = stage_pieces(pieces, stage.name)
+        per_sample = Counter()
+        for sample, n in zip(t["sample"], t["tok_len"]):
+            per_sample[sample] += n
+        assert sorted(per_sample) == list(range(stage.samples))
+        assert set(per_sample.values()) == {stage.seq_len}
+        for c, target in stage_targets(m, stage).items():
+            assert sum(n for n, comp in zip(t["tok_len"], t["component"]) if comp == c) == target
