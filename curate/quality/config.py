@@ -13,12 +13,13 @@ class EnsembleConfig(Model):
 
     enabled: bool = True
     # lid.176's top score below which lingua is asked: calibrated on the labelled set's calibration
-    # split (scripts/calibrate_langid.py).
+    # split (benchmarks/langid_quality.py).
     below_score: float = Field(0.6, gt=0, le=1)
     # lid.176's candidates lingua chooses among.
     top_k: int = Field(3, ge=2, le=10)
-    # Trigrams only: several times faster than lingua's default, as accurate on paragraphs.
+    # Trigrams only: faster than lingua's default (1- to 5-grams, which helps most on short texts).
     low_accuracy: bool = True
+    # Characters lingua reads, in slices spread across what lid.176 read.
     max_chars: int = Field(2_000, ge=100)
 
 
@@ -68,7 +69,8 @@ class AnnotateConfig(Model):
 
     def file_digests(self) -> dict:
         """The content of the files annotations depend on, whatever their paths: the language-ID
-        model, the quality model and the evaluation sets (a model retrained in place differs)."""
+        model, the quality model and the evaluation sets (a model retrained in place differs), and the
+        version of lingua, whose models are its package's."""
         from curate.quality.langid import default_model_path
         from curate.quality.lid_ensemble import lingua_version
         from curate.shipped import file_digest

@@ -1,13 +1,14 @@
 """Language ID beyond one model: lid.176 (fastText) first, lingua where lid.176 is unsure.
 
 lid.176 answers every document. Where its top score is below `below_score` (calibrated on the
-calibration split of tests/data/langid/labelled.jsonl by scripts/calibrate_langid.py, never on the
+calibration split of tests/data/langid/labelled.jsonl by benchmarks/langid_quality.py, never on the
 evaluation split), lingua-language-detector, whose n-gram models ship inside its wheel, is asked to
 choose among lid.176's top candidates that it knows, and the two vote: each language's two scores
-are averaged and the best average wins. Both detectors err, but on different paragraphs (lid.176
-confuses Czech with Slovak or Hungarian and Swedish with Norwegian; lingua misses on short
-English). Lingua is about 20 times slower than lid.176 and only sees the unsure minority, over at
-most `max_chars` characters, in its low-accuracy (trigram) mode by default.
+are averaged and the best average wins. They err on different paragraphs: lid.176 takes short
+Swedish for Norwegian, Portuguese and German for Spanish; lingua, choosing only among
+lid.176's candidates, settles most of those. Lingua is much slower than lid.176, so it only sees the
+unsure minority, over `max_chars` characters spread across what lid.176 read, in its low-accuracy
+(trigram) mode by default.
 """
 
 from __future__ import annotations
@@ -52,6 +53,16 @@ def _detector(langs: frozenset[str], low_accuracy: bool):
     return (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
 
 
+def spread(text: str, max_chars: int, *, pieces: int = 4) -> str:
+    """`max_chars` characters of `text` in `pieces` evenly spaced slices: a translated page's first
+    lines (its title, synopsis, option names) are often English, and must not decide alone."""
+    if len(text) <= max_chars:
+        return text
+    size = max_chars // pieces
+    step = (len(text) - size) / (pieces - 1)
+    return " ".join(text[round(i * step): round(i * step) + size] for i in range(pieces))
+
+
 class LinguaDetector:
     """lingua restricted, document by document, to the candidate languages it is given."""
 
@@ -62,10 +73,10 @@ class LinguaDetector:
 
     def confidences(self, norm: str, candidates: list[str]) -> list[tuple[str, float]] | None:
         """(lang, confidence) of a text `normalize_for_lid` gave over the `candidates` lingua knows,
-        best first, from its first `max_chars` characters; None when fewer than two candidates are
-        known (there is nothing to choose) or the text is empty."""
+        best first, from `max_chars` of its characters (`spread`); None when fewer than two
+        candidates are known (there is nothing to choose) or the text is empty."""
         langs = frozenset(c for c in candidates if c in self.known)
-        text = norm[: self.max_chars]
+        text = spread(norm, self.max_chars)
         if len(langs) < 2 or not text.strip():
             return None
         values = _detector(langs, self.low_accuracy).compute_language_confidence_values(text)

@@ -11,7 +11,7 @@ import pytest
 from curate.pipelines.annotate import annotate
 from curate.quality.config import AnnotateConfig
 from curate.quality.langid import LanguageIdentifier
-from curate.quality.lid_ensemble import LinguaDetector
+from curate.quality.lid_ensemble import LinguaDetector, vote
 from curate.schemas.tables import DOCS_RAW_SCHEMA
 
 MANPAGES = Path(__file__).resolve().parents[2] / "examples" / "sample" / "web" / "manpages-00.jsonl.gz"
@@ -67,15 +67,14 @@ def test_each_detector_is_recorded_and_lingua_votes_only_where_lid176_is_unsure(
         assert (row["lang_lingua"] is not None) == unsure, doc["id"]
         if unsure:
             asked += 1
-            assert 0 < row["lang_lingua_score"] <= 1 and row["lang_lingua"] in {k for k, _ in first.top}
-            assert row["lang"] in {k for k, _ in first.top}
-            assert 0 < row["lang_score"] <= 1
+            lingua = LinguaDetector().confidences(lid.normalize(row["text"]), [k for k, _ in first.top])
+            assert (row["lang_lingua"], row["lang_lingua_score"]) == (lingua[0][0], pytest.approx(lingua[0][1]))
+            assert (row["lang"], row["lang_score"]) == pytest.approx(vote(first, lingua))
         else:
             assert (row["lang"], row["lang_score"]) == (first.lang, pytest.approx(first.score))
             assert row["lang_lingua_score"] is None
     assert asked > 0  # the sample has documents lid.176 is unsure of
-    hits = {name: sum(out[d["id"]][name] == d["lang_hint"] for d in docs) for name in ("lang", "lang_fasttext")}
-    assert hits["lang"] >= hits["lang_fasttext"], hits
+    assert any(r["lang"] != r["lang_fasttext"] for r in out.values())  # and some where lingua's vote won
 
 
 def test_off_switch_gives_lid176_alone(raw_df, lid, docs):
