@@ -12,9 +12,13 @@ mislabelled is dropped by rules that do not look at the label's model:
 - boilerplate repeated across pages ("Full documentation at ...") is kept once;
 - a paragraph whose words are mostly capitalized is a byline or a title ("Napsal Paul Eggert,
   David MacKenzie a Jim Meyering."): names, with one or two words of the language.
-Output: JSON lines {"lang", "text", "page"}.
+Output: JSON lines {"lang", "text", "page"}, and "split" with --eval-per-lang: each language's
+first pages (in the seeded order) fill the evaluation split up to that many paragraphs, the pages
+after them the calibration split, so the two never share a page.
 
     python scripts/build_langid_set.py --out tests/data/langid/manpages.jsonl --per-lang 80
+    python scripts/build_langid_set.py --out tests/data/langid/labelled.jsonl --per-lang 480 \
+        --max-per-page 8 --eval-per-lang 260
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ LOCALES = {"": "en", "de": "de", "fr": "fr", "es": "es", "it": "it", "nl": "nl",
            "ru": "ru", "uk": "uk", "ja": "ja", "zh_CN": "zh", "sv": "sv", "cs": "cs"}
 MIN_CHARS = 50
 MAX_CHARS = 600
-MAX_PER_PAGE = 3
 MIN_WORDS = 8
 MAX_CAPITALIZED = 0.6  # German capitalizes every noun: about a third of its words
 SCRIPTS = {"ja": r"[\p{Han}\p{Hiragana}\p{Katakana}]", "zh": r"\p{Han}", "ru": r"\p{Cyrillic}", "uk": r"\p{Cyrillic}"}
@@ -78,7 +81,7 @@ def english_twin(page: Path, locale: str) -> Path | None:
     return twin if twin.exists() else None
 
 
-def collect(locale: str, lang: str, *, per_lang: int, rng: random.Random) -> list[dict]:
+def collect(locale: str, lang: str, *, per_lang: int, max_per_page: int, rng: random.Random) -> list[dict]:
     base = MAN / locale if locale else MAN
     pages = sorted(p for d in sorted(base.glob("man[1-8]")) for p in d.iterdir() if p.is_file())
     rng.shuffle(pages)
@@ -96,21 +99,38 @@ def collect(locale: str, lang: str, *, per_lang: int, rng: random.Random) -> lis
         except subprocess.TimeoutExpired:
             continue
         paragraphs = [p for p in paragraphs if p not in english and p not in seen and is_prose(p, lang)]
-        for p in rng.sample(paragraphs, min(MAX_PER_PAGE, len(paragraphs))):
+        for p in rng.sample(paragraphs, min(max_per_page, len(paragraphs))):
             seen.add(p)
             out.append({"lang": lang, "text": p, "page": str(page.relative_to(MAN))})
     return out[:per_lang]
+
+
+def split_by_page(rows: list[dict], *, eval_rows: int) -> list[dict]:
+    """Whole pages, in order, to the evaluation split until it has `eval_rows`; the rest to calibration."""
+    n_eval, current = 0, None
+    for row in rows:
+        if row["page"] != current:
+            current, split = row["page"], "evaluation" if n_eval < eval_rows else "calibration"
+        n_eval += split == "evaluation"
+        row["split"] = split
+    return rows
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--per-lang", type=int, default=80)
+    ap.add_argument("--max-per-page", type=int, default=3)
+    ap.add_argument("--eval-per-lang", type=int, default=None,
+                    help="split each language: its first pages' paragraphs (this many) for evaluation, the rest for calibration")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     rows: list[dict] = []
     for locale, lang in LOCALES.items():
-        got = collect(locale, lang, per_lang=args.per_lang, rng=random.Random(f"{args.seed}-{locale}"))
+        got = collect(locale, lang, per_lang=args.per_lang, max_per_page=args.max_per_page,
+                      rng=random.Random(f"{args.seed}-{locale}"))
+        if args.eval_per_lang is not None:
+            got = split_by_page(got, eval_rows=args.eval_per_lang)
         print(f"{lang}: {len(got)} paragraphs")
         rows += got
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,10 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 # The tests read real documents from these packages: the Python documentation's reST sources and
-# man pages in several languages (tests/test_tokenize/corpus.py, tests/test_bounds).
-test_docs="python3-doc manpages-de manpages-fr manpages-es manpages-ja manpages-ru manpages-zh manpages-pl"
+# man pages in several languages (tests/test_tokenize/corpus.py, tests/test_bounds), which
+# scripts/build_langid_set.py also turns into the labelled language-ID sets (tests/data/langid).
+test_docs="python3-doc manpages-de manpages-fr manpages-es manpages-ja manpages-ru manpages-zh manpages-pl
+  manpages-cs manpages-it manpages-nl manpages-pt-br manpages-sv manpages-uk"
 missing=$(for p in $test_docs; do
   [ "$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || echo "$p"
 done)

@@ -254,6 +254,10 @@ class NativeStore(DeltaStore):
                 txn.updateMetadataForNewTable(_action(jvm, {"metaData": _metadata(schema)}))
             elif overwrite:
                 actions += self._removes(name, txn)
+                current = json.loads(txn.metadata().schemaString())
+                if set(schema.names) - {f["name"] for f in current["fields"]}:  # a newer curate's columns
+                    txn.updateMetadata(_action(jvm, {"metaData": {**_metadata(schema), "id": txn.metadata().id()}}),
+                                       False)
             fault_point(f"commit:{name}")  # every task's files written, nothing committed
             version = txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq(),
                                  _manual_update(jvm))

@@ -212,7 +212,8 @@ class DeltaStore(ABC):
         """Commit files tasks wrote into table `name`'s folder (`datasource.FileSink`, add actions in
         `adds`), appended or replacing the table's rows, as one commit made against `read_version`
         (None: the table is created, or replaced whatever its version); on failure the files are
-        deleted. Returns the version written."""
+        deleted. A replacement with columns the table lacks (a newer curate's) adds them to its
+        schema. Returns the version written."""
 
     def insert_files(self, adds: list[dict], name: str, *, schema: StructType, keys: Sequence[str],
                      unique: bool = False) -> int:

@@ -20,6 +20,7 @@ from curate.quality.codequality import comments
 from curate.quality.config import AnnotateConfig
 from curate.quality.decontam import count_matches, ngram_hashes
 from curate.quality.langid import LanguageIdentifier
+from curate.quality.lid_ensemble import EnsemblePrediction, LanguageEnsemble
 from curate.quality.pii import PiiOptions, redact, redact_fields
 from curate.quality.rules import RulesConfig, Thresholds, decide
 from curate.quality.signals import compute_signals
@@ -38,6 +39,11 @@ ANNOTATION_FIELDS = [
     pa.field("quality_score", pa.float64()),
     pa.field("keep", pa.bool_()),
     pa.field("drop_reasons", pa.list_(pa.string())),
+    # Each detector's answer (lang / lang_score are the final ones; lang_top is lid.176's top k).
+    pa.field("lang_fasttext", pa.string()),
+    pa.field("lang_fasttext_score", pa.float64()),
+    pa.field("lang_lingua", pa.string()),  # null where lingua was not asked
+    pa.field("lang_lingua_score", pa.float64()),
 ]
 VERDICT_COLUMNS = ("keep", "drop_reasons")
 
@@ -62,6 +68,12 @@ class Annotator:
         self.cfg = cfg
         lid = cfg.langid
         self.lid = LanguageIdentifier(model_path=lid.model_path, top_k=lid.top_k, max_chars=lid.max_chars)
+        e = lid.ensemble
+        self.ensemble = (
+            LanguageEnsemble(self.lid, below_score=e.below_score, top_k=e.top_k, low_accuracy=e.low_accuracy,
+                             max_chars=e.max_chars)
+            if e.enabled else None
+        )
         qm = cfg.quality_model
         self.scorer = (
             QualityScorer(model_path=qm.model_path, positive_label=qm.positive_label, max_chars=qm.max_chars)
@@ -76,10 +88,7 @@ class Annotator:
         """The redacted text and every annotation column of one document."""
         text, pii_counts = redact(text, self.pii) if self.pii else (text, {})
         code_lang = detect_code_lang(uri, text, hint=language_hint) if kind == "code" else None
-        if kind == "code":
-            pred = self.lid.predict(comments(text, code_lang)) if self.cfg.langid.code_comments else None
-        else:
-            pred = self.lid.predict(text)
+        pred = self._language(text, kind, code_lang)
         signals = compute_signals(text, kind=kind, code_lang=code_lang, uri=uri)
         if self.eval_ngrams is not None:
             signals["contam_ngram_matches"] = float(
@@ -90,7 +99,11 @@ class Annotator:
             "kind": kind,
             "lang": pred.lang if pred else None,
             "lang_score": pred.score if pred else None,
-            "lang_top": [{"lang": lang, "score": s} for lang, s in pred.top] if pred else None,
+            "lang_top": [{"lang": lang, "score": s} for lang, s in pred.fasttext.top] if pred else None,
+            "lang_fasttext": pred.fasttext.lang if pred else None,
+            "lang_fasttext_score": pred.fasttext.score if pred else None,
+            "lang_lingua": pred.lingua[0] if pred and pred.lingua else None,
+            "lang_lingua_score": pred.lingua[1] if pred and pred.lingua else None,
             "code_lang": code_lang,
             "signals": signals,
             "pii_counts": pii_counts,
@@ -98,6 +111,13 @@ class Annotator:
         }
         row["keep"], row["drop_reasons"] = self.rulebook.verdict(row, signals)
         return row
+
+    def _language(self, text: str, kind: str, code_lang: str | None) -> EnsemblePrediction | None:
+        if kind == "code":  # code keeps its own handling: lid.176 on its comments, where configured
+            if not self.cfg.langid.code_comments:
+                return None
+            return EnsemblePrediction.first_only(self.lid.predict(comments(text, code_lang)))
+        return self.ensemble.predict(text) if self.ensemble else EnsemblePrediction.first_only(self.lid.predict(text))
 
     def annotate_batch(self, batch: pa.RecordBatch) -> pa.RecordBatch:
         """docs_raw rows in, the same rows with the annotation columns out, and with their text,

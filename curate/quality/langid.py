@@ -88,10 +88,17 @@ class LanguageIdentifier:
         self.top_k = top_k
         self.max_chars = max_chars
 
-    def predict(self, text: str) -> LangPrediction:
-        norm = normalize_for_lid(text, max_chars=self.max_chars)
+    def predict(self, text: str, *, k: int | None = None) -> LangPrediction:
+        """The top language and the `k` best (default `top_k`) with their scores."""
+        return self.predict_normalized(self.normalize(text), k=k)
+
+    def normalize(self, text: str) -> str:
+        return normalize_for_lid(text, max_chars=self.max_chars)
+
+    def predict_normalized(self, norm: str, *, k: int | None = None) -> LangPrediction:
+        """`predict` of a text `normalize` returned."""
         if not norm:
             return LangPrediction(None, 0.0, ())
-        labels, scores = self.model.predict(norm, k=self.top_k)
+        labels, scores = self.model.predict(norm, k=k or self.top_k)
         top = tuple((label.removeprefix("__label__"), min(float(s), 1.0)) for label, s in zip(labels, scores))
         return LangPrediction(top[0][0], top[0][1], top)

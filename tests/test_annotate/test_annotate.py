@@ -74,6 +74,7 @@ def test_stage_outputs(spark, raw_df):
     assert gpl["keep"] and gpl["drop_reasons"] == []
     assert german["lang"] == "de"
     assert code["code_lang"] == "python" and code["lang"] is None and code["keep"]
+    assert code["lang_fasttext"] is None and code["lang_lingua"] is None  # code keeps its own handling
     assert '"<SECRET_TOKEN>"' in code["text"]
     assert not out["id-changelog"]["keep"] and out["id-changelog"]["drop_reasons"]
     assert not out["id-empty"]["keep"] and out["id-empty"]["lang"] is None
