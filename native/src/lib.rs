@@ -14,7 +14,8 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyString, PyTuple};
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::borrow::Borrow;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::OnceLock;
 
 const SPACE: u8 = 1;
@@ -60,35 +61,95 @@ fn nchars(s: &str) -> usize {
     s.chars().count()
 }
 
-/// `str.split()`: runs of Python whitespace cut the text; no empty pieces.
-fn split_ws(s: &str) -> impl Iterator<Item = &str> {
-    s.split(is_space).filter(|w| !w.is_empty())
+/// Python's ASCII whitespace: \t \n \v \f \r, \x1c-\x1f and the space.
+const ASCII_SPACE: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        t[c] = matches!(c, 9..=13 | 0x1c..=0x20);
+        c += 1;
+    }
+    t
+};
+
+/// Whether the character starting at byte `i` of `s` is whitespace, and its length in bytes.
+#[inline]
+fn space_at(s: &str, i: usize) -> (bool, usize) {
+    let b = s.as_bytes()[i];
+    if b < 0x80 {
+        (ASCII_SPACE[b as usize], 1)
+    } else {
+        let c = s[i..].chars().next().unwrap();
+        (is_space(c), c.len_utf8())
+    }
 }
 
-/// `str.splitlines()`.
+/// `str.split()`: runs of Python whitespace cut the text; no empty pieces.
+struct SplitWs<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Iterator for SplitWs<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let n = self.s.len();
+        while self.i < n {
+            let (space, len) = space_at(self.s, self.i);
+            if !space {
+                break;
+            }
+            self.i += len;
+        }
+        if self.i == n {
+            return None;
+        }
+        let start = self.i;
+        let b = self.s.as_bytes();
+        while self.i < n {
+            if b[self.i] < 0x80 {
+                if ASCII_SPACE[b[self.i] as usize] {
+                    break;
+                }
+                self.i += 1;
+                continue;
+            }
+            let (space, len) = space_at(self.s, self.i);
+            if space {
+                break;
+            }
+            self.i += len;
+        }
+        Some(&self.s[start..self.i])
+    }
+}
+
+fn split_ws(s: &str) -> SplitWs<'_> {
+    SplitWs { s, i: 0 }
+}
+
+/// `str.splitlines()`: \n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029 end a line.
 fn splitlines(s: &str) -> Vec<&str> {
     let b = s.as_bytes();
     let mut out = Vec::new();
-    let mut start = 0;
-    let mut it = s.char_indices();
-    while let Some((i, c)) = it.next() {
-        match c {
-            '\n' | '\x0b' | '\x0c' | '\x1c' | '\x1d' | '\x1e' | '\u{85}' | '\u{2028}' | '\u{2029}' => {
-                out.push(&s[start..i]);
-                start = i + c.len_utf8();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        let end = match b[i] {
+            b'\n' | 0x0b | 0x0c | 0x1c..=0x1e => i + 1,
+            b'\r' => i + 1 + (b.get(i + 1) == Some(&b'\n')) as usize,
+            0xc2 if b.get(i + 1) == Some(&0x85) => i + 2,
+            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => i + 3,
+            _ => {
+                i += 1;
+                continue;
             }
-            '\r' => {
-                out.push(&s[start..i]);
-                start = i + 1;
-                if b.get(i + 1) == Some(&b'\n') {
-                    it.next();
-                    start += 1;
-                }
-            }
-            _ => {}
-        }
+        };
+        out.push(&s[start..i]);
+        start = end;
+        i = end;
     }
-    if start < s.len() {
+    if start < b.len() {
         out.push(&s[start..]);
     }
     out
@@ -188,6 +249,54 @@ struct Doc {
     vocab: Vec<u32>, // global word of each local id
 }
 
+/// A cached chunk: short ones held in the table itself, saving a memory access per lookup.
+enum Key {
+    Inline(u8, [u8; 22]),
+    Heap(Box<str>),
+}
+
+impl Key {
+    fn new(s: &str) -> Key {
+        if s.len() <= 22 {
+            let mut b = [0u8; 22];
+            b[..s.len()].copy_from_slice(s.as_bytes());
+            Key::Inline(s.len() as u8, b)
+        } else {
+            Key::Heap(s.into())
+        }
+    }
+}
+
+impl Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        match self {
+            // Only Key::new writes these bytes: a whole str's.
+            Key::Inline(n, b) => unsafe { std::str::from_utf8_unchecked(&b[..*n as usize]) },
+            Key::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        Borrow::<str>::borrow(self) == Borrow::<str>::borrow(other)
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        Borrow::<str>::borrow(self).hash(h)
+    }
+}
+
+/// A cached chunk's words: most chunks are one.
+enum Ids {
+    One(u32),
+    Many(Box<[u32]>),
+}
+
 const CACHE_SIZE: usize = 1 << 17;
 const LONGEST_CACHED: usize = 256; // bytes
 const MAX_WORD_BYTES: usize = 64 << 20;
@@ -198,7 +307,7 @@ struct Kernels {
     specials: HashMap<String, Vec<String>, Fx>,
     merge_first: HashSet<String, Fx>,
     chunk_tokens: PyObject,
-    cache: HashMap<Box<str>, Box<[u32]>, Fx>,
+    cache: HashMap<Key, Ids, Fx>,
     words: Vec<Word>,
     word_ids: HashMap<Box<str>, u32, Fx>,
     word_bytes: usize,
@@ -242,9 +351,16 @@ impl Kernels {
     }
 
     fn chunk_ids(&mut self, py: Python<'_>, chunk: &str, out: &mut Vec<u32>) -> PyResult<()> {
-        if let Some(ids) = self.cache.get(chunk) {
-            out.extend_from_slice(ids);
-            return Ok(());
+        match self.cache.get(chunk) {
+            Some(Ids::One(id)) => {
+                out.push(*id);
+                return Ok(());
+            }
+            Some(Ids::Many(ids)) => {
+                out.extend_from_slice(ids);
+                return Ok(());
+            }
+            None => {}
         }
         let start = out.len();
         if chunk.bytes().all(|b| b.is_ascii_alphabetic()) {
@@ -270,7 +386,11 @@ impl Kernels {
             }
         }
         if chunk.len() <= LONGEST_CACHED {
-            self.cache.insert(chunk.into(), out[start..].into());
+            let ids = match &out[start..] {
+                [id] => Ids::One(*id),
+                ids => Ids::Many(ids.into()),
+            };
+            self.cache.insert(Key::new(chunk), ids);
         }
         Ok(())
     }
@@ -282,23 +402,40 @@ impl Kernels {
             self.word_ids.clear();
             self.word_bytes = 0;
         }
+        // Each distinct chunk of the document is looked up in the (large) cache once; its repeats
+        // are found in this document's own (small) map, already as local ids.
+        let mut seen: HashMap<&str, (u32, u32), Fx> = HashMap::with_capacity_and_hasher(1024, Fx::default());
+        let mut local_ids: Vec<u32> = Vec::new();
         let mut global = Vec::new();
-        for chunk in split_ws(text) {
-            self.chunk_ids(py, chunk, &mut global)?;
-        }
-        self.local.resize(self.words.len(), 0);
         let mut vocab = Vec::new();
-        let ids = global
-            .iter()
-            .map(|&g| {
+        let mut ids = Vec::with_capacity(text.len() / 4);
+        for chunk in split_ws(text) {
+            if let Some(&(start, end)) = seen.get(chunk) {
+                if end == start + 1 {
+                    ids.push(local_ids[start as usize]);
+                } else {
+                    ids.extend_from_slice(&local_ids[start as usize..end as usize]);
+                }
+                continue;
+            }
+            global.clear();
+            if let Err(e) = self.chunk_ids(py, chunk, &mut global) {
+                vocab.iter().for_each(|&g| self.local[g as usize] = 0);
+                return Err(e);
+            }
+            self.local.resize(self.words.len(), 0);
+            let start = local_ids.len();
+            for &g in &global {
                 let slot = &mut self.local[g as usize];
                 if *slot == 0 {
                     vocab.push(g);
                     *slot = vocab.len() as u32;
                 }
-                *slot - 1
-            })
-            .collect();
+                local_ids.push(*slot - 1);
+            }
+            seen.insert(chunk, (start as u32, local_ids.len() as u32));
+            ids.extend_from_slice(&local_ids[start..]);
+        }
         for &g in &vocab {
             self.local[g as usize] = 0;
         }
@@ -630,15 +767,21 @@ fn code(text: &str, prefix: &str) -> (f64, f64, f64, f64, bool, usize, usize, us
     let mean_line = ratio(lengths.iter().sum(), lines.len());
     let header = lines[..lines.len().min(5)].join("\n");
     let (mut alnum, mut alpha) = (0usize, 0usize);
-    for c in text.chars() {
-        if c.is_ascii() {
-            alnum += c.is_ascii_alphanumeric() as usize;
-            alpha += c.is_ascii_alphabetic() as usize;
-        } else {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
+        for &b in &rest.as_bytes()[..ascii] {
+            alnum += b.is_ascii_alphanumeric() as usize;
+            alpha += b.is_ascii_alphabetic() as usize;
+        }
+        rest = &rest[ascii..];
+        let other = rest.find(|c: char| c.is_ascii()).unwrap_or(rest.len());
+        for c in rest[..other].chars() {
             let f = flags(c);
             alnum += (f & ALNUM != 0) as usize;
             alpha += (f & ALPHA != 0) as usize;
         }
+        rest = &rest[other..];
     }
     let max_len = lengths.iter().copied().max().unwrap_or(0) as f64;
     (max_len, mean_line, ratio(alnum, n_chars), ratio(alpha, n_chars), autogenerated(&header), lines.len(),
@@ -684,6 +827,11 @@ impl Kernels {
     fn split_words(&mut self, py: Python<'_>, text: &str) -> PyResult<Vec<String>> {
         let doc = self.tokenize(py, text)?;
         Ok(doc.ids.iter().map(|&i| self.words[doc.vocab[i as usize] as usize].text.to_string()).collect())
+    }
+
+    /// len(words.tokenize(text)): the word splitting alone.
+    fn word_count(&mut self, py: Python<'_>, text: &str) -> PyResult<usize> {
+        Ok(self.tokenize(py, text)?.ids.len())
     }
 
     /// signals.text_signals, in TEXT_SIGNALS order.
