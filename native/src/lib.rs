@@ -526,8 +526,8 @@ fn ngram_key(window: &[u64]) -> u64 {
 }
 
 /// How many n-gram windows share each window's key, given the same for (n-1)-grams (`prev`, one
-/// more window): a window whose (n-1)-gram prefix occurs once holds an n-gram that occurs once,
-/// so only the others are hashed. Needs `ids.len() >= n`.
+/// more window): a window whose (n-1)-gram prefix occurs once holds an n-gram that occurs once
+/// (but for a 64-bit key collision), so only the others are hashed. Needs `ids.len() >= n`.
 fn ngram_counts(ids: &[u64], n: usize, prev: &[u32]) -> Vec<u32> {
     let width = ids.len() + 1 - n;
     let positions: Vec<usize> = (0..width).filter(|&i| prev[i] > 1).collect();
