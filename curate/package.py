@@ -5,7 +5,9 @@ copies of the tokenizer's BPE file and the language-ID model for `--files`.
 
 writes dist/curate.zip, dist/cl100k_base.tiktoken and dist/lid.176.ftz and prints the spark-submit
 flags that ship them. Executors then need no network and no curate install: only curate's
-dependencies in their Python (the same venv on every node, or a venv-pack archive, see the README).
+dependencies in their Python (the same venv on every node, or a venv-pack archive, see the README),
+the native signal kernels `curate_kernels` among them (a compiled module, not in the zip; an executor
+without it computes the same signals in Python).
 `--delta` also copies the Delta Lake jars set-up installed into dist/jars and adds `--jars` and the
 Delta session settings, for a cluster without them (Databricks has its own: leave it off there);
 `--s3` likewise ships hadoop-aws's S3A jars, for an s3:// root or inputs on a cluster without them.

@@ -60,6 +60,25 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# The native signal kernels (native/: Rust, built by maturin into the `curate_kernels` module),
+# rebuilt only when their sources change. Without them curate computes the same signals in Python.
+[ -x "$HOME/.cargo/bin/cargo" ] && export PATH="$HOME/.cargo/bin:$PATH"
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "setup: installing Rust (rustup, minimal profile) to build curate's native signal kernels"
+  if curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y -q --profile minimal >/dev/null; then
+    export PATH="$HOME/.cargo/bin:$PATH"
+  else
+    echo "setup: could not install Rust; quality signals will be computed in Python (slower)" >&2
+  fi
+fi
+kstamp=.venv/.curate-kernels-installed
+kwant=$(cat native/Cargo.toml native/Cargo.lock native/pyproject.toml native/src/*.rs | sha256sum | cut -d' ' -f1)
+if command -v cargo >/dev/null 2>&1 && { [ ! -f "$kstamp" ] || [ "$(cat "$kstamp")" != "$kwant" ]; }; then
+  echo "setup: building curate's native signal kernels (native/, about a minute)"
+  .venv/bin/pip install -q --force-reinstall --no-deps ./native
+  echo "$kwant" > "$kstamp"
+fi
+
 # Spark's own Delta Lake (io.delta:delta-spark, the jar Databricks and clusters run), matched to the
 # installed pyspark and delta-spark: fetched from Maven Central once into .venv/share/curate/jars.
 if ! .venv/bin/python -m curate.jars --check delta; then

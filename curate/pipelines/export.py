@@ -191,7 +191,7 @@ def databricks_bundle(*, name: str, schedule: str | None, retries: int, retry_de
                       spark_version: str, node_type_id: str, num_workers: int, models_dir: str,
                       project_dir: str, spark_conf: dict[str, str], env: dict[str, str],
                       secret_scope: str) -> tuple[dict, set[str]]:
-    """databricks.yml: the curate wheel built from `project_dir`, one python_wheel_task per stage
+    """databricks.yml: the curate and curate_kernels wheels built from `project_dir`, one python_wheel_task per stage
     running the `curate` entry point on a shared job cluster, the models read from `models_dir`.
     Secret-looking `spark_conf` and `env` values are read from the secret scope `secret_scope`;
     returns the bundle and the names of those secrets."""
@@ -208,7 +208,8 @@ def databricks_bundle(*, name: str, schedule: str | None, retries: int, retry_de
             "job_cluster_key": "curate",
             "python_wheel_task": {"package_name": "curate", "entry_point": "curate",
                                   "parameters": [st.name, *args]},
-            "libraries": [{"whl": f"{project_dir}/dist/*.whl"}],
+            "libraries": [{"whl": f"{project_dir}/dist/curate-*.whl"},
+                          {"whl": f"{project_dir}/dist/curate_kernels-*.whl"}],
             "max_retries": retries,
             "min_retry_interval_millis": retry_delay_min * 60_000,
         }
@@ -236,7 +237,10 @@ def databricks_bundle(*, name: str, schedule: str | None, retries: int, retry_de
     return {
         "bundle": {"name": name},
         "artifacts": {"curate": {"type": "whl", "path": project_dir,
-                                 "build": "python -m pip wheel --no-deps --wheel-dir dist ."}},
+                                 "build": "python -m pip wheel --no-deps --wheel-dir dist ."},
+                      # the native signal kernels (a Rust toolchain on the deploying machine builds them)
+                      "curate_kernels": {"type": "whl", "path": f"{project_dir}/native",
+                                         "build": "python -m pip wheel --no-deps --wheel-dir ../dist ."}},
         "resources": {"jobs": {name: job}},
         "targets": {"dev": {"mode": "development", "default": True}, "prod": {"mode": "production"}},
     }, conf_names | env_names

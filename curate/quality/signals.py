@@ -2,7 +2,8 @@
 
 Prose gets the Gopher quality, Gopher repetition, C4 and FineWeb families; code gets the code
 family. The result is a flat `{signal name: float}` stored per document (the RedPajama-V2 idea:
-compute once, decide many times with `rules.decide`).
+compute once, decide many times with `rules.decide`). The native kernels (`native.py`) compute the
+same values when installed; the functions of each family here are the reference and the fallback.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from curate.quality.c4 import c4_signals
 from curate.quality.codequality import code_signals
 from curate.quality.fineweb import fineweb_signals
 from curate.quality.gopher import gopher_quality_signals, gopher_repetition_signals
+from curate.quality.native import kernels
 from curate.quality.words import tokenize
 
 TEXT_SIGNALS = (
@@ -36,6 +38,15 @@ RULE_SIGNALS = frozenset(TEXT_SIGNALS + CODE_SIGNALS + COMMON_SIGNALS + COLUMN_S
 
 
 def text_signals(text: str) -> dict[str, float]:
+    if (k := kernels()) is not None:
+        try:
+            return dict(zip(TEXT_SIGNALS, k.text_signals(text)))
+        except UnicodeEncodeError:  # a lone surrogate: not UTF-8, so the Python functions take it
+            pass
+    return python_text_signals(text)
+
+
+def python_text_signals(text: str) -> dict[str, float]:
     tokens = tokenize(text)
     lines = text.splitlines()
     return {

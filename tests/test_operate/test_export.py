@@ -48,7 +48,8 @@ def test_databricks_tasks_are_the_stages_in_a_chain(bundle):
             "parameters": [st.name, "--config", "/Volumes/main/curate/conf/pipeline.yaml", "--root", "s3://bucket/curate"]}
         assert task["job_cluster_key"] == "curate" and task["max_retries"] == 3
         # the wheel only: no Delta jar, the runtime's own Delta is the native engine (delta.engine auto)
-        assert task["libraries"] == [{"whl": f"{bundle['artifacts']['curate']['path']}/dist/*.whl"}]
+        dist = f"{bundle['artifacts']['curate']['path']}/dist"
+        assert task["libraries"] == [{"whl": f"{dist}/curate-*.whl"}, {"whl": f"{dist}/curate_kernels-*.whl"}]
 
 
 def test_databricks_schedule_and_cluster(bundle, tmp_path):
@@ -67,6 +68,7 @@ def test_databricks_schedule_and_cluster(bundle, tmp_path):
     assert main(["export", "databricks", "--out", str(out), "--schedule", "none"]) == 0
     written = yaml.safe_load((out / "databricks.yml").read_text())
     assert (out / written["artifacts"]["curate"]["path"] / "pyproject.toml").is_file()
+    assert (out / written["artifacts"]["curate_kernels"]["path"] / "Cargo.toml").is_file()
     assert "schedule" not in written["resources"]["jobs"]["curate"]
 
 

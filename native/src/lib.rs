@@ -1,0 +1,890 @@
+//! Native kernels of curate's quality signals (`curate/quality/`): the same values as the Python
+//! functions, computed over UTF-8. Python's semantics are replayed exactly: `str.split()`,
+//! `str.strip()` and `str.splitlines()` whitespace and line breaks, `re`'s `\s` and `\d`, lengths in
+//! code points, and the character classes of `tables.rs` (generated from Python's Unicode database).
+//!
+//! Word splitting keeps a cache of chunk -> tokens. A chunk that spaCy's affix, infix, URL or
+//! special-case rules could split, or that holds a script written without spaces, is split once by
+//! the Python rules (`chunk_tokens`, the callable `Kernels` is made with) and cached; every other
+//! chunk is its own token (or its special case, for ASCII letters).
+
+mod tables;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString, PyTuple};
+use std::collections::{HashMap, HashSet};
+use std::borrow::Borrow;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::OnceLock;
+
+const SPACE: u8 = 1;
+const ALPHA: u8 = 2;
+const ALNUM: u8 = 4;
+const DECIMAL: u8 = 8;
+const GOPHER_SYMBOL: u8 = 16;
+const TERMINAL: u8 = 32;
+const NO_SPACE: u8 = 64;
+
+static FLAGS: OnceLock<Vec<u8>> = OnceLock::new();
+
+fn build_flags() -> Vec<u8> {
+    let mut flags = vec![0u8; 0x110000];
+    for (class, bit) in [
+        (tables::SPACE, SPACE), (tables::ALPHA, ALPHA), (tables::ALNUM, ALNUM), (tables::DECIMAL, DECIMAL),
+        (tables::GOPHER_SYMBOL, GOPHER_SYMBOL), (tables::TERMINAL, TERMINAL), (tables::NO_SPACE, NO_SPACE),
+    ] {
+        for &(a, b) in class {
+            for f in &mut flags[a as usize..=b as usize] {
+                *f |= bit;
+            }
+        }
+    }
+    flags
+}
+
+#[inline]
+fn flags(c: char) -> u8 {
+    FLAGS.get_or_init(build_flags)[c as usize]
+}
+
+#[inline]
+fn is_space(c: char) -> bool {
+    flags(c) & SPACE != 0
+}
+
+fn strip(s: &str) -> &str {
+    s.trim_matches(is_space)
+}
+
+fn nchars(s: &str) -> usize {
+    s.chars().count()
+}
+
+/// Python's ASCII whitespace: \t \n \v \f \r, \x1c-\x1f and the space.
+const ASCII_SPACE: [bool; 128] = {
+    let mut t = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        t[c] = matches!(c, 9..=13 | 0x1c..=0x20);
+        c += 1;
+    }
+    t
+};
+
+/// Whether the character starting at byte `i` of `s` is whitespace, and its length in bytes.
+#[inline]
+fn space_at(s: &str, i: usize) -> (bool, usize) {
+    let b = s.as_bytes()[i];
+    if b < 0x80 {
+        (ASCII_SPACE[b as usize], 1)
+    } else {
+        let c = s[i..].chars().next().unwrap();
+        (is_space(c), c.len_utf8())
+    }
+}
+
+/// `str.split()`: runs of Python whitespace cut the text; no empty pieces.
+struct SplitWs<'a> {
+    s: &'a str,
+    i: usize,
+}
+
+impl<'a> Iterator for SplitWs<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let n = self.s.len();
+        while self.i < n {
+            let (space, len) = space_at(self.s, self.i);
+            if !space {
+                break;
+            }
+            self.i += len;
+        }
+        if self.i == n {
+            return None;
+        }
+        let start = self.i;
+        let b = self.s.as_bytes();
+        while self.i < n {
+            if b[self.i] < 0x80 {
+                if ASCII_SPACE[b[self.i] as usize] {
+                    break;
+                }
+                self.i += 1;
+                continue;
+            }
+            let (space, len) = space_at(self.s, self.i);
+            if space {
+                break;
+            }
+            self.i += len;
+        }
+        Some(&self.s[start..self.i])
+    }
+}
+
+fn split_ws(s: &str) -> SplitWs<'_> {
+    SplitWs { s, i: 0 }
+}
+
+/// `str.splitlines()`: \n \r \r\n \v \f \x1c \x1d \x1e \x85 \u2028 \u2029 end a line.
+fn splitlines(s: &str) -> Vec<&str> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        let end = match b[i] {
+            b'\n' | 0x0b | 0x0c | 0x1c..=0x1e => i + 1,
+            b'\r' => i + 1 + (b.get(i + 1) == Some(&b'\n')) as usize,
+            0xc2 if b.get(i + 1) == Some(&0x85) => i + 2,
+            0xe2 if b.get(i + 1) == Some(&0x80) && matches!(b.get(i + 2), Some(0xa8 | 0xa9)) => i + 3,
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        out.push(&s[start..i]);
+        start = end;
+        i = end;
+    }
+    if start < b.len() {
+        out.push(&s[start..]);
+    }
+    out
+}
+
+/// `re.split(r"\n{min,}", s)`.
+fn split_newline_runs(s: &str, min: usize) -> Vec<&str> {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        if b[i] == b'\n' {
+            let mut j = i;
+            while j < b.len() && b[j] == b'\n' {
+                j += 1;
+            }
+            if j - i >= min {
+                out.push(&s[start..i]);
+                start = j;
+            }
+            i = j;
+        } else {
+            i += 1;
+        }
+    }
+    out.push(&s[start..]);
+    out
+}
+
+/// gopher.duplicates: (items equal to an earlier item, their characters).
+fn duplicates(items: &[&str]) -> (usize, usize) {
+    let mut seen: HashSet<&str, Fx> = HashSet::with_capacity_and_hasher(items.len(), Fx::default());
+    let (mut n, mut chars) = (0, 0);
+    for item in items {
+        if !seen.insert(item) {
+            n += 1;
+            chars += nchars(item);
+        }
+    }
+    (n, chars)
+}
+
+fn ratio(num: usize, den: usize) -> f64 {
+    if den == 0 { 0.0 } else { num as f64 / den as f64 }
+}
+
+/// FxHash (rustc's), with a final rotation so hashbrown's bucket bits see the high bits.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl FxHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap()));
+        }
+        let mut tail = [0u8; 8];
+        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+        self.add(u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56);
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.add(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+    fn finish(&self) -> u64 {
+        self.0.rotate_left(26)
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+const STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
+
+struct Word {
+    text: Box<str>,
+    chars: u64,
+    content: bool, // not only Gopher symbols: counted in the word count and mean length
+    alpha: bool,   // holds a letter (str.isalpha)
+    stop: bool,
+}
+
+/// A document's tokens numbered by first occurrence (as words.Tokens), and their words.
+struct Doc {
+    ids: Vec<u32>,
+    vocab: Vec<u32>, // global word of each local id
+}
+
+/// A cached chunk: short ones held in the table itself, saving a memory access per lookup.
+enum Key {
+    Inline(u8, [u8; 22]),
+    Heap(Box<str>),
+}
+
+impl Key {
+    fn new(s: &str) -> Key {
+        if s.len() <= 22 {
+            let mut b = [0u8; 22];
+            b[..s.len()].copy_from_slice(s.as_bytes());
+            Key::Inline(s.len() as u8, b)
+        } else {
+            Key::Heap(s.into())
+        }
+    }
+}
+
+impl Borrow<str> for Key {
+    fn borrow(&self) -> &str {
+        match self {
+            // Only Key::new writes these bytes: a whole str's.
+            Key::Inline(n, b) => unsafe { std::str::from_utf8_unchecked(&b[..*n as usize]) },
+            Key::Heap(s) => s,
+        }
+    }
+}
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        Borrow::<str>::borrow(self) == Borrow::<str>::borrow(other)
+    }
+}
+
+impl Eq for Key {}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        Borrow::<str>::borrow(self).hash(h)
+    }
+}
+
+/// A cached chunk's words: most chunks are one.
+enum Ids {
+    One(u32),
+    Many(Box<[u32]>),
+}
+
+const CACHE_SIZE: usize = 1 << 17;
+const LONGEST_CACHED: usize = 256; // bytes
+const MAX_WORD_BYTES: usize = 64 << 20;
+
+#[pyclass(module = "curate_kernels")]
+struct Kernels {
+    rules: Vec<u8>, // per code point: PREFIX_FIRST 1, SUFFIX_LAST 2, INFIX_FIRST 4
+    specials: HashMap<String, Vec<String>, Fx>,
+    merge_first: HashSet<String, Fx>,
+    chunk_tokens: PyObject,
+    cache: HashMap<Key, Ids, Fx>,
+    words: Vec<Word>,
+    word_ids: HashMap<Box<str>, u32, Fx>,
+    word_bytes: usize,
+    local: Vec<u32>, // per global word: local id + 1 in the current document, 0 if not seen
+}
+
+const PREFIX_FIRST: u8 = 1;
+const SUFFIX_LAST: u8 = 2;
+const INFIX_FIRST: u8 = 4;
+
+impl Kernels {
+    fn intern(&mut self, w: &str) -> u32 {
+        if let Some(&id) = self.word_ids.get(w) {
+            return id;
+        }
+        let id = self.words.len() as u32;
+        let (mut content, mut alpha) = (false, false);
+        for c in w.chars() {
+            let f = flags(c);
+            content |= f & GOPHER_SYMBOL == 0;
+            alpha |= f & ALPHA != 0;
+        }
+        self.words.push(Word { text: w.into(), chars: nchars(w) as u64, content, alpha, stop: STOP_WORDS.contains(&w) });
+        self.word_ids.insert(w.into(), id);
+        self.word_bytes += w.len();
+        id
+    }
+
+    /// Whether `chunk` is its own only token without consulting the rules.
+    fn plain(&self, chunk: &str) -> bool {
+        let mut chars = chunk.chars();
+        let first = chars.next().unwrap();
+        let last = chunk.chars().next_back().unwrap();
+        if self.rules[first as usize] & PREFIX_FIRST != 0 || self.rules[last as usize] & SUFFIX_LAST != 0 {
+            return false;
+        }
+        if chunk.chars().any(|c| self.rules[c as usize] & INFIX_FIRST != 0 || flags(c) & NO_SPACE != 0) {
+            return false;
+        }
+        !self.specials.contains_key(chunk) && !self.merge_first.contains(chunk)
+    }
+
+    fn chunk_ids(&mut self, py: Python<'_>, chunk: &str, out: &mut Vec<u32>) -> PyResult<()> {
+        match self.cache.get(chunk) {
+            Some(Ids::One(id)) => {
+                out.push(*id);
+                return Ok(());
+            }
+            Some(Ids::Many(ids)) => {
+                out.extend_from_slice(ids);
+                return Ok(());
+            }
+            None => {}
+        }
+        let start = out.len();
+        if chunk.bytes().all(|b| b.is_ascii_alphabetic()) {
+            match self.specials.get(chunk) {
+                Some(tokens) => {
+                    let tokens = tokens.clone();
+                    for t in &tokens {
+                        let id = self.intern(t);
+                        out.push(id);
+                    }
+                }
+                None => out.push(self.intern(chunk)),
+            }
+        } else if self.plain(chunk) {
+            out.push(self.intern(chunk));
+        } else {
+            let tokens = self.chunk_tokens.call1(py, (chunk,))?;
+            let tokens = tokens.downcast_bound::<PyTuple>(py)?;
+            for t in tokens.iter() {
+                let t = t.downcast::<PyString>()?;
+                let id = self.intern(t.to_str()?);
+                out.push(id);
+            }
+        }
+        if chunk.len() <= LONGEST_CACHED {
+            let ids = match &out[start..] {
+                [id] => Ids::One(*id),
+                ids => Ids::Many(ids.into()),
+            };
+            self.cache.insert(Key::new(chunk), ids);
+        }
+        Ok(())
+    }
+
+    fn tokenize(&mut self, py: Python<'_>, text: &str) -> PyResult<Doc> {
+        if self.cache.len() > CACHE_SIZE || self.word_bytes > MAX_WORD_BYTES {
+            self.cache.clear();
+            self.words.clear();
+            self.word_ids.clear();
+            self.word_bytes = 0;
+        }
+        // Each distinct chunk of the document is looked up in the (large) cache once; its repeats
+        // are found in this document's own (small) map, already as local ids.
+        let mut seen: HashMap<&str, (u32, u32), Fx> = HashMap::with_capacity_and_hasher(1024, Fx::default());
+        let mut local_ids: Vec<u32> = Vec::new();
+        let mut global = Vec::new();
+        let mut vocab = Vec::new();
+        let mut ids = Vec::with_capacity(text.len() / 4);
+        for chunk in split_ws(text) {
+            if let Some(&(start, end)) = seen.get(chunk) {
+                if end == start + 1 {
+                    ids.push(local_ids[start as usize]);
+                } else {
+                    ids.extend_from_slice(&local_ids[start as usize..end as usize]);
+                }
+                continue;
+            }
+            global.clear();
+            if let Err(e) = self.chunk_ids(py, chunk, &mut global) {
+                vocab.iter().for_each(|&g| self.local[g as usize] = 0);
+                return Err(e);
+            }
+            self.local.resize(self.words.len(), 0);
+            let start = local_ids.len();
+            for &g in &global {
+                let slot = &mut self.local[g as usize];
+                if *slot == 0 {
+                    vocab.push(g);
+                    *slot = vocab.len() as u32;
+                }
+                local_ids.push(*slot - 1);
+            }
+            seen.insert(chunk, (start as u32, local_ids.len() as u32));
+            ids.extend_from_slice(&local_ids[start..]);
+        }
+        for &g in &vocab {
+            self.local[g as usize] = 0;
+        }
+        Ok(Doc { ids, vocab })
+    }
+
+    fn quality(&self, text: &str, doc: &Doc, lines: &[&str]) -> [f64; 8] {
+        let n_tokens = doc.ids.len();
+        let mut counts = vec![0u64; doc.vocab.len()];
+        for &i in &doc.ids {
+            counts[i as usize] += 1;
+        }
+        let (mut content, mut content_chars, mut alpha, mut stop) = (0u64, 0u64, 0u64, 0usize);
+        for (count, &g) in counts.iter().zip(&doc.vocab) {
+            let w = &self.words[g as usize];
+            if w.content {
+                content += count;
+                content_chars += count * w.chars;
+            }
+            if w.alpha {
+                alpha += count;
+            }
+            stop += w.stop as usize;
+        }
+        let bullets = lines.iter().filter(|l| {
+            let l = l.trim_start_matches(is_space);
+            l.starts_with('•') || l.starts_with('-')
+        });
+        let ellipsis_lines = lines.iter().filter(|l| {
+            let l = l.trim_end_matches(is_space);
+            l.ends_with("...") || l.ends_with('…')
+        });
+        [
+            content as f64,
+            ratio(content_chars as usize, content as usize),
+            ratio(text.bytes().filter(|&b| b == b'#').count(), n_tokens),
+            ratio(text.matches("...").count() + text.matches('…').count(), n_tokens),
+            ratio(bullets.count(), lines.len()),
+            ratio(ellipsis_lines.count(), lines.len()),
+            ratio(alpha as usize, n_tokens),
+            stop as f64,
+        ]
+    }
+
+    fn repetition(&self, text: &str, doc: &Doc) -> [f64; 13] {
+        let n_chars = nchars(text);
+        let paragraphs = split_newline_runs(strip(text), 2);
+        let (para_dups, para_chars) = duplicates(&paragraphs);
+        let lines = split_newline_runs(text, 1);
+        let (line_dups, line_chars) = duplicates(&lines);
+        let mut offsets = Vec::with_capacity(doc.ids.len() + 1);
+        let mut total = 0u64;
+        offsets.push(0);
+        for &i in &doc.ids {
+            total += self.words[doc.vocab[i as usize] as usize].chars;
+            offsets.push(total);
+        }
+        let ids: Vec<u64> = doc.ids.iter().map(|&i| i as u64 + 1).collect();
+        let mut out = [0.0; 13];
+        out[0] = ratio(para_dups, paragraphs.len());
+        out[1] = ratio(para_chars, n_chars);
+        out[2] = ratio(line_dups, lines.len());
+        out[3] = ratio(line_chars, n_chars);
+        let mut occurrences = vec![0u32; doc.vocab.len()];
+        for &i in &doc.ids {
+            occurrences[i as usize] += 1;
+        }
+        let mut counts: Vec<u32> = doc.ids.iter().map(|&i| occurrences[i as usize]).collect();
+        for n in 2..=10 {
+            if ids.len() < n {
+                break;
+            }
+            counts = ngram_counts(&ids, n, &counts);
+            let chars = if n <= 4 {
+                top_ngram_chars(&offsets, n, &counts)
+            } else {
+                duplicated_ngram_chars(&ids, &offsets, n, &counts)
+            };
+            out[n + 2] = ratio(chars as usize, n_chars);
+        }
+        out
+    }
+}
+
+/// gopher._ngram_keys: word ids + 1 mixed by a fixed odd multiplier, wrapping.
+fn ngram_key(window: &[u64]) -> u64 {
+    window.iter().fold(0u64, |k, &id| k.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(id))
+}
+
+/// How many n-gram windows share each window's key, given the same for (n-1)-grams (`prev`, one
+/// more window): a window whose (n-1)-gram prefix occurs once holds an n-gram that occurs once
+/// (but for a 64-bit key collision), so only the others are hashed. Needs `ids.len() >= n`.
+fn ngram_counts(ids: &[u64], n: usize, prev: &[u32]) -> Vec<u32> {
+    let width = ids.len() + 1 - n;
+    let positions: Vec<usize> = (0..width).filter(|&i| prev[i] > 1).collect();
+    let mut groups: HashMap<u64, u32, Fx> = HashMap::with_capacity_and_hasher(positions.len(), Fx::default());
+    let mut group_of = Vec::with_capacity(positions.len());
+    let mut counts: Vec<u32> = Vec::new();
+    for &pos in &positions {
+        let next = counts.len() as u32;
+        let g = *groups.entry(ngram_key(&ids[pos..pos + n])).or_insert(next);
+        if g == next {
+            counts.push(0);
+        }
+        counts[g as usize] += 1;
+        group_of.push(g);
+    }
+    let mut out = vec![1u32; width];
+    for (&pos, &g) in positions.iter().zip(&group_of) {
+        out[pos] = counts[g as usize];
+    }
+    out
+}
+
+/// gopher.top_ngram_chars: the most frequent n-gram (ties: the first to occur) x occurrences.
+fn top_ngram_chars(offsets: &[u64], n: usize, counts: &[u32]) -> u64 {
+    let most = *counts.iter().max().unwrap();
+    let start = counts.iter().position(|&c| c == most).unwrap();
+    (offsets[start + n] - offsets[start] + n as u64 - 1) * most as u64
+}
+
+/// gopher.duplicated_ngram_chars: the windows whose n-gram occurs more than once, scanned left to
+/// right; a window repeating an earlier scanned one counts, and the scan jumps past it.
+fn duplicated_ngram_chars(ids: &[u64], offsets: &[u64], n: usize, counts: &[u32]) -> u64 {
+    let mut seen: HashSet<u64, Fx> = HashSet::with_hasher(Fx::default());
+    let (mut next, mut chars) = (0usize, 0u64);
+    for pos in (0..counts.len()).filter(|&i| counts[i] > 1) {
+        if pos < next {
+            continue;
+        }
+        if !seen.insert(ngram_key(&ids[pos..pos + n])) {
+            chars += offsets[pos + n] - offsets[pos];
+            next = pos + n;
+        }
+    }
+    chars
+}
+
+/// c4's `_CITATION.sub("", line)`: `\[\d*]|\[edit]|\[citation needed]` removed.
+fn remove_citations(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(i) = rest.find('[') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let digits = after.find(|c: char| flags(c) & DECIMAL == 0).unwrap_or(after.len());
+        let skip = if after[digits..].starts_with(']') {
+            Some(digits + 1)
+        } else if after.starts_with("edit]") {
+            Some(5)
+        } else if after.starts_with("citation needed]") {
+            Some(16)
+        } else {
+            None
+        };
+        match skip {
+            Some(k) => rest = &after[k..],
+            None => {
+                out.push('[');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `line.lower()` where it matters to an ASCII phrase search: ASCII letters and the few other
+/// characters whose lower case holds ASCII; other characters kept (they never match ASCII).
+fn lower_for_ascii_search(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        if c.is_ascii() {
+            out.push(c.to_ascii_lowercase());
+        } else if let Some(&(_, l)) = tables::LOWER_WITH_ASCII.iter().find(|&&(cp, _)| cp == c as u32) {
+            out.push_str(l);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// c4.count_sentences: `[.!?]+["'”’)\]]*(?=\s|$)|[。！？]+[」』”’）)]*` matches, plus a non-blank tail.
+fn count_sentences(line: &str) -> usize {
+    let cs: Vec<(usize, char)> = line.char_indices().collect();
+    let (mut ends, mut last_end, mut i) = (0, 0, 0);
+    let run = |mut j: usize, set: &str| {
+        while j < cs.len() && set.contains(cs[j].1) {
+            j += 1;
+        }
+        j
+    };
+    while i < cs.len() {
+        let c = cs[i].1;
+        if ".!?".contains(c) {
+            let j = run(i, ".!?");
+            let k = run(j, "\"'”’)]");
+            if k == cs.len() || is_space(cs[k].1) {
+                ends += 1;
+                last_end = if k == cs.len() { line.len() } else { cs[k].0 };
+            }
+            i = k.max(j);
+        } else if "。！？".contains(c) {
+            let k = run(run(i, "。！？"), "」』”’）)");
+            ends += 1;
+            last_end = if k == cs.len() { line.len() } else { cs[k].0 };
+            i = k;
+        } else {
+            i += 1;
+        }
+    }
+    ends + (!strip(&line[last_end..]).is_empty()) as usize
+}
+
+const POLICY_PHRASES: [&str; 6] =
+    ["terms of use", "privacy policy", "cookie policy", "uses cookies", "use of cookies", "use cookies"];
+
+fn c4(lines: &[&str]) -> [f64; 7] {
+    let (mut no_terminal, mut too_few, mut javascript, mut policy, mut sentences) = (0, 0, 0, 0, 0);
+    let (mut lorem, mut curly) = (0.0, 0.0);
+    for raw in lines {
+        let stripped = strip(raw);
+        let mut n_words = None;
+        if stripped.len() > 1000 && nchars(stripped) > 1000 {
+            let words: Vec<&str> = split_ws(stripped).collect();
+            if words.iter().any(|w| w.len() > 1000 && nchars(w) > 1000) {
+                continue;
+            }
+            n_words = Some(words.len());
+        }
+        let cited;
+        let line = if stripped.contains('[') {
+            cited = remove_citations(stripped);
+            cited.as_str()
+        } else {
+            stripped
+        };
+        if !line.ends_with(['.', '?', '!', '"', '\'']) || line.ends_with("...") {
+            no_terminal += 1;
+            continue;
+        }
+        if n_words.unwrap_or_else(|| split_ws(raw).count()) < 3 {
+            too_few += 1;
+            continue;
+        }
+        let lowered = lower_for_ascii_search(line);
+        if lowered.contains("lorem ipsum") {
+            lorem = 1.0;
+        }
+        if lowered.contains("javascript") {
+            javascript += 1;
+            continue;
+        }
+        if line.contains('{') {
+            curly = 1.0;
+        }
+        if POLICY_PHRASES.iter().any(|p| lowered.contains(p)) {
+            policy += 1;
+            continue;
+        }
+        sentences += count_sentences(line);
+    }
+    let n = lines.len().max(1);
+    [ratio(no_terminal, n), ratio(too_few, n), ratio(javascript, n), ratio(policy, n), lorem, curly,
+     sentences as f64]
+}
+
+/// fineweb._LIST_ITEM.match: `^\s*(?:[-*•·‣◦▪►–—+]|\(?(?:\d{1,3}|[a-zA-Z]|[ivxlcdm]{1,5})[.)])\s`.
+fn list_item(line: &str) -> bool {
+    let cs: Vec<char> = line.trim_start_matches(is_space).chars().take(10).collect();
+    let space_at = |i: usize| cs.get(i).is_some_and(|&c| is_space(c));
+    let Some(&first) = cs.first() else { return false };
+    if "-*•·‣◦▪►–—+".contains(first) && space_at(1) {
+        return true;
+    }
+    let r = (first == '(') as usize;
+    let ends_item = |e: usize| cs.get(e).is_some_and(|&c| c == '.' || c == ')') && space_at(e + 1);
+    let run = |pred: &dyn Fn(char) -> bool, max: usize| cs[r..].iter().take(max).take_while(|&&c| pred(c)).count();
+    let digits = run(&|c| flags(c) & DECIMAL != 0, 3);
+    let romans = run(&|c| "ivxlcdm".contains(c), 5);
+    let letter = cs.get(r).is_some_and(|c| c.is_ascii_alphabetic()) as usize;
+    (1..=digits).chain(1..=letter).chain(1..=romans).any(|k| ends_item(r + k))
+}
+
+fn fineweb(text: &str, n_words: usize) -> [f64; 5] {
+    let lines: Vec<&str> = text.split('\n').filter(|l| !strip(l).is_empty()).collect();
+    let n = lines.len();
+    if n == 0 {
+        return [0.0; 5];
+    }
+    let newlines = text.bytes().filter(|&b| b == b'\n').count();
+    let punct = lines.iter().filter(|l| flags(l.chars().next_back().unwrap()) & TERMINAL != 0).count();
+    let short = lines.iter().filter(|l| l.len() <= 30 || nchars(l) <= 30).count();
+    [
+        ratio(punct, n),
+        ratio(short, n),
+        ratio(duplicates(&lines).1, nchars(text) - newlines),
+        ratio(newlines, n_words),
+        ratio(lines.iter().filter(|l| list_item(l)).count(), n),
+    ]
+}
+
+const AUTOGEN: [&[u8]; 8] = [b"autogenerated", b"auto-generated", b"auto generated", b"automatically generated",
+                              b"generated by", b"do not edit", b"generated from", b"code generator"];
+
+/// codequality._AUTOGEN.search with re.IGNORECASE: characters folded to the ASCII letter `re`
+/// matches them to; others become a byte no phrase holds.
+fn autogenerated(header: &str) -> bool {
+    let folded: Vec<u8> = header
+        .chars()
+        .map(|c| {
+            if c.is_ascii() {
+                c.to_ascii_lowercase() as u8
+            } else {
+                tables::IGNORECASE_ASCII.iter().find(|&&(cp, _)| cp == c as u32).map_or(0xff, |&(_, l)| l)
+            }
+        })
+        .collect();
+    AUTOGEN.iter().any(|p| folded.windows(p.len()).any(|w| w == *p))
+}
+
+fn code(text: &str, prefix: &str) -> (f64, f64, f64, f64, bool, usize, usize, usize) {
+    let lines = splitlines(text);
+    let lengths: Vec<usize> = lines.iter().map(|l| nchars(l)).collect();
+    let n_chars = nchars(text);
+    let non_blank: Vec<&&str> = lines.iter().filter(|l| !strip(l).is_empty()).collect();
+    let comment_lines = non_blank.iter().filter(|l| l.trim_start_matches(is_space).starts_with(prefix)).count();
+    let mean_line = ratio(lengths.iter().sum(), lines.len());
+    let header = lines[..lines.len().min(5)].join("\n");
+    let (mut alnum, mut alpha) = (0usize, 0usize);
+    let mut rest = text;
+    while !rest.is_empty() {
+        let ascii = rest.bytes().position(|b| b >= 0x80).unwrap_or(rest.len());
+        for &b in &rest.as_bytes()[..ascii] {
+            alnum += b.is_ascii_alphanumeric() as usize;
+            alpha += b.is_ascii_alphabetic() as usize;
+        }
+        rest = &rest[ascii..];
+        let other = rest.find(|c: char| c.is_ascii()).unwrap_or(rest.len());
+        for c in rest[..other].chars() {
+            let f = flags(c);
+            alnum += (f & ALNUM != 0) as usize;
+            alpha += (f & ALPHA != 0) as usize;
+        }
+        rest = &rest[other..];
+    }
+    let max_len = lengths.iter().copied().max().unwrap_or(0) as f64;
+    (max_len, mean_line, ratio(alnum, n_chars), ratio(alpha, n_chars), autogenerated(&header), lines.len(),
+     comment_lines, non_blank.len())
+}
+
+#[pymethods]
+impl Kernels {
+    /// `specials`: spaCy's special cases (chunk -> tokens); `prefix_first`, `suffix_last`,
+    /// `infix_first`: the characters its rules can start / end / start a match with; `merge_first`:
+    /// first tokens of the special cases merged after the affix split; `chunk_tokens`: the Python
+    /// rules, for a chunk they may split.
+    #[new]
+    fn new(specials: &Bound<'_, PyDict>, prefix_first: &str, suffix_last: &str, infix_first: &str,
+           merge_first: Vec<String>, chunk_tokens: PyObject) -> PyResult<Self> {
+        let mut rules = vec![0u8; 0x110000];
+        for (chars, bit) in [(prefix_first, PREFIX_FIRST), (suffix_last, SUFFIX_LAST), (infix_first, INFIX_FIRST)] {
+            for c in chars.chars() {
+                rules[c as usize] |= bit;
+            }
+        }
+        let mut map = HashMap::with_hasher(Fx::default());
+        for (k, v) in specials.iter() {
+            map.insert(k.extract::<String>()?, v.extract::<Vec<String>>()?);
+        }
+        if map.keys().any(|k| k.is_empty()) {
+            return Err(PyValueError::new_err("empty special case"));
+        }
+        Ok(Kernels {
+            rules,
+            specials: map,
+            merge_first: merge_first.into_iter().collect(),
+            chunk_tokens,
+            cache: HashMap::with_hasher(Fx::default()),
+            words: Vec::new(),
+            word_ids: HashMap::with_hasher(Fx::default()),
+            word_bytes: 0,
+            local: Vec::new(),
+        })
+    }
+
+    /// words.split_words.
+    fn split_words(&mut self, py: Python<'_>, text: &str) -> PyResult<Vec<String>> {
+        let doc = self.tokenize(py, text)?;
+        Ok(doc.ids.iter().map(|&i| self.words[doc.vocab[i as usize] as usize].text.to_string()).collect())
+    }
+
+    /// len(words.tokenize(text)): the word splitting alone.
+    fn word_count(&mut self, py: Python<'_>, text: &str) -> PyResult<usize> {
+        Ok(self.tokenize(py, text)?.ids.len())
+    }
+
+    /// signals.text_signals, in TEXT_SIGNALS order.
+    fn text_signals(&mut self, py: Python<'_>, text: &str) -> PyResult<Vec<f64>> {
+        let doc = self.tokenize(py, text)?;
+        let lines = splitlines(text);
+        let mut out = Vec::with_capacity(33);
+        out.extend(self.quality(text, &doc, &lines));
+        out.extend(self.repetition(text, &doc));
+        out.extend(c4(&lines));
+        out.extend(fineweb(text, doc.ids.len()));
+        Ok(out)
+    }
+
+    /// gopher.gopher_quality_signals' values (the text's words split here too).
+    fn gopher_quality(&mut self, py: Python<'_>, text: &str) -> PyResult<Vec<f64>> {
+        let doc = self.tokenize(py, text)?;
+        Ok(self.quality(text, &doc, &splitlines(text)).to_vec())
+    }
+
+    /// gopher.gopher_repetition_signals' values (the text's words split here too).
+    fn gopher_repetition(&mut self, py: Python<'_>, text: &str) -> PyResult<Vec<f64>> {
+        let doc = self.tokenize(py, text)?;
+        Ok(self.repetition(text, &doc).to_vec())
+    }
+}
+
+/// c4.c4_signals' values of `text.splitlines()`.
+#[pyfunction]
+fn c4_signals(text: &str) -> Vec<f64> {
+    c4(&splitlines(text)).to_vec()
+}
+
+/// fineweb.fineweb_signals' values.
+#[pyfunction]
+fn fineweb_signals(text: &str, n_words: usize) -> Vec<f64> {
+    fineweb(text, n_words).to_vec()
+}
+
+/// codequality.code_signals' text statistics: (max line length, mean line length, alnum fraction,
+/// alpha fraction, autogenerated header, lines, comment lines, non-blank lines).
+#[pyfunction]
+fn code_stats(text: &str, comment_prefix: &str) -> (f64, f64, f64, f64, bool, usize, usize, usize) {
+    code(text, comment_prefix)
+}
+
+#[pymodule]
+fn curate_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("UNIDATA_VERSION", tables::UNIDATA_VERSION)?;
+    m.add("REGEX_VERSION", tables::REGEX_VERSION)?;
+    m.add_class::<Kernels>()?;
+    m.add_function(wrap_pyfunction!(c4_signals, m)?)?;
+    m.add_function(wrap_pyfunction!(fineweb_signals, m)?)?;
+    m.add_function(wrap_pyfunction!(code_stats, m)?)?;
+    Ok(())
+}
