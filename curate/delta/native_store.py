@@ -166,6 +166,18 @@ class NativeStore(DeltaStore):
             rows = rows.where(F.col(where_true))  # Delta skips files by their statistics
         return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
 
+    def _unreferenced(self, name: str, retention_hours: int) -> list[str]:
+        """Delta's VACUUM ... DRY RUN (FULL by default: it lists the folder, crash orphans included)."""
+        check = "spark.databricks.delta.retentionDurationCheck.enabled"
+        before = self.spark.conf.get(check)
+        self.spark.conf.set(check, "false")
+        try:
+            rows = self.spark.sql(f"VACUUM delta.`{self.path(name)}` RETAIN {retention_hours} HOURS DRY RUN").collect()
+        finally:
+            self.spark.conf.set(check, before)
+        base = self.storage.filesystem(self.path(name))[1] + "/"
+        return [self.storage.filesystem(r.path)[1].removeprefix(base) for r in rows]
+
     # ---- writing -------------------------------------------------------------------------------
     def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
                read_version: int | None = None) -> int:
