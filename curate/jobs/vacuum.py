@@ -76,9 +76,9 @@ def collect(store: DeltaStore, *, retention_hours: int, apply: bool) -> list[Gar
     garbage = [Garbage(name, store.vacuum(name, retention_hours=retention_hours, dry_run=not apply,
                                           enforce_retention=False))
                for name in table_names(store)]
+    fs = store.storage.filesystem(store.root)[0]
     for mixture, items in _stale_staging(store.root, storage=store.storage, retention_hours=retention_hours):
         if apply:
-            fs = store.storage.filesystem(store.root)[0]
             for uri, _ in items:
                 delete_tree(fs, store.storage.filesystem(uri)[1])
         garbage.append(Garbage(f"shards/{mixture}", items))

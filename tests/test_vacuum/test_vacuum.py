@@ -98,8 +98,6 @@ def test_vacuum_deletes_superseded_orphaned_and_staged_files_only(spark, tmp_pat
     for engine in ENGINES:
         other = open_store(spark, str(root), engine=engine)
         assert {name: rows_digest(other, name) for name in tables} == before, engine
-    assert main(["vacuum", *base, *short]) == 0
-    assert not listed(capsys.readouterr().out)
 
     # Vacuum made no commit: a rerun skips every stage.
     assert main(["run", *base]) == 0
