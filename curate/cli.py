@@ -8,7 +8,7 @@ import logging
 import sys
 
 from curate.errors import CurateError
-from curate.jobs import audit, quality_train
+from curate.jobs import audit, quality_train, vacuum
 from curate.jobs.common import add_common_args, add_lock_args, locked_context, make_context, run_stage
 from curate.pipelines import export
 from curate.pipelines.dag import STAGES
@@ -119,7 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", help="folder the shards are read into, as a trainer's `local` (default: a temporary "
                    "folder, removed afterwards)")
     p.set_defaults(func=cmd_verify)
-    p = sub.add_parser("status", help="tables with versions and row counts, shard versions, and the last runs")
+    p = sub.add_parser("vacuum", help="list (dry run) or delete (--apply) the files no table version or published "
+                       "shard version needs any more: superseded and orphaned table files, unpublished shard staging")
+    add_common_args(p)
+    add_lock_args(p)
+    vacuum.add_args(p)
+    p.set_defaults(func=vacuum.run_vacuum)
+    p = sub.add_parser("status", help="tables with versions, row counts and reclaimable bytes, shard versions, "
+                       "and the last runs")
     add_common_args(p)
     p.set_defaults(func=cmd_status)
     p = sub.add_parser("report", help="a run's self-contained HTML report")

@@ -184,6 +184,24 @@ class NativeStore(DeltaStore):
             rows = rows.where(F.col(where_true))  # Delta skips files by their statistics
         return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
 
+    def _unreferenced(self, name: str, retention_hours: int) -> list[str]:
+        """Delta's VACUUM ... DRY RUN (FULL by default: it lists the folder, crash orphans included).
+        Its listing job has spark.sql.sources.parallelPartitionDiscovery.parallelism tasks (default
+        10,000, minutes of empty tasks on a small cluster): here as many as the cluster's cores."""
+        conf = {"spark.databricks.delta.retentionDurationCheck.enabled": "false",
+                "spark.sql.sources.parallelPartitionDiscovery.parallelism":
+                    str(self.spark.sparkContext.defaultParallelism)}
+        before = {k: self.spark.conf.get(k, None) for k in conf}  # None: not set (Delta not loaded yet)
+        for k, v in conf.items():
+            self.spark.conf.set(k, v)
+        try:
+            rows = self.spark.sql(f"VACUUM delta.`{self.path(name)}` RETAIN {retention_hours} HOURS DRY RUN").collect()
+        finally:
+            for k, v in before.items():
+                self.spark.conf.unset(k) if v is None else self.spark.conf.set(k, v)
+        base = self.storage.filesystem(self.path(name))[1] + "/"
+        return [self.storage.filesystem(r.path)[1].removeprefix(base) for r in rows]
+
     # ---- writing -------------------------------------------------------------------------------
     def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
                read_version: int | None = None) -> int:

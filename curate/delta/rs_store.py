@@ -119,6 +119,10 @@ class DeltaRsStore(DeltaStore):
         self._readable(name, self._existing(name, version))
         return data_files(self.path(name), version, where_true, storage=self.storage)
 
+    def _unreferenced(self, name: str, retention_hours: int) -> list[str]:
+        """delta-rs's vacuum, `full`: also the files no commit in the log names (crash orphans)."""
+        return self._existing(name).vacuum(retention_hours, dry_run=True, enforce_retention_duration=False, full=True)
+
     # ---- writing -------------------------------------------------------------------------------
     def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
                read_version: int | None = None) -> int:

@@ -1,4 +1,4 @@
-"""Delta tables under the storage root: read, append, overwrite, merge, rewrite.
+"""Delta tables under the storage root: read, append, overwrite, merge, rewrite, vacuum.
 
 One interface, two engines, chosen once per store (`open_store`):
 - `native` (`native_store.py`): Spark's own Delta Lake (the io.delta:delta-spark jar), as on Databricks
@@ -23,7 +23,7 @@ from pyspark.sql.types import StructType
 
 from curate.errors import ConfigError, StorageError
 from curate.schemas.tables import SPLIT_FILES_BY
-from curate.storage import Storage, join
+from curate.storage import Storage, is_remote, join
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -35,8 +35,24 @@ log = logging.getLogger(__name__)
 Engine = Literal["native", "delta-rs"]
 EngineChoice = Literal["auto", "native", "delta-rs"]
 
+# Delta's own default retention of files a table no longer references (delta.deletedFileRetentionDuration,
+# 7 days): shorter, a vacuum may delete files a write in progress or a reader of an older version needs.
+DEFAULT_RETENTION_HOURS = 168
+
 # A commit rejected by Delta's optimistic concurrency: delta-rs, then Delta on the JVM.
 _CONFLICT = re.compile(r"CommitFailedError|Concurrent\w*Exception|MetadataChangedException|ProtocolChangedException")
+
+
+def check_retention(hours: int, *, enforce: bool) -> None:
+    """Refuse a vacuum retention below Delta's default unless `enforce` is off, as Delta does."""
+    if hours < 0:
+        raise ConfigError(f"--retain-hours: got {hours}; a retention is a number of hours, 0 or more")
+    if enforce and hours < DEFAULT_RETENTION_HOURS:
+        raise ConfigError(
+            f"--retain-hours {hours} is below Delta's default retention of {DEFAULT_RETENTION_HOURS} hours: files "
+            "younger than that may belong to a write in progress (a run on another machine, on an object store "
+            "where curate holds no lock) or to a reader of an older table version. If nothing else uses this "
+            "root, pass --force-short-retention as well")
 
 
 def has_delta_classes(spark: SparkSession) -> bool:
@@ -294,6 +310,34 @@ class DeltaStore(ABC):
         """Replace every row of table `name` (as of `version`) by `fn` of it, in one commit made
         against `version`. `fn` keeps each row where it is (new values for some columns)."""
         return self.map_into(name, fn, name, schema=schema, version=version, tally=tally)
+
+    # ---- vacuum --------------------------------------------------------------------------------
+    @abstractmethod
+    def _unreferenced(self, name: str, retention_hours: int) -> list[str]:
+        """The files (paths relative to the table's folder) in table `name`'s folder that its current
+        version does not reference and that are older than `retention_hours`: files a later commit
+        removed (superseded), and files no commit took (a crashed write's orphans). Listed by the
+        engine's own vacuum as a dry run, its retention check off (`vacuum` checks)."""
+
+    def vacuum(self, name: str, *, retention_hours: int = DEFAULT_RETENTION_HOURS, dry_run: bool = True,
+               enforce_retention: bool = True) -> list[tuple[str, int]]:
+        """The files (URI, bytes) of table `name` that no longer serve its current version and are
+        older than `retention_hours`; deleted unless `dry_run`. curate deletes them itself rather than
+        through the engine's vacuum, which commits VACUUM START/END: a new table version with the same
+        rows would make every later stage rerun and mix publish the same shards as a new version."""
+        check_retention(retention_hours, enforce=enforce_retention)
+        fs, base = self.storage.filesystem(self.path(name))
+        infos = fs.get_file_info([join(base, rel) for rel in self._unreferenced(name, retention_hours)])
+        found = [i for i in infos if i.is_file]
+        if not dry_run:
+            for info in found:
+                fs.delete_file(info.path)
+                if not is_remote(self.root):  # Hadoop's checksum of a file Spark wrote on a local disk
+                    checksum = join(info.path.rsplit("/", 1)[0], f".{info.base_name}.crc")
+                    if fs.get_file_info(checksum).is_file:
+                        fs.delete_file(checksum)
+            log.info("vacuum %s: deleted %d files, %d bytes", name, len(found), sum(i.size for i in found))
+        return [(join(self.path(name), i.path[len(base) + 1:]), i.size) for i in found]
 
     def _write_error(self, name: str, err: Exception) -> StorageError:
         if _CONFLICT.search(f"{type(err).__name__}: {err}"):  # raised here, or through Spark

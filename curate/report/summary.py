@@ -22,15 +22,18 @@ def _console() -> Console:
     return Console(width=120)
 
 
-def tables_table(ctx: StageContext) -> Table:
+def tables_table(ctx: StageContext, *, reclaimable: dict[str, int] | None = None) -> Table:
+    """The tables with their versions and rows; `reclaimable`: bytes `curate vacuum` would delete, per table."""
     table = Table(title=f"tables under {ctx.store.root}/tables (Delta engine: {ctx.store.engine})")
-    for col in ("table", "version", "rows", "path"):
-        table.add_column(col, justify="right" if col in ("version", "rows") else "left")
+    columns = ("table", "version", "rows", *(("reclaimable bytes",) if reclaimable is not None else ()), "path")
+    for col in columns:
+        table.add_column(col, justify="left" if col in ("table", "path") else "right")
     for name in ALL_TABLES:
         version = ctx.store.version(name)
         if version is not None:
             rows = ctx.store.rows(name, version=version)
-            table.add_row(name, str(version), f"{rows:,}", ctx.store.path(name))
+            extra = (f"{reclaimable.get(name, 0):,}",) if reclaimable is not None else ()
+            table.add_row(name, str(version), f"{rows:,}", *extra, ctx.store.path(name))
     return table
 
 
@@ -78,8 +81,17 @@ def shards_table(root: str, *, storage: Storage) -> Table | None:
 
 
 def print_status(ctx: StageContext) -> None:
+    from curate.delta.store import DEFAULT_RETENTION_HOURS
+    from curate.jobs.vacuum import reclaimable
+
     console = _console()
-    console.print(tables_table(ctx))
+    garbage = reclaimable(ctx.store)
+    console.print(tables_table(ctx, reclaimable={g.place: g.bytes for g in garbage}))
+    others = [g for g in garbage if g.place not in ALL_TABLES]  # shard staging, tables of other tools
+    console.print("reclaimable by `curate vacuum --apply` (files older than "
+                  f"{DEFAULT_RETENTION_HOURS} h): "
+                  + "".join(f"{g.place} {g.bytes:,} bytes; " for g in others if g.items)
+                  + f"total {sum(g.bytes for g in garbage):,} bytes", soft_wrap=True)
     shards = shards_table(ctx.cfg.root, storage=ctx.store.storage)
     if shards is not None:
         console.print(shards)

@@ -84,6 +84,16 @@ class Shelf:
     def is_published(self, version: str) -> bool:
         return self.exists(f"{POINTERS}/{version}.json") or any(e["version"] == version for e in self.versions())
 
+    def unpublished(self) -> list[str]:
+        """The folders (filesystem paths) of versions no pointer publishes: what mix runs killed
+        before publishing left (local `.tmp-<version>-<run>/` staging, a version written in place on
+        an object store), or what a run writing now has written so far."""
+        from pyarrow.fs import FileType
+
+        published = {e["version"] for e in self.versions()}
+        return [info.path for info in self.fs.get_file_info(_selector(self.path))
+                if info.type == FileType.Directory and info.base_name != POINTERS and info.base_name not in published]
+
     def writing_uri(self, version: str, run_id: str) -> str:
         """Where a run writes the version's files: a staging folder it renames into place (local), or
         the version's own place (object store: no rename)."""

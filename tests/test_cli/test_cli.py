@@ -7,7 +7,7 @@ from curate.cli import build_parser, main
 
 def test_every_stage_command_takes_root_and_config():
     parser = build_parser()
-    for command in ("run", "ingest", "status"):
+    for command in ("run", "ingest", "status", "vacuum"):
         args = parser.parse_args([command, "--root", "/x", "--config", "c.yaml"])
         assert args.root == "/x" and args.config == "c.yaml"
 
