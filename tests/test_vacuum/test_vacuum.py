@@ -62,7 +62,7 @@ def test_vacuum_deletes_superseded_orphaned_and_staged_files_only(spark, tmp_pat
     # Stale shard staging: a version staged by a mix run killed before it published.
     shelf = root / "shards" / "sample"
     (published,) = [v["version"] for v in json.loads((shelf / "versions.json").read_text())]
-    staging = shelf / f".tmp-0123456789ab-20261201T000000-dead00"
+    staging = shelf / ".tmp-0123456789ab-20261201T000000-dead00"
     shutil.copytree(shelf / published, staging)
     for p in (orphan, *staging.rglob("*"), staging):
         os.utime(p, (_OLD, _OLD))
