@@ -63,45 +63,44 @@ from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS, LI
 log = logging.getLogger(__name__)
 
 
+def _write_per_doc(ctx: StageContext, table: str, *, schema, params: str, batch_fn, frame_fn, columns: list[str],
+                   docs_version: int, candidates, mode: str) -> tuple[int, int, int]:
+    """Table `table` (one row per kept document, made by `batch_fn` from docs_annotated's batches or
+    `frame_fn` from a frame, tagged with `params`) brought up to date: incremental, the rows of the
+    documents it lacks are appended; rebuilt when its params differ, or in full mode.
+    Returns (table version, its rows, rows made in this run)."""
+    store = ctx.store
+    stored_version = store.version(table) if mode == "incremental" else None
+    if stored_version is not None:
+        stored = store.read(table, version=stored_version)
+        if stored.where(F.col("params") != params).limit(1).count():
+            log.info("[%s] %s settings changed: recomputing every row", ctx.run_id, table)
+            stored_version = None
+    if stored_version is None:  # file by file: each task reads docs_annotated's file and writes rows
+        version, _ = store.map_into(DOCS_ANNOTATED, batch_fn, table, schema=schema, version=docs_version,
+                                    columns=columns, where_true="keep")
+        rows = store.rows(table, version=version)
+        return version, rows, rows
+    new = frame_fn(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"))
+    version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), table, schema=schema)
+    rows = store.rows(table, version=version)
+    return version, rows, rows - store.rows(table, version=stored_version)
+
+
 def _write_signatures(ctx: StageContext, cfg: DedupConfig, docs_version: int, candidates, *,
                       mode: str) -> tuple[int, int, int]:
     """(table version, its rows, documents signed in this run)."""
-    store, params = ctx.store, signature_params(cfg)
-    stored_version = store.version(DEDUP_SIGNATURES) if mode == "incremental" else None
-    if stored_version is not None:
-        stored = store.read(DEDUP_SIGNATURES, version=stored_version)
-        if stored.where(F.col("params") != params).limit(1).count():
-            log.info("[%s] signature settings changed: recomputing every signature", ctx.run_id)
-            stored_version = None
-    if stored_version is None:  # file by file: each task reads docs_annotated's file and writes signatures
-        version, _ = store.map_into(DOCS_ANNOTATED, signature_fn(cfg, ctx.run_id), DEDUP_SIGNATURES,
-                                    schema=DEDUP_SIGNATURES_SCHEMA, version=docs_version, columns=SIGNED_COLUMNS,
-                                    where_true="keep")
-        rows = store.rows(DEDUP_SIGNATURES, version=version)
-        return version, rows, rows
-    new = signatures(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"), cfg)
-    version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), DEDUP_SIGNATURES,
-                           schema=DEDUP_SIGNATURES_SCHEMA)
-    rows = store.rows(DEDUP_SIGNATURES, version=version)
-    return version, rows, rows - store.rows(DEDUP_SIGNATURES, version=stored_version)
+    return _write_per_doc(ctx, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA, params=signature_params(cfg),
+                          batch_fn=signature_fn(cfg, ctx.run_id), frame_fn=lambda docs: signatures(docs, cfg),
+                          columns=SIGNED_COLUMNS, docs_version=docs_version, candidates=candidates, mode=mode)
 
 
 def _write_line_hashes(ctx: StageContext, cfg: DedupConfig, docs_version: int, candidates, *, mode: str) -> int:
     """The line_hashes version holding every kept document's unit hashes (new ones added)."""
-    store, params = ctx.store, line_params(cfg)
-    stored_version = store.version(LINE_HASHES) if mode == "incremental" else None
-    if stored_version is not None:
-        stored = store.read(LINE_HASHES, version=stored_version)
-        if stored.where(F.col("params") != params).limit(1).count():
-            log.info("[%s] line dedup settings changed: rehashing every document", ctx.run_id)
-            stored_version = None
-    if stored_version is None:
-        version, _ = store.map_into(DOCS_ANNOTATED, unit_hash_fn(cfg, ctx.run_id), LINE_HASHES,
-                                    schema=LINE_HASHES_SCHEMA, version=docs_version, columns=HASHED_COLUMNS,
-                                    where_true="keep")
-        return version
-    new = unit_hashes(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"), cfg)
-    return store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), LINE_HASHES, schema=LINE_HASHES_SCHEMA)
+    version, _, _ = _write_per_doc(ctx, LINE_HASHES, schema=LINE_HASHES_SCHEMA, params=line_params(cfg),
+                                   batch_fn=unit_hash_fn(cfg, ctx.run_id), frame_fn=lambda docs: unit_hashes(docs, cfg),
+                                   columns=HASHED_COLUMNS, docs_version=docs_version, candidates=candidates, mode=mode)
+    return version
 
 
 def _line_dedup(ctx: StageContext, survivors, candidates, docs_version: int, *, mode: str) -> tuple[dict, dict]:

@@ -178,7 +178,7 @@ def test_incremental_counts_include_earlier_runs(spark, tmp_path, delta_engine):
     assert second.counts["line_dedup_changed"] == MIN_DOCS  # the old ones lose BANNER too
     assert not any(BANNER in t for t in _curated(inc).values())
 
-    assert _curated(inc) == {d: t.removesuffix(f"\n{BANNER}") for d, t, _ in old + new}  # as from scratch
+    assert _curated(inc) == {d: t.removesuffix(BANNER) for d, t, _ in old + new}  # as from scratch
 
     # Switched off: docs_curated has the annotated texts again and line_dedup_docs no rows.
     off = PipelineConfig(root=inc.root, annotate=_cfg(inc.root).annotate)
