@@ -165,7 +165,7 @@ def test_incremental_counts_include_earlier_runs(spark, tmp_path, delta_engine):
 
     docs = stdlib_docstrings()
     old = [(f"old-{i}", f"{docs[i]}\n{BANNER}", {"source": "web"}) for i in range(MIN_DOCS - 1)]
-    new = [("new-0", f"{docs[5]}\n{BANNER}", {"source": "web"}), ("new-1", docs[6], {"source": "web"})]
+    new = [("new-0", f"{docs[7]}\n{BANNER}", {"source": "web"}), ("new-1", docs[6], {"source": "web"})]
     inc = open_store(spark, str(tmp_path / "inc"), engine=delta_engine)
     inc.overwrite(_annotated(spark, old), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
     first = run_dedup(_ctx(spark, inc, _cfg(inc.root), "run-1"))
