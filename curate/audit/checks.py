@@ -1,8 +1,8 @@
 """Reconciliation checks, computed in Spark as a few aggregates; only counts and example keys come back.
 
 Per input file: records read = its docs_raw rows + its quarantine rows (quarantined and skipped).
-Per stage: docs_raw = docs_annotated; kept by annotate = docs_curated + removed duplicates (and
-nothing else); tokenize's input = docs_tokenized; shard documents are tokenized documents. No key
+Per stage: docs_raw = docs_annotated; kept by annotate = docs_curated + removed duplicates +
+documents the rules dropped after line dedup (and nothing else); tokenize's input = docs_tokenized; shard documents are tokenized documents. No key
 appears twice in any table, and doc_fates holds every record exactly once.
 """
 
@@ -14,6 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 _EXAMPLES = 5
+LINE_DROPPED = "line_dedup_dropped"  # presence's name for line_dedup_docs rows with keep = false
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ def stage_checks(docs: DataFrame, *, ran: set[str], tok_input: str) -> list[Chec
     """The per-stage reconciliations over `presence` rows, in one aggregate; `ran`: the tables that exist."""
     n = {c[2:]: F.col(c) for c in docs.columns if c.startswith("n_")}
     keep, dup = F.coalesce("keep", F.lit(False)), F.coalesce("dup", F.lit(False))
+    line_dropped = n[LINE_DROPPED] > 0 if LINE_DROPPED in n else F.lit(False)
+    or_dropped = " nor dropped after line dedup" if LINE_DROPPED in n else ""
     zero: dict[str, Column] = {}  # check name -> condition that must hold for no document
     for t in n:
         if t in ran and t != "shards":
@@ -94,7 +97,10 @@ def stage_checks(docs: DataFrame, *, ran: set[str], tok_input: str) -> list[Chec
         zero["docs_raw documents missing from docs_annotated"] = (n["docs_raw"] > 0) & (n["docs_annotated"] == 0)
         zero["docs_annotated documents not in docs_raw"] = (n["docs_annotated"] > 0) & (n["docs_raw"] == 0)
     if "docs_curated" in ran:
-        zero["kept documents neither curated nor removed as duplicates"] = keep & (n["docs_curated"] == 0) & ~dup
+        zero[f"kept documents neither curated nor removed as duplicates{or_dropped}"] = (
+            keep & (n["docs_curated"] == 0) & ~dup & ~line_dropped)
+        if LINE_DROPPED in n:
+            zero["documents both curated and dropped after line dedup"] = (n["docs_curated"] > 0) & line_dropped
         zero["docs_curated documents not kept by annotate"] = (n["docs_curated"] > 0) & ~keep
         zero["dup_clusters documents not kept by annotate"] = (n["dup_clusters"] > 0) & ~keep
         zero["documents both curated and removed as duplicates"] = (n["docs_curated"] > 0) & dup
@@ -111,8 +117,9 @@ def stage_checks(docs: DataFrame, *, ran: set[str], tok_input: str) -> list[Chec
     if "docs_annotated" in ran:
         checks.append(Check("docs_raw = docs_annotated (rows)", rows["docs_raw"], rows["docs_annotated"]))
     if "docs_curated" in ran:
-        checks.append(Check("kept by annotate = docs_curated + removed duplicates (rows)", rows["keep"],
-                            rows["docs_curated"] + rows["dup"]))
+        plus_dropped = " + dropped after line dedup" if LINE_DROPPED in n else ""
+        checks.append(Check(f"kept by annotate = docs_curated + removed duplicates{plus_dropped} (rows)",
+                            rows["keep"], rows["docs_curated"] + rows["dup"] + rows.get(LINE_DROPPED, 0)))
     if "docs_tokenized" in ran:
         checks.append(Check(f"{tok_input} = docs_tokenized (rows)", rows[tok_input], rows["docs_tokenized"]))
     for name in zero:

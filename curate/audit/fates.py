@@ -4,7 +4,8 @@ The records are the rows of docs_raw (documents) and the ingest rows of quaranti
 records: they have no doc_id, so their `record_key` is quarantine.record_id, the stable hash of
 input file, offset and reason). A document's fate is the furthest stage it reached:
 
-    dropped     annotate's rules dropped it; `reasons` = drop_reasons
+    dropped     annotate's rules dropped it; `reasons` = drop_reasons. Stage `dedup`: the rules
+                dropped it after line dedup removed repeated lines (line_dedup_docs.drop_reasons)
     duplicate   dedup removed it; `duplicate_of` = the kept document
     in_shards   drawn into the shard version `shard_version` (of the configured mixture)
     tokenized   in docs_tokenized, not drawn into that shard version
@@ -52,13 +53,15 @@ def _flag(df: DataFrame, name: str) -> DataFrame:
 
 
 def doc_fates(*, raw: DataFrame, quarantine: DataFrame, annotated: DataFrame, clusters: DataFrame,
-              curated: DataFrame, tokenized: DataFrame, members: DataFrame | None,
+              line_dedup: DataFrame, curated: DataFrame, tokenized: DataFrame, members: DataFrame | None,
               shard_version: str | None) -> DataFrame:
     """DOC_FATES_SCHEMA rows; a table a stage has not written yet is passed as an empty frame."""
+    line_dropped = line_dedup.where(~F.col("keep")).select("doc_id", F.col("drop_reasons").alias("_line_reasons"))
     docs = (
         raw.select("doc_id", "source", "input_file", "uri", "offset")
         .join(annotated.select("doc_id", "keep", "drop_reasons"), "doc_id", "left")
         .join(clusters.where(~F.col("is_kept")).select("doc_id", "duplicate_of"), "doc_id", "left")
+        .join(line_dropped, "doc_id", "left")
         .join(_flag(curated, "_curated"), "doc_id", "left")
         .join(_flag(tokenized, "_tokenized"), "doc_id", "left")
     )
@@ -70,16 +73,18 @@ def doc_fates(*, raw: DataFrame, quarantine: DataFrame, annotated: DataFrame, cl
         F.when(F.col("keep").isNull(), "ingested")
         .when(~F.col("keep"), "dropped")
         .when(F.col("duplicate_of").isNotNull(), "duplicate")
+        .when(F.col("_line_reasons").isNotNull(), "dropped")
         .when(in_shards, "in_shards")
         .when(F.col("_tokenized").isNotNull(), "tokenized")
         .when(F.col("_curated").isNotNull(), "curated")
         .otherwise("kept")
     )
+    by_lines = (F.col("fate") == "dropped") & F.col("keep")  # dropped after line dedup
     stage = F.create_map(*[F.lit(x) for kv in FATE_STAGE.items() for x in kv])
     docs = docs.withColumn("fate", fate).select(
         F.col("doc_id").alias("record_key"), "doc_id", "source", "input_file", "uri", "offset", "fate",
-        stage[F.col("fate")].alias("stage"),
-        F.when(F.col("fate") == "dropped", F.col("drop_reasons")).alias("reasons"),
+        F.when(by_lines, "dedup").otherwise(stage[F.col("fate")]).alias("stage"),
+        F.when(by_lines, F.col("_line_reasons")).when(F.col("fate") == "dropped", F.col("drop_reasons")).alias("reasons"),
         F.lit(None).cast("string").alias("detail"),
         F.when(F.col("fate") == "duplicate", F.col("duplicate_of")).alias("duplicate_of"),
         F.when(F.col("fate") == "in_shards", F.lit(shard_version)).cast("string").alias("shard_version"),

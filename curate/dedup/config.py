@@ -57,12 +57,29 @@ class MinHashConfig(Model):
         return self.bands * self.rows
 
 
+class LineDedupConfig(Model):
+    """Line and paragraph dedup: units (normalized as `dedup.normalize` says) found in at least
+    `min_docs` documents of one source are removed from the text that reaches docs_curated."""
+
+    enabled: bool = False
+    # A unit is removed from every document of a source once that many of its documents (kept, not
+    # removed as duplicates, this run's and earlier runs') hold it.
+    min_docs: int = Field(10, ge=2)
+    # line: lines ("\n"-separated); paragraph: blocks separated by blank lines; both: either.
+    unit: Literal["line", "paragraph", "both"] = "line"
+    # Code documents (kind = code): none leaves them untouched (neither counted nor changed); header
+    # counts and removes only the units of a file's leading comment block (a licence header); all
+    # treats them as prose.
+    code: Literal["none", "header", "all"] = "none"
+
+
 class DedupConfig(Model):
     # Duplicates are looked for within all kept documents, one source, or one language.
     scope: Scope = "global"
     normalize: NormalizeConfig = Field(default_factory=NormalizeConfig)
     exact: ExactConfig = Field(default_factory=ExactConfig)
     minhash: MinHashConfig = Field(default_factory=MinHashConfig)
+    line_dedup: LineDedupConfig = Field(default_factory=LineDedupConfig)
     # The kept document of a cluster: the first criterion decides, ties go to the next, then the
     # smallest doc_id. quality_score: highest first (null last); length: longest first.
     keep_by: list[KeyCriterion] = Field(default_factory=lambda: ["quality_score", "length"])

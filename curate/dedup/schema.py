@@ -11,12 +11,15 @@ from pyspark.sql.types import (
     DoubleType,
     IntegerType,
     LongType,
+    MapType,
     StringType,
     StructField,
     StructType,
 )
 
 from curate.schemas.tables import DEDUP_SIGNATURES  # noqa: F401  (dedup modules import it from here)
+
+STRING_DOUBLE_MAP = MapType(StringType(), DoubleType())
 
 DUP_CLUSTERS_SCHEMA = StructType(
     [
@@ -48,6 +51,37 @@ DEDUP_SIGNATURES_SCHEMA = StructType(
         StructField("signature", ArrayType(IntegerType(), False), True),
         StructField("bands", ArrayType(LongType(), False), True),
         StructField("params", StringType(), False),  # hash of the settings the signature depends on
+        StructField("dedup_run_id", StringType(), False),
+    ]
+)
+
+# Line dedup (dedup.line_dedup): one row per document that entered it (keep = true), with the
+# distinct hashes of its units, so a later batch is counted with them without re-reading their text.
+LINE_HASHES_SCHEMA = StructType(
+    [
+        StructField("doc_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("hashes", ArrayType(LongType(), False), False),  # xxh3-64 of each normalized unit
+        StructField("params", StringType(), False),  # hash of the settings the hashes depend on
+        StructField("dedup_run_id", StringType(), False),
+    ]
+)
+
+# One row per document line dedup removed units from (replaced each run): its text without them,
+# the recomputed signals, and the rules' verdict on them (keep = false: dropped after line dedup).
+LINE_DEDUP_DOCS_SCHEMA = StructType(
+    [
+        StructField("doc_id", StringType(), False),
+        StructField("source", StringType(), False),
+        StructField("kind", StringType(), False),
+        StructField("n_bytes_before", LongType(), False),
+        StructField("removed_bytes", LongType(), False),
+        StructField("removed_frac", DoubleType(), False),  # removed_bytes / n_bytes_before
+        StructField("text", StringType(), False),
+        StructField("n_bytes", LongType(), False),
+        StructField("signals", STRING_DOUBLE_MAP, True),
+        StructField("keep", BooleanType(), False),
+        StructField("drop_reasons", ArrayType(StringType()), True),
         StructField("dedup_run_id", StringType(), False),
     ]
 )

@@ -13,13 +13,14 @@ import argparse
 import logging
 import sys
 
+from pyspark.sql import functions as F
 from rich.console import Console
 from rich.table import Table
 
-from curate.audit.checks import Check, dangling_duplicates, per_file, presence, refused, stage_checks, unique
+from curate.audit.checks import LINE_DROPPED, Check, dangling_duplicates, per_file, presence, refused, stage_checks, unique
 from curate.audit.fates import DOC_FATES, DOC_FATES_SCHEMA, doc_fates
 from curate.audit.shards import ShardVersion, latest_shard_version
-from curate.dedup.schema import DUP_CLUSTERS_SCHEMA
+from curate.dedup.schema import DUP_CLUSTERS_SCHEMA, LINE_DEDUP_DOCS_SCHEMA
 from curate.errors import AuditError, ConfigError, StorageError
 from curate.ingest.listing import list_tasks
 from curate.ingest.spark import read_records
@@ -33,7 +34,8 @@ log = logging.getLogger(__name__)
 
 _SCHEMAS = {
     t.DOCS_RAW: t.DOCS_RAW_SCHEMA, t.QUARANTINE: t.QUARANTINE_SCHEMA, t.DOCS_ANNOTATED: DOCS_ANNOTATED_SCHEMA,
-    t.DUP_CLUSTERS: DUP_CLUSTERS_SCHEMA, t.DOCS_CURATED: DOCS_ANNOTATED_SCHEMA, t.DOCS_TOKENIZED: DOCS_TOKENIZED_SCHEMA,
+    t.DUP_CLUSTERS: DUP_CLUSTERS_SCHEMA, t.LINE_DEDUP_DOCS: LINE_DEDUP_DOCS_SCHEMA, t.DOCS_CURATED: DOCS_ANNOTATED_SCHEMA,
+    t.DOCS_TOKENIZED: DOCS_TOKENIZED_SCHEMA,
 }
 
 
@@ -81,7 +83,9 @@ def run_audit(ctx: StageContext) -> StageResult:
 
     checks = [per_file(recount(ctx), raw, quarantine), unique(quarantine, "record_id", t.QUARANTINE)]
     ran = set(versions) - {t.QUARANTINE}
-    docs = {name: tables[name] for name in _SCHEMAS if name in ran}
+    docs = {name: tables[name] for name in _SCHEMAS if name in ran and name != t.LINE_DEDUP_DOCS}
+    if t.LINE_DEDUP_DOCS in ran:  # the documents the rules dropped after line dedup
+        docs[LINE_DROPPED] = tables[t.LINE_DEDUP_DOCS].where(~F.col("keep")).select("doc_id")
     if members is not None and shard.input_versions[t.DOCS_TOKENIZED] == versions.get(t.DOCS_TOKENIZED):
         docs["shards"], ran = members.select("doc_id").distinct(), ran | {"shards"}
     checks += stage_checks(presence(docs), ran=ran, tok_input=ctx.cfg.tokenize.input)
@@ -92,6 +96,7 @@ def run_audit(ctx: StageContext) -> StageResult:
 
     fates = doc_fates(
         raw=raw, quarantine=quarantine, annotated=tables[t.DOCS_ANNOTATED], clusters=tables[t.DUP_CLUSTERS],
+        line_dedup=tables[t.LINE_DEDUP_DOCS],
         curated=tables[t.DOCS_CURATED], tokenized=tables[t.DOCS_TOKENIZED],
         members=members, shard_version=shard.version if shard else None,
     )

@@ -8,6 +8,11 @@ Also `spark-submit curate/jobs/dedup.py`. Steps, each materialized in a Delta ta
 2. clusters over all current signatures -> dup_clusters (replaced: a new document can join or merge
    old clusters and win the keep rule, so the result equals a from-scratch run on the union).
 3. docs_annotated rows with keep = true, minus removed duplicates -> docs_curated (replaced).
+   With dedup.line_dedup.enabled, between the two: the distinct unit hashes of each kept document
+   -> line_hashes (incremental as signatures are: only new documents are hashed); per source, the
+   units held by at least min_docs of the documents that survive step 2 (all runs' documents);
+   the documents holding one, without those units, signals recomputed and re-decided by the
+   rules -> line_dedup_docs (replaced); docs_curated gets their texts and loses the ones dropped.
 
 A rerun after a crash reuses the signatures already appended and rewrites steps 2 and 3.
 """
@@ -23,10 +28,26 @@ import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
 from curate.dedup.config import DedupConfig
-from curate.dedup.schema import DEDUP_SIGNATURES, DEDUP_SIGNATURES_SCHEMA, DUP_CLUSTERS_SCHEMA
+from curate.dedup.schema import (
+    DEDUP_SIGNATURES,
+    DEDUP_SIGNATURES_SCHEMA,
+    DUP_CLUSTERS_SCHEMA,
+    LINE_DEDUP_DOCS_SCHEMA,
+    LINE_HASHES_SCHEMA,
+)
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.jobs.incremental import settings_changed
+from curate.pipelines.line_dedup import (
+    HASHED_COLUMNS,
+    doc_frequent,
+    frequent_units,
+    line_params,
+    strip,
+    unit_hash_fn,
+    unit_hashes,
+    with_lines_removed,
+)
 from curate.pipelines.dedup import (
     SIGNED_COLUMNS,
     curated_batches,
@@ -37,32 +58,68 @@ from curate.pipelines.dedup import (
     signatures,
 )
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
-from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS
+from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS, LINE_DEDUP_DOCS, LINE_HASHES
 
 log = logging.getLogger(__name__)
+
+
+def _write_per_doc(ctx: StageContext, table: str, *, schema, params: str, batch_fn, frame_fn, columns: list[str],
+                   docs_version: int, candidates, mode: str) -> tuple[int, int, int]:
+    """Table `table` (one row per kept document, made by `batch_fn` from docs_annotated's batches or
+    `frame_fn` from a frame, tagged with `params`) brought up to date: incremental, the rows of the
+    documents it lacks are appended; rebuilt when its params differ, or in full mode.
+    Returns (table version, its rows, rows made in this run)."""
+    store = ctx.store
+    stored_version = store.version(table) if mode == "incremental" else None
+    if stored_version is not None:
+        stored = store.read(table, version=stored_version)
+        if stored.where(F.col("params") != params).limit(1).count():
+            log.info("[%s] %s settings changed: recomputing every row", ctx.run_id, table)
+            stored_version = None
+    if stored_version is None:  # file by file: each task reads docs_annotated's file and writes rows
+        version, _ = store.map_into(DOCS_ANNOTATED, batch_fn, table, schema=schema, version=docs_version,
+                                    columns=columns, where_true="keep")
+        rows = store.rows(table, version=version)
+        return version, rows, rows
+    new = frame_fn(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"))
+    version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), table, schema=schema)
+    rows = store.rows(table, version=version)
+    return version, rows, rows - store.rows(table, version=stored_version)
 
 
 def _write_signatures(ctx: StageContext, cfg: DedupConfig, docs_version: int, candidates, *,
                       mode: str) -> tuple[int, int, int]:
     """(table version, its rows, documents signed in this run)."""
-    store, params = ctx.store, signature_params(cfg)
-    stored_version = store.version(DEDUP_SIGNATURES) if mode == "incremental" else None
-    if stored_version is not None:
-        stored = store.read(DEDUP_SIGNATURES, version=stored_version)
-        if stored.where(F.col("params") != params).limit(1).count():
-            log.info("[%s] signature settings changed: recomputing every signature", ctx.run_id)
-            stored_version = None
-    if stored_version is None:  # file by file: each task reads docs_annotated's file and writes signatures
-        version, _ = store.map_into(DOCS_ANNOTATED, signature_fn(cfg, ctx.run_id), DEDUP_SIGNATURES,
-                                    schema=DEDUP_SIGNATURES_SCHEMA, version=docs_version, columns=SIGNED_COLUMNS,
-                                    where_true="keep")
-        rows = store.rows(DEDUP_SIGNATURES, version=version)
-        return version, rows, rows
-    new = signatures(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"), cfg)
-    version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), DEDUP_SIGNATURES,
-                           schema=DEDUP_SIGNATURES_SCHEMA)
-    rows = store.rows(DEDUP_SIGNATURES, version=version)
-    return version, rows, rows - store.rows(DEDUP_SIGNATURES, version=stored_version)
+    return _write_per_doc(ctx, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA, params=signature_params(cfg),
+                          batch_fn=signature_fn(cfg, ctx.run_id), frame_fn=lambda docs: signatures(docs, cfg),
+                          columns=SIGNED_COLUMNS, docs_version=docs_version, candidates=candidates, mode=mode)
+
+
+def _write_line_hashes(ctx: StageContext, cfg: DedupConfig, docs_version: int, candidates, *, mode: str) -> int:
+    """The line_hashes version holding every kept document's unit hashes (new ones added)."""
+    version, _, _ = _write_per_doc(ctx, LINE_HASHES, schema=LINE_HASHES_SCHEMA, params=line_params(cfg),
+                                   batch_fn=unit_hash_fn(cfg, ctx.run_id), frame_fn=lambda docs: unit_hashes(docs, cfg),
+                                   columns=HASHED_COLUMNS, docs_version=docs_version, candidates=candidates, mode=mode)
+    return version
+
+
+def _line_dedup(ctx: StageContext, survivors, candidates, docs_version: int, *, mode: str) -> tuple[dict, dict]:
+    """Writes line_hashes, line_dedup_docs and docs_curated (the `survivors` of document dedup less
+    repeated units); returns (output versions, counts)."""
+    cfg, store = ctx.cfg.dedup, ctx.store
+    hashes_version = _write_line_hashes(ctx, cfg, docs_version, candidates, mode=mode)
+    hashes = store.read(LINE_HASHES, version=hashes_version)
+    frequent = doc_frequent(hashes, frequent_units(hashes, survivors, min_docs=cfg.line_dedup.min_docs))
+    stripped = strip(survivors, frequent, cfg, ctx.cfg.annotate.rules).withColumn("dedup_run_id", F.lit(ctx.run_id))
+    ld_version = store.overwrite(stripped, LINE_DEDUP_DOCS, schema=LINE_DEDUP_DOCS_SCHEMA)
+    stripped = store.read(LINE_DEDUP_DOCS, version=ld_version)
+    tally = stripped.agg(F.count("*").alias("changed"), F.sum((~F.col("keep")).cast("long")).alias("dropped"),
+                         F.sum("removed_bytes").alias("bytes")).first()
+    curated_version = store.overwrite(with_lines_removed(survivors, stripped), DOCS_CURATED,
+                                      schema=DOCS_ANNOTATED_SCHEMA)
+    counts = {"line_dedup_changed": tally["changed"], "line_dedup_dropped": tally["dropped"] or 0,
+              "line_dedup_removed_bytes": tally["bytes"] or 0}
+    return {LINE_HASHES: hashes_version, LINE_DEDUP_DOCS: ld_version, DOCS_CURATED: curated_version}, counts
 
 
 def run_dedup(ctx: StageContext) -> StageResult:
@@ -113,20 +170,34 @@ def run_dedup(ctx: StageContext) -> StageResult:
     removed = counts.get("removed_exact", 0) + counts.get("removed_near", 0)
     if ids is None and removed <= cfg.one_task_max_docs:
         ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
-    if ids is not None:  # few removed: their ids go to the tasks that copy docs_annotated's files
+    outputs = {DEDUP_SIGNATURES: sig_version, DUP_CLUSTERS: clusters_version}
+    if cfg.line_dedup.enabled:
+        removed_ids = ctx.store.read(DUP_CLUSTERS, version=clusters_version).where(~F.col("is_kept")).select("doc_id")
+        versions, line_counts = _line_dedup(ctx, candidates.join(removed_ids, "doc_id", "left_anti"), candidates,
+                                            version, mode=mode)
+        outputs.update(versions)
+        counts.update(line_counts)
+        curated_version = versions[DOCS_CURATED]
+    elif ids is not None:  # few removed: their ids go to the tasks that copy docs_annotated's files
         curated_version, _ = ctx.store.map_into(DOCS_ANNOTATED, functools.partial(curated_batches, removed=ids),
                                                 DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, version=version,
                                                 where_true="keep")
     else:
         curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED,
                                               schema=DOCS_ANNOTATED_SCHEMA)
+    if not cfg.line_dedup.enabled and ctx.store.version(LINE_DEDUP_DOCS) is not None and ctx.store.rows(LINE_DEDUP_DOCS):
+        # line dedup switched off: its earlier changes and drops no longer hold
+        outputs[LINE_DEDUP_DOCS] = ctx.store.overwrite(ctx.spark.createDataFrame([], LINE_DEDUP_DOCS_SCHEMA),
+                                                       LINE_DEDUP_DOCS, schema=LINE_DEDUP_DOCS_SCHEMA)
+    outputs[DOCS_CURATED] = curated_version
     rows_out = ctx.store.rows(DOCS_CURATED, version=curated_version)
+    removed += counts.get("line_dedup_dropped", 0)
     if rows_out != counts["candidates"] - removed:
-        log.warning("[%s] dedup counts do not reconcile: %d kept documents, %d removed, %d curated",
+        log.warning("[%s] dedup counts do not reconcile: %d kept documents, %d removed or dropped, %d curated",
                     ctx.run_id, counts["candidates"], removed, rows_out)
     return StageResult(
         input_versions={DOCS_ANNOTATED: version},
-        output_versions={DEDUP_SIGNATURES: sig_version, DUP_CLUSTERS: clusters_version, DOCS_CURATED: curated_version},
+        output_versions=outputs,
         rows_in=ctx.store.rows(DOCS_ANNOTATED, version=version),
         rows_out=rows_out,
         counts=counts,

@@ -59,8 +59,8 @@ STAGES: tuple[Stage, ...] = (
     # Signatures and token ids are computed from the annotated text and carry its language and
     # score: annotate settings other than the keep/drop rules invalidate them.
     Stage("dedup", "curate.jobs.dedup:run_dedup", (t.DOCS_ANNOTATED,),
-          (t.DEDUP_SIGNATURES, t.DUP_CLUSTERS, t.DOCS_CURATED),
-          "docs_annotated -> dup_clusters + docs_curated: exact and MinHash dedup",
+          (t.DEDUP_SIGNATURES, t.DUP_CLUSTERS, t.LINE_HASHES, t.LINE_DEDUP_DOCS, t.DOCS_CURATED),
+          "docs_annotated -> dup_clusters + docs_curated: exact and MinHash dedup, line dedup",
           config=("dedup", "annotate"), ignore=("dedup.mode", "annotate.rules", *_ANNOTATE_FILE_PATHS),
           fingerprint="curate.jobs.incremental:annotate_files"),
     Stage("tokenize", "curate.jobs.tokenize_docs:run_tokenize", (t.DOCS_CURATED,), (t.DOCS_TOKENIZED,),

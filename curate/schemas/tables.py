@@ -27,6 +27,8 @@ DUP_CLUSTERS = "dup_clusters"
 DOCS_CURATED = "docs_curated"
 DOCS_TOKENIZED = "docs_tokenized"
 DEDUP_SIGNATURES = "dedup_signatures"  # persisted band hashes for incremental dedup
+LINE_HASHES = "line_hashes"  # persisted unit hashes for incremental line dedup
+LINE_DEDUP_DOCS = "line_dedup_docs"  # the documents line dedup changed, with the rules' new verdict
 
 # Columns of which each data file holds a single value, where delta-rs writes the table (with the
 # Delta jar, Spark lays out its files itself). docs_annotated's kept and dropped documents are in

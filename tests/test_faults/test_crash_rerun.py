@@ -104,7 +104,7 @@ def test_stage_killed_at_a_fault_point_reruns_to_the_undisturbed_output(stage, p
     assert main(args) == 0
     # the stage's inputs as copied, its outputs as the undisturbed run wrote them
     assert_same_tables(root, undisturbed["root"], names={t.name for t in (root / "tables").iterdir()} - {"runs"}
-                       | set(dag_stage(stage).outputs))
+                       | {t for t in dag_stage(stage).outputs if (undisturbed["root"] / "tables" / t).exists()})
     if stage == "mix":
         assert_same_shards(root, undisturbed, tmp_path / "cache")
 
