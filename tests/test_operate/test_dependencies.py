@@ -15,8 +15,10 @@ from packaging.requirements import Requirement
 from curate.package import PACKAGE_DIR
 
 PYPROJECT = tomllib.loads((PACKAGE_DIR.parent / "pyproject.toml").read_text())["project"]
-# Modules of optional extras, each imported lazily by one module only, with an install hint.
-OPTIONAL = {"streaming": {"tokenize/verify.py"}, "mlflow": {"tracking.py"}}
+# Modules of optional extras, each imported lazily by one module only, with an install hint; and the
+# native signal kernels, built from native/ (`pip install ./native`, by scripts/setup.sh), which one
+# module imports with the Python functions as the fallback.
+OPTIONAL = {"streaming": {"tokenize/verify.py"}, "mlflow": {"tracking.py"}, "curate_kernels": {"quality/native.py"}}
 
 
 def norm(name: str) -> str:
