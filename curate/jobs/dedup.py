@@ -168,9 +168,9 @@ def run_dedup(ctx: StageContext) -> StageResult:
     for r in tally.to_pylist():
         counts[f"{'kept' if r['is_kept'] else 'removed'}_{r['kind']}"] = int(r["count"])
     removed = counts.get("removed_exact", 0) + counts.get("removed_near", 0)
-    if ids is None and removed <= cfg.one_task_max_docs:
-        ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
     outputs = {DEDUP_SIGNATURES: sig_version, DUP_CLUSTERS: clusters_version}
+    if not cfg.line_dedup.enabled and ids is None and removed <= cfg.one_task_max_docs:
+        ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
     if cfg.line_dedup.enabled:
         removed_ids = ctx.store.read(DUP_CLUSTERS, version=clusters_version).where(~F.col("is_kept")).select("doc_id")
         versions, line_counts = _line_dedup(ctx, candidates.join(removed_ids, "doc_id", "left_anti"), candidates,
