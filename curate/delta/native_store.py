@@ -100,22 +100,22 @@ class NativeStore(DeltaStore):
             return None
         return self._delta_table(name).history(1).select("version").first()[0]
 
-    def _plain_files(self, name: str) -> bool:
+    def _plain_files(self, snapshot) -> bool:
         """Whether the table's data files hold its rows as they are (no deletion vectors, no column
-        mapping, no partition columns), as far as the snapshot tells; False where it cannot be told."""
-        snapshot = self._snapshot(name)
-        if snapshot is None or not snapshot.metadata().partitionColumns().isEmpty():
+        mapping, no partition columns), as far as its latest `snapshot` tells."""
+        if not snapshot.metadata().partitionColumns().isEmpty():
             return False
         protocol = snapshot.protocol()
         features = self.spark._jvm.scala.jdk.javaapi.CollectionConverters.asJava(protocol.readerFeatureNames())  # noqa: SLF001
         return files_hold_rows(protocol.minReaderVersion(), list(features))
 
-    def _log_snapshot(self, name: str, version: int) -> LogSnapshot | None:
-        """Table `name` as of `version` from its log by Delta Kernel (no Spark job), where the session
-        has Kernel and the data files hold the rows as they are; else None."""
-        if self._kernel is None or not self._plain_files(name):
+    def _log_snapshot(self, name: str, version: int | None) -> LogSnapshot | None:
+        """Table `name` as of `version` (None: the latest) from its log by Delta Kernel (no Spark job),
+        where the session has Kernel and the data files hold the rows as they are; else None."""
+        latest = self._snapshot(name)
+        if self._kernel is None or latest is None or not self._plain_files(latest):
             return None
-        return self._kernel.snapshot(self.path(name), version)
+        return self._kernel.snapshot(self.path(name), latest.version() if version is None else version)
 
     def history(self, name: str) -> list[dict]:
         if not self._is_table(name):
@@ -158,7 +158,7 @@ class NativeStore(DeltaStore):
             if schema is not None:
                 return self.spark.createDataFrame([], schema)
             raise self._missing(name)
-        snapshot = self._log_snapshot(name, self.version(name) if version is None else version)
+        snapshot = self._log_snapshot(name, version)
         if snapshot is None:
             return self._reader(name, version).load(self.path(name))
         # Spark's Parquet reader over the files Kernel listed: what Delta's own scan of such a table
@@ -171,7 +171,7 @@ class NativeStore(DeltaStore):
                    columns: Sequence[str] | None = None) -> pa.Table | None:
         if not self._is_table(name):
             return None
-        snapshot = self._log_snapshot(name, self.version(name) if version is None else version)
+        snapshot = self._log_snapshot(name, version)
         if snapshot is not None:
             return read_files([f.uri for f in snapshot.files], snapshot.schema, columns=columns, storage=self.storage)
         df = self.read(name, version=version)
