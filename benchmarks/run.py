@@ -143,6 +143,7 @@ class MemorySampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.every_s = pid, every_s
         self.peak_driver = self.peak_workers = 0
+        self.samples: list[tuple[float, int, int]] = []  # (epoch seconds, driver, workers)
         self.done = threading.Event()
 
     def run(self) -> None:
@@ -151,8 +152,11 @@ class MemorySampler(threading.Thread):
             rss = {p: int(fields[21]) * PAGE for p, (_, fields) in tree.items()}
             java = [p for p, (name, _) in tree.items() if name == "java"]
             workers = {p for j in java for p in process_tree(j) if p != j}
-            self.peak_driver = max(self.peak_driver, sum(r for p, r in rss.items() if p not in workers))
-            self.peak_workers = max(self.peak_workers, sum(r for p, r in rss.items() if p in workers))
+            driver = sum(r for p, r in rss.items() if p not in workers)
+            python_workers = sum(r for p, r in rss.items() if p in workers)
+            self.samples.append((time.time(), driver, python_workers))
+            self.peak_driver = max(self.peak_driver, driver)
+            self.peak_workers = max(self.peak_workers, python_workers)
 
 
 def run_pipeline(cfg: Path, log: Path, command: tuple[str, ...] = ("run",)) -> tuple[float, MemorySampler]:
