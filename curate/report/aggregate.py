@@ -103,7 +103,25 @@ def drop_reasons(store: DeltaStore, versions: dict[str, int]) -> list[dict]:
     clusters = _read(store, versions, t.DUP_CLUSTERS, DUP_CLUSTERS_SCHEMA)
     rows = clusters.filter(~F.col("is_kept")).groupBy("kind").count().collect()
     out += [{"stage": "dedup", "reason": f"duplicate:{r['kind']}", "documents": r["count"]} for r in rows]
+    if (lines := _read(store, versions, t.LINE_DEDUP_DOCS)) is not None:
+        rows = (lines.filter(~F.col("keep")).select(F.explode("drop_reasons").alias("reason"))
+                .groupBy("reason").count().collect())
+        out += [{"stage": "dedup", "reason": f"after_line_dedup:{r['reason']}", "documents": r["count"]}
+                for r in rows]
     return sorted(out, key=lambda d: (-d["documents"], d["stage"], d["reason"]))
+
+
+def line_dedup(store: DeltaStore, versions: dict[str, int]) -> list[dict]:
+    """Per source: the documents line dedup changed, the bytes it removed and the documents the rules
+    then dropped (none when line dedup is off)."""
+    if (lines := _read(store, versions, t.LINE_DEDUP_DOCS)) is None:
+        return []
+    rows = lines.groupBy("source").agg(
+        F.count("*").alias("changed"), F.sum("n_bytes_before").alias("bytes_before"),
+        F.sum("removed_bytes").alias("removed_bytes"), F.sum((~F.col("keep")).cast("long")).alias("dropped")).collect()
+    return [{"source": r["source"], "changed": r["changed"], "bytes_before": int(r["bytes_before"]),
+             "removed_bytes": int(r["removed_bytes"]), "dropped": int(r["dropped"])}
+            for r in sorted(rows, key=lambda r: r["source"])]
 
 
 def languages(store: DeltaStore, versions: dict[str, int]) -> dict[str, list[dict]]:

@@ -33,6 +33,7 @@ def report_data(ctx: StageContext, *, run_id: str | None = None) -> dict:
         "languages": agg.languages(ctx.store, versions),
         "signals": agg.signal_histograms(ctx.store, versions, ctx.cfg.annotate.rules),
         "clusters": agg.cluster_sizes(ctx.store, versions),
+        "line_dedup": agg.line_dedup(ctx.store, versions),
         "mixture": mixture_stages(version_dirs(ctx.cfg.root, runs, storage=ctx.store.storage),
                                   storage=ctx.store.storage),
         "timings": agg.timings(runs),

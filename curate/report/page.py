@@ -117,6 +117,18 @@ def _sections(data: dict, drawn: set[str]) -> str:
     out.append("</div></section><section><h2>Duplicate clusters</h2>")
     out.append(fig("cluster-sizes", "clusters per size (documents in the cluster)",
                    "exact: every member has the kept document's normalized text; near: MinHash-similar"))
+    out.append("</section><section><h2>Line and paragraph dedup</h2>")
+    if data["line_dedup"]:
+        out.append("<p>Lines and paragraphs found in at least dedup.line_dedup.min_docs documents of their source, "
+                   "removed from the documents that reach docs_curated; the rules then re-decide the changed "
+                   "documents (line_dedup_docs).</p>")
+        out.append(_table(["source", "documents changed", "bytes before", "bytes removed", "removed share",
+                           "dropped after"],
+                          [[r["source"], r["changed"], r["bytes_before"], r["removed_bytes"],
+                            f"{r['removed_bytes'] / r['bytes_before']:.2%}" if r["bytes_before"] else "-",
+                            r["dropped"]] for r in data["line_dedup"]]))
+    else:
+        out.append('<p class="empty">line dedup is off or changed no document</p>')
     out.append("</section><section><h2>Mixture: target vs realized share</h2>")
     for i, st in enumerate(data["mixture"]):
         out.append(fig(f"mixture-{i}", f"{st['mixture']} / {st['version']} / {st['stage']}",

@@ -16,6 +16,7 @@ from curate.dedup.lines import REMOVED_FRAC, doc_units, header_end, strip_units
 from curate.jobs.common import StageContext
 from curate.jobs.dedup import run_dedup
 from curate.quality.rules import TEXT_RULES
+from curate.report.aggregate import drop_reasons, line_dedup
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.config import PipelineConfig
 from curate.schemas.tables import (
@@ -123,6 +124,13 @@ def test_lines_in_min_docs_documents_of_a_source_are_removed(spark, store):
     c = result.counts
     assert (c["line_dedup_changed"], c["line_dedup_dropped"]) == (5, 1)
     assert c["line_dedup_removed_bytes"] == 4 * len(BANNER) + len(texts["web-banner-only"])
+    # The run report shows the same, per source, and the drop after line dedup among the reasons.
+    versions = {name: store.version(name) for name in (LINE_DEDUP_DOCS, "dup_clusters")}
+    assert line_dedup(store, versions) == [{
+        "source": "web", "changed": 5, "bytes_before": sum(len(texts[d].encode()) for d in changed),
+        "removed_bytes": c["line_dedup_removed_bytes"], "dropped": 1}]
+    assert {"stage": "dedup", "reason": "after_line_dedup:min_gopher_word_count", "documents": 1} in drop_reasons(
+        store, versions)
     assert result.rows_out == len(rows) - 1 == c["candidates"] - c.get("removed_exact", 0) - c.get("removed_near", 0) - 1
 
     raw = _annotated(spark, rows).select(*DOCS_RAW_SCHEMA.names)

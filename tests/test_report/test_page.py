@@ -10,7 +10,7 @@ from curate.report.page import render
 EMPTY = {
     "run": {"run_id": "r1", "root": "/x", "config_hash": "h", "stages": "ingest (failed)", "versions": {},
             "generated_at": "2026-01-01T00:00:00+00:00"},
-    "funnel": {}, "drops": [], "languages": {}, "signals": [], "clusters": [], "mixture": [], "timings": [],
+    "funnel": {}, "drops": [], "languages": {}, "signals": [], "clusters": [], "line_dedup": [], "mixture": [], "timings": [],
     "settings": {},
 }
 
