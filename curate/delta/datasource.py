@@ -367,24 +367,32 @@ def read_files(files: list[str], schema: StructType, *, columns: Sequence[str] |
         target = pa.schema([target.field(c) for c in columns])
     parts = []
     for uri in files:
-        fs, path = storage.filesystem(uri)
-        with fs.open_input_file(path) as source:
-            parquet = pq.ParquetFile(source, coerce_int96_timestamp_unit="us")
-            t = parquet.read(columns=[n for n in target.names if n in parquet.schema_arrow.names])
-        parts.append(pa.table([t[f.name].cast(f.type) if f.name in t.column_names else pa.nulls(len(t), f.type)
-                               for f in target], schema=target))
+        batches = list(_file_batches(uri, columns=target.names, storage=storage, missing_ok=True))
+        if batches:
+            t = pa.Table.from_batches(batches)
+            parts.append(pa.table([t[f.name].cast(f.type) if f.name in t.column_names else pa.nulls(len(t), f.type)
+                                   for f in target], schema=target))
     return pa.concat_tables(parts) if parts else target.empty_table()
+
+
+def _file_batches(file_uri: str, *, columns: Sequence[str] | None, storage: Storage,
+                  missing_ok: bool = False) -> Iterator[pa.RecordBatch]:
+    """The batches of one Parquet data file (`columns`, default all; `missing_ok`: those it holds),
+    timestamps as UTC."""
+    fs, path = storage.filesystem(file_uri)
+    with fs.open_input_file(path) as source:
+        parquet = pq.ParquetFile(source, coerce_int96_timestamp_unit="us")
+        if columns is not None and missing_ok:
+            columns = [c for c in columns if c in parquet.schema_arrow.names]
+        yield from _utc(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns))
 
 
 def _read_file(file_uri: str, *, columns: list[str] | None, fn: BatchFn,
                records, storage: Storage) -> Iterator[pa.RecordBatch]:
-    fs, path = storage.filesystem(file_uri)
-    with fs.open_input_file(path) as source:
-        parquet = pq.ParquetFile(source, coerce_int96_timestamp_unit="us")
-        batches = _utc(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns))
-        if records is not None:  # the stage's progress line
-            batches = _counted(batches, records)
-        yield from fn(batches)
+    batches = _file_batches(file_uri, columns=columns, storage=storage)
+    if records is not None:  # the stage's progress line
+        batches = _counted(batches, records)
+    yield from fn(batches)
 
 
 def files_frame(spark: SparkSession, files: list[str], fn: BatchFn, schema: StructType | str, *,
