@@ -181,6 +181,8 @@ RULE_PIECES = sorted(words._SPECIALS)[::7] + ["".join(m) for m in words._MERGES]
     "km", "km²", "°F", "°c", "US$", "€", "'s", "’S", "...", "--", "---", "—", "e.g.", "a.m.", ":-)", "^_^",
     "http://", "https://", "ftp://x.y", "www.", ".com", ".org/", "user@", "@", "10.0.0.1", "192.168.1.1",
     "172.16.0.1", "8.8.8.8", ":8080", "/path?q=1#f", "münchen.de", "例え.jp", "xn--", "1,000", "3.14", "2+2",
+    # `re`'s \d and \w in a str pattern: Unicode decimals, and whatever str.isalnum() takes, and "_".
+    "١٩٢.١٦٨.٠.١", "١٠", "x²", "Ⅻ", "a_b", "ǅ", "\u0301",
 ]
 rule_chunks = st.lists(
     st.one_of(st.sampled_from(RULE_CHARS), st.sampled_from(RULE_PIECES), st.sampled_from("aZ09_é."),
