@@ -17,7 +17,7 @@ from pathlib import Path
 
 from curate.quality.fineweb import is_terminal_punctuation
 from curate.quality.gopher import _GOPHER_SYMBOLS
-from curate.quality.words import _NO_SPACE_CHAR
+from curate.quality.words import _NO_SPACE_CHAR, ONE_CHAR_WORD, SYLLABLE_START
 
 OUT = Path(__file__).parent / "src" / "tables.rs"
 
@@ -47,7 +47,12 @@ def main() -> None:
         "GOPHER_SYMBOL": [c in _GOPHER_SYMBOLS for c in chars],
         "TERMINAL": [is_terminal_punctuation(c) for c in chars],
         "NO_SPACE": [bool(_NO_SPACE_CHAR.match(c)) for c in chars],  # the `regex` module's scripts
+        "ONE_CHAR_WORD": [bool(regex.match(ONE_CHAR_WORD, c)) for c in chars],
+        "MARK": [bool(regex.match(r"\p{M}", c)) for c in chars],
     }
+    # The kernels take a NO_SPACE character that is not a ONE_CHAR_WORD to start a syllable.
+    syllable = [bool(regex.match(SYLLABLE_START, c)) for c in chars]
+    assert [n and not o for n, o in zip(classes["NO_SPACE"], classes["ONE_CHAR_WORD"])] == syllable
     # Non-ASCII characters that `re.IGNORECASE` matches to an ASCII letter, and those whose
     # str.lower() holds an ASCII letter (the only ones that matter to an ASCII phrase search).
     ignorecase = sorted((ord(c), ord(x)) for c in re.findall("[a-z]", "".join(chars[128:]), re.I)

@@ -30,9 +30,11 @@ import regex
 
 NO_SPACE_SCRIPTS = r"\p{Han}\p{Hiragana}\p{Katakana}\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}"
 _NO_SPACE_CHAR = regex.compile(rf"[{NO_SPACE_SCRIPTS}ー]")
+ONE_CHAR_WORD = r"[\p{Han}\p{Hiragana}\p{Katakana}ー]"  # one CJK character
+SYLLABLE_START = r"[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]"  # with its marks: one syllable-ish unit
 _NO_SPACE_TOKEN = regex.compile(
-    r"[\p{Han}\p{Hiragana}\p{Katakana}ー]"  # one CJK character
-    r"|[\p{Thai}\p{Lao}\p{Khmer}\p{Myanmar}\p{Tibetan}]\p{M}*"  # one syllable-ish unit
+    ONE_CHAR_WORD
+    + rf"|{SYLLABLE_START}\p{{M}}*"
     rf"|[^{NO_SPACE_SCRIPTS}ー]+"  # the rest of the token, as one
 )
 

@@ -3,36 +3,41 @@
 //! `str.strip()` and `str.splitlines()` whitespace and line breaks, `re`'s `\s` and `\d`, lengths in
 //! code points, and the character classes of `tables.rs` (generated from Python's Unicode database).
 //!
-//! Word splitting keeps a cache of chunk -> tokens. A chunk that spaCy's affix, infix, URL or
-//! special-case rules could split, or that holds a script written without spaces, is split once by
-//! the Python rules (`chunk_tokens`, the callable `Kernels` is made with) and cached; every other
-//! chunk is its own token (or its special case, for ASCII letters).
+//! Word splitting keeps the words it has seen (a chunk that is its own word is found among them)
+//! and a cache of split chunks: a chunk that spaCy's affix, infix, URL or special-case rules could
+//! split, or that holds a script written without spaces, is split once by those rules (`spacy.rs`)
+//! and into the script's character words. A chunk the rules cannot match as `re` does is split by
+//! the Python rules (`chunk_tokens`, the callable `Kernels` is made with).
 
+mod spacy;
 mod tables;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyString, PyTuple};
+use pyo3::types::PyDict;
 use std::collections::{HashMap, HashSet};
 use std::borrow::Borrow;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::OnceLock;
 
-const SPACE: u8 = 1;
-const ALPHA: u8 = 2;
-const ALNUM: u8 = 4;
-const DECIMAL: u8 = 8;
-const GOPHER_SYMBOL: u8 = 16;
-const TERMINAL: u8 = 32;
-const NO_SPACE: u8 = 64;
+const SPACE: u16 = 1;
+const ALPHA: u16 = 2;
+const ALNUM: u16 = 4;
+const DECIMAL: u16 = 8;
+const GOPHER_SYMBOL: u16 = 16;
+const TERMINAL: u16 = 32;
+const NO_SPACE: u16 = 64;
+const ONE_CHAR_WORD: u16 = 128;
+const MARK: u16 = 256;
 
-static FLAGS: OnceLock<Vec<u8>> = OnceLock::new();
+static FLAGS: OnceLock<Vec<u16>> = OnceLock::new();
 
-fn build_flags() -> Vec<u8> {
-    let mut flags = vec![0u8; 0x110000];
+fn build_flags() -> Vec<u16> {
+    let mut flags = vec![0u16; 0x110000];
     for (class, bit) in [
         (tables::SPACE, SPACE), (tables::ALPHA, ALPHA), (tables::ALNUM, ALNUM), (tables::DECIMAL, DECIMAL),
         (tables::GOPHER_SYMBOL, GOPHER_SYMBOL), (tables::TERMINAL, TERMINAL), (tables::NO_SPACE, NO_SPACE),
+        (tables::ONE_CHAR_WORD, ONE_CHAR_WORD), (tables::MARK, MARK),
     ] {
         for &(a, b) in class {
             for f in &mut flags[a as usize..=b as usize] {
@@ -44,7 +49,7 @@ fn build_flags() -> Vec<u8> {
 }
 
 #[inline]
-fn flags(c: char) -> u8 {
+fn flags(c: char) -> u16 {
     FLAGS.get_or_init(build_flags)[c as usize]
 }
 
@@ -231,7 +236,28 @@ impl Hasher for FxHasher {
     }
 }
 
-type Fx = BuildHasherDefault<FxHasher>;
+pub(crate) type Fx = BuildHasherDefault<FxHasher>;
+
+/// A token's words as words._chunk_tokens splits it with _NO_SPACE_TOKEN.findall: each CJK
+/// character, each other character of a script written without spaces with the marks after it, and
+/// each run of other characters.
+fn no_space_words(t: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = t;
+    while let Some(c) = rest.chars().next() {
+        let f = flags(c);
+        let end = if f & ONE_CHAR_WORD != 0 {
+            c.len_utf8()
+        } else if f & NO_SPACE != 0 {
+            c.len_utf8() + rest[c.len_utf8()..].find(|m| flags(m) & MARK == 0).unwrap_or(rest.len() - c.len_utf8())
+        } else {
+            rest.find(|c| flags(c) & NO_SPACE != 0).unwrap_or(rest.len())
+        };
+        out.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    out
+}
 
 const STOP_WORDS: [&str; 8] = ["the", "be", "to", "of", "and", "that", "have", "with"];
 
@@ -249,7 +275,7 @@ struct Doc {
     vocab: Vec<u32>, // global word of each local id
 }
 
-/// A cached chunk: short ones held in the table itself, saving a memory access per lookup.
+/// A cached chunk or word: short ones held in the table itself, saving a memory access per lookup.
 enum Key {
     Inline(u8, [u8; 22]),
     Heap(Box<str>),
@@ -297,28 +323,29 @@ enum Ids {
     Many(Box<[u32]>),
 }
 
-const CACHE_SIZE: usize = 1 << 17;
+const CACHE_SIZE: usize = 1 << 17; // split chunks
+const VOCAB_SIZE: usize = 1 << 18; // words, among them the chunks that are one word
 const LONGEST_CACHED: usize = 256; // bytes
 const MAX_WORD_BYTES: usize = 64 << 20;
 
 #[pyclass(module = "curate_kernels")]
 struct Kernels {
-    rules: Vec<u8>, // per code point: PREFIX_FIRST 1, SUFFIX_LAST 2, INFIX_FIRST 4
-    specials: HashMap<String, Vec<String>, Fx>,
-    merge_first: HashSet<String, Fx>,
+    rules: spacy::Rules,
     chunk_tokens: PyObject,
     cache: HashMap<Key, Ids, Fx>,
-    words: Vec<Word>,
-    word_ids: HashMap<Box<str>, u32, Fx>,
-    word_bytes: usize,
+    vocab: Vocab,
     local: Vec<u32>, // per global word: local id + 1 in the current document, 0 if not seen
 }
 
-const PREFIX_FIRST: u8 = 1;
-const SUFFIX_LAST: u8 = 2;
-const INFIX_FIRST: u8 = 4;
+/// The words seen (until the cache or they are full), numbered.
+#[derive(Default)]
+struct Vocab {
+    words: Vec<Word>,
+    word_ids: HashMap<Key, u32, Fx>,
+    word_bytes: usize,
+}
 
-impl Kernels {
+impl Vocab {
     fn intern(&mut self, w: &str) -> u32 {
         if let Some(&id) = self.word_ids.get(w) {
             return id;
@@ -331,26 +358,55 @@ impl Kernels {
             alpha |= f & ALPHA != 0;
         }
         self.words.push(Word { text: w.into(), chars: nchars(w) as u64, content, alpha, stop: STOP_WORDS.contains(&w) });
-        self.word_ids.insert(w.into(), id);
+        self.word_ids.insert(Key::new(w), id);
         self.word_bytes += w.len();
         id
     }
 
-    /// Whether `chunk` is its own only token without consulting the rules.
-    fn plain(&self, chunk: &str) -> bool {
-        let mut chars = chunk.chars();
-        let first = chars.next().unwrap();
-        let last = chunk.chars().next_back().unwrap();
-        if self.rules[first as usize] & PREFIX_FIRST != 0 || self.rules[last as usize] & SUFFIX_LAST != 0 {
-            return false;
-        }
-        if chunk.chars().any(|c| self.rules[c as usize] & INFIX_FIRST != 0 || flags(c) & NO_SPACE != 0) {
-            return false;
-        }
-        !self.specials.contains_key(chunk) && !self.merge_first.contains(chunk)
+    /// Emptied, its memory kept for the next words.
+    fn clear(&mut self) {
+        self.words.clear();
+        self.word_ids.clear();
+        self.word_bytes = 0;
     }
 
-    fn chunk_ids(&mut self, py: Python<'_>, chunk: &str, out: &mut Vec<u32>) -> PyResult<()> {
+    fn intern_all<'a>(&mut self, words: impl IntoIterator<Item = &'a str>, out: &mut Vec<u32>) {
+        for w in words {
+            out.push(self.intern(w));
+        }
+    }
+}
+
+impl Kernels {
+    /// Whether `chunk` is its own only token without consulting the rules.
+    fn plain(&self, chunk: &str) -> bool {
+        let rules = &self.rules.chars;
+        let first = chunk.chars().next().unwrap();
+        let last = chunk.chars().next_back().unwrap();
+        if rules[first as usize] & spacy::PREFIX_FIRST != 0 || rules[last as usize] & spacy::SUFFIX_LAST != 0 {
+            return false;
+        }
+        if chunk.chars().any(|c| rules[c as usize] & spacy::INFIX_FIRST != 0 || flags(c) & NO_SPACE != 0) {
+            return false;
+        }
+        !self.rules.specials.contains_key(chunk) && !self.rules.merge_first.contains(chunk)
+    }
+
+    /// The chunk's tokens by the Python rules.
+    fn python_tokens(&self, py: Python<'_>, chunk: &str) -> PyResult<Vec<String>> {
+        self.chunk_tokens.call1(py, (chunk,))?.extract(py)
+    }
+
+    /// A chunk's words. Chunks that are their own word (or an ASCII special case) are looked up in
+    /// the vocabulary, which caches them; the others in the cache of split chunks.
+    fn chunk_ids<'a>(&'a mut self, py: Python<'_>, chunk: &'a str, out: &mut Vec<u32>) -> PyResult<()> {
+        if chunk.bytes().all(|b| b.is_ascii_alphabetic()) {
+            match self.rules.specials.get(chunk) {
+                Some(tokens) => self.vocab.intern_all(tokens.iter().map(String::as_str), out),
+                None => out.push(self.vocab.intern(chunk)),
+            }
+            return Ok(());
+        }
         match self.cache.get(chunk) {
             Some(Ids::One(id)) => {
                 out.push(*id);
@@ -362,27 +418,24 @@ impl Kernels {
             }
             None => {}
         }
+        if self.plain(chunk) {
+            out.push(self.vocab.intern(chunk));
+            return Ok(());
+        }
         let start = out.len();
-        if chunk.bytes().all(|b| b.is_ascii_alphabetic()) {
-            match self.specials.get(chunk) {
-                Some(tokens) => {
-                    let tokens = tokens.clone();
-                    for t in &tokens {
-                        let id = self.intern(t);
-                        out.push(id);
-                    }
-                }
-                None => out.push(self.intern(chunk)),
+        let vocab = &mut self.vocab;
+        match self.rules.tokens(chunk) {
+            Ok(tokens) if chunk.chars().any(|c| flags(c) & NO_SPACE != 0) => {
+                let split = |t: &'a str| match t.chars().any(|c| flags(c) & NO_SPACE != 0) {
+                    true => no_space_words(t),
+                    false => vec![t],
+                };
+                vocab.intern_all(tokens.into_iter().flat_map(split), out);
             }
-        } else if self.plain(chunk) {
-            out.push(self.intern(chunk));
-        } else {
-            let tokens = self.chunk_tokens.call1(py, (chunk,))?;
-            let tokens = tokens.downcast_bound::<PyTuple>(py)?;
-            for t in tokens.iter() {
-                let t = t.downcast::<PyString>()?;
-                let id = self.intern(t.to_str()?);
-                out.push(id);
+            Ok(tokens) => vocab.intern_all(tokens, out),
+            Err(spacy::Fallback) => {
+                let tokens = self.python_tokens(py, chunk)?;
+                self.vocab.intern_all(tokens.iter().map(String::as_str), out);
             }
         }
         if chunk.len() <= LONGEST_CACHED {
@@ -396,11 +449,9 @@ impl Kernels {
     }
 
     fn tokenize(&mut self, py: Python<'_>, text: &str) -> PyResult<Doc> {
-        if self.cache.len() > CACHE_SIZE || self.word_bytes > MAX_WORD_BYTES {
+        if self.cache.len() > CACHE_SIZE || self.vocab.words.len() > VOCAB_SIZE || self.vocab.word_bytes > MAX_WORD_BYTES {
             self.cache.clear();
-            self.words.clear();
-            self.word_ids.clear();
-            self.word_bytes = 0;
+            self.vocab.clear();
         }
         // Each distinct chunk of the document is looked up in the (large) cache once; its repeats
         // are found in this document's own (small) map, already as local ids.
@@ -423,7 +474,7 @@ impl Kernels {
                 vocab.iter().for_each(|&g| self.local[g as usize] = 0);
                 return Err(e);
             }
-            self.local.resize(self.words.len(), 0);
+            self.local.resize(self.vocab.words.len(), 0);
             let start = local_ids.len();
             for &g in &global {
                 let slot = &mut self.local[g as usize];
@@ -450,7 +501,7 @@ impl Kernels {
         }
         let (mut content, mut content_chars, mut alpha, mut stop) = (0u64, 0u64, 0u64, 0usize);
         for (count, &g) in counts.iter().zip(&doc.vocab) {
-            let w = &self.words[g as usize];
+            let w = &self.vocab.words[g as usize];
             if w.content {
                 content += count;
                 content_chars += count * w.chars;
@@ -490,7 +541,7 @@ impl Kernels {
         let mut total = 0u64;
         offsets.push(0);
         for &i in &doc.ids {
-            total += self.words[doc.vocab[i as usize] as usize].chars;
+            total += self.vocab.words[doc.vocab[i as usize] as usize].chars;
             offsets.push(total);
         }
         let ids: Vec<u64> = doc.ids.iter().map(|&i| i as u64 + 1).collect();
@@ -790,43 +841,53 @@ fn code(text: &str, prefix: &str) -> (f64, f64, f64, f64, bool, usize, usize, us
 
 #[pymethods]
 impl Kernels {
-    /// `specials`: spaCy's special cases (chunk -> tokens); `prefix_first`, `suffix_last`,
-    /// `infix_first`: the characters its rules can start / end / start a match with; `merge_first`:
-    /// first tokens of the special cases merged after the affix split; `chunk_tokens`: the Python
-    /// rules, for a chunk they may split.
+    /// `patterns`: spaCy's prefix, suffix, infix and URL patterns (`re` syntax); `suffix_window`:
+    /// words._SUFFIX_WINDOW; `specials`: its special cases (chunk -> tokens); `merges`: the special
+    /// cases merged after the affix split (their tokens -> its tokens); `prefix_first`,
+    /// `suffix_last`, `infix_first`: the characters its rules can start / end / start a match with;
+    /// `chunk_tokens`: the Python rules, for a chunk these cannot split.
     #[new]
-    fn new(specials: &Bound<'_, PyDict>, prefix_first: &str, suffix_last: &str, infix_first: &str,
-           merge_first: Vec<String>, chunk_tokens: PyObject) -> PyResult<Self> {
-        let mut rules = vec![0u8; 0x110000];
-        for (chars, bit) in [(prefix_first, PREFIX_FIRST), (suffix_last, SUFFIX_LAST), (infix_first, INFIX_FIRST)] {
-            for c in chars.chars() {
-                rules[c as usize] |= bit;
+    #[allow(clippy::too_many_arguments)]
+    fn new(patterns: [String; 4], suffix_window: usize, specials: &Bound<'_, PyDict>, merges: &Bound<'_, PyDict>,
+           prefix_first: &str, suffix_last: &str, infix_first: &str, chunk_tokens: PyObject) -> PyResult<Self> {
+        let mut chars = vec![0u8; 0x110000];
+        for (set, bit) in [(prefix_first, spacy::PREFIX_FIRST), (suffix_last, spacy::SUFFIX_LAST),
+                           (infix_first, spacy::INFIX_FIRST)] {
+            for c in set.chars() {
+                chars[c as usize] |= bit;
             }
         }
         let mut map = HashMap::with_hasher(Fx::default());
         for (k, v) in specials.iter() {
             map.insert(k.extract::<String>()?, v.extract::<Vec<String>>()?);
         }
-        if map.keys().any(|k| k.is_empty()) {
+        let mut merge_map = HashMap::with_hasher(Fx::default());
+        for (k, v) in merges.iter() {
+            merge_map.insert(k.extract::<Vec<String>>()?, v.extract::<Vec<String>>()?);
+        }
+        if map.keys().any(|k| k.is_empty()) || merge_map.keys().any(|k| k.is_empty()) {
             return Err(PyValueError::new_err("empty special case"));
         }
+        let patterns = patterns.each_ref().map(String::as_str);
         Ok(Kernels {
-            rules,
-            specials: map,
-            merge_first: merge_first.into_iter().collect(),
+            rules: spacy::Rules::new(patterns, suffix_window, map, merge_map, chars),
             chunk_tokens,
             cache: HashMap::with_hasher(Fx::default()),
-            words: Vec::new(),
-            word_ids: HashMap::with_hasher(Fx::default()),
-            word_bytes: 0,
+            vocab: Vocab::default(),
             local: Vec::new(),
         })
+    }
+
+    /// Why the chunks spaCy's rules could split are all left to the Python rules, or None.
+    #[getter]
+    fn rules_error(&self) -> Option<String> {
+        self.rules.error().map(String::from)
     }
 
     /// words.split_words.
     fn split_words(&mut self, py: Python<'_>, text: &str) -> PyResult<Vec<String>> {
         let doc = self.tokenize(py, text)?;
-        Ok(doc.ids.iter().map(|&i| self.words[doc.vocab[i as usize] as usize].text.to_string()).collect())
+        Ok(doc.ids.iter().map(|&i| self.vocab.words[doc.vocab[i as usize] as usize].text.to_string()).collect())
     }
 
     /// len(words.tokenize(text)): the word splitting alone.
@@ -880,6 +941,7 @@ fn code_stats(text: &str, comment_prefix: &str) -> (f64, f64, f64, f64, bool, us
 
 #[pymodule]
 fn curate_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("API", 2)?; // curate/quality/native.py's API: bumped when a signature changes
     m.add("UNIDATA_VERSION", tables::UNIDATA_VERSION)?;
     m.add("REGEX_VERSION", tables::REGEX_VERSION)?;
     m.add_class::<Kernels>()?;

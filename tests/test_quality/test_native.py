@@ -3,7 +3,9 @@
 Real documents (man pages in eight languages, the bundled sample's web pages, notes and code) and
 random Unicode from hypothesis: every plane, combining marks, right-to-left and CJK scripts, emoji,
 NUL, lone surrogates (not UTF-8: the Python functions take them), every character Python counts
-as whitespace or a line break, and the characters the kernels must classify as Python does.
+as whitespace or a line break, and the characters the kernels must classify as Python does. spaCy's
+prefix, suffix, infix and URL rules and special cases run in Rust: random chunks of the characters
+they react to are split without the Python rules, into the same words.
 benchmarks/signals_bench.py --check compares every document of the benchmark corpus.
 """
 
@@ -140,3 +142,60 @@ def test_repetitive_text(text):
 def test_surrogates_anywhere(text):
     assert text_signals(text) == python_text_signals(text)
     assert code_signals(text, lang="python", uri="") == code_signals_python(text)
+
+
+def recording_kernels(patterns=None):
+    """Kernels whose Python fallback records the chunks it is given."""
+    asked: list[str] = []
+
+    def chunk_tokens(chunk: str) -> tuple[str, ...]:
+        asked.append(chunk)
+        return words._chunk_tokens(chunk)
+
+    return native.new_kernels(chunk_tokens, patterns), asked
+
+
+def test_rules_split_natively():
+    k, asked = recording_kernels()
+    assert k.rules_error is None
+    for text in REAL:
+        assert k.split_words(text) == words.split_words(text)
+    assert asked == []
+
+
+def test_patterns_not_translated_take_the_python_rules():
+    # A named group means the same to `re`, but the kernels do not translate it: every chunk the
+    # rules could split is then split in Python, with the same words.
+    rules = words._RULES
+    k, asked = recording_kernels((rules["prefix"], rules["suffix"], f"(?P<infix>{rules['infix']})", rules["url"]))
+    assert "(?P" in k.rules_error
+    text = REAL[-1]
+    assert k.split_words(text) == words.split_words(text)
+    assert asked and "can't" not in asked  # a special case needs no pattern
+
+
+# Characters spaCy's rules start, end or split a match with, and pieces its rules and special cases
+# react to (specials, merged specials, units, currencies, URLs, IP addresses).
+RULE_CHARS = sorted(words._PREFIX_FIRST | words._SUFFIX_LAST | words._INFIX_FIRST)
+RULE_PIECES = sorted(words._SPECIALS)[::7] + ["".join(m) for m in words._MERGES][::3] + [
+    "km", "km²", "°F", "°c", "US$", "€", "'s", "’S", "...", "--", "---", "—", "e.g.", "a.m.", ":-)", "^_^",
+    "http://", "https://", "ftp://x.y", "www.", ".com", ".org/", "user@", "@", "10.0.0.1", "192.168.1.1",
+    "172.16.0.1", "8.8.8.8", ":8080", "/path?q=1#f", "münchen.de", "例え.jp", "xn--", "1,000", "3.14", "2+2",
+    # `re`'s \d and \w in a str pattern: Unicode decimals, and whatever str.isalnum() takes, and "_".
+    "١٩٢.١٦٨.٠.١", "١٠", "x²", "Ⅻ", "a_b", "ǅ", "\u0301",
+]
+rule_chunks = st.lists(
+    st.one_of(st.sampled_from(RULE_CHARS), st.sampled_from(RULE_PIECES), st.sampled_from("aZ09_é."),
+              st.text(any_char, max_size=2)),
+    min_size=1, max_size=12,
+).map("".join)
+
+
+RECORDING, ASKED = recording_kernels()
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(rule_chunks, max_size=8).map(" ".join))
+def test_random_rule_chunks(text):
+    assert RECORDING.split_words(text) == words.split_words(text)
+    assert ASKED == []
