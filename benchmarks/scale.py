@@ -304,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             corpus = args.work / f"paragraphs-{args.min_bytes}-{n}"
             meta = subsample(full, corpus, round(n / manifest["docs"] * 100_000), 100_000)
         results.append({"target_docs": n, **bench_size(n, corpus, meta, args.work, compare_one_task=i == 0)})
-        write_result(summary(results), args.out)
+        write_result(summary(results), args.out)  # after every size: a late failure keeps the sizes done
+    write_result(summary(results), args.out)  # with the kept sizes that come after the last one run
     return 0
 
 
