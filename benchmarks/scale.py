@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-bytes", type=int, default=160, help="bytes a paragraph document holds at least")
     ap.add_argument("--work", type=Path, default=Path("/tmp/curate-scale"))
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument("--resume", action="store_true", help="keep the sizes already in --out (same corpus)")
     args = ap.parse_args(argv)
     sizes = sorted(int(n) for n in args.docs.split(","))
     args.work.mkdir(parents=True, exist_ok=True)
@@ -290,15 +291,21 @@ def main(argv: list[str] | None = None) -> int:
     if manifest["docs"] < sizes[-1]:
         sys.exit(f"the paragraph corpus holds {manifest['docs']:,} documents, fewer than {sizes[-1]:,}: "
                  "build a larger corpus or lower --min-bytes")
+    done = ({r["target_docs"]: r for r in json.loads(args.out.read_text())["sizes"]}
+            if args.resume and args.out.exists() else {})
     results = []
     for i, n in enumerate(sizes):
+        if n in done:
+            results.append(done[n])
+            continue
         if i == len(sizes) - 1:
             corpus, meta = full, manifest
         else:
             corpus = args.work / f"paragraphs-{args.min_bytes}-{n}"
             meta = subsample(full, corpus, round(n / manifest["docs"] * 100_000), 100_000)
-        results.append(bench_size(n, corpus, meta, args.work, compare_one_task=i == 0))
-        write_result(summary(results), args.out)
+        results.append({"target_docs": n, **bench_size(n, corpus, meta, args.work, compare_one_task=i == 0)})
+        write_result(summary(results), args.out)  # after every size: a late failure keeps the sizes done
+    write_result(summary(results), args.out)  # with the kept sizes that come after the last one run
     return 0
 
 
