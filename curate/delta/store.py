@@ -105,6 +105,12 @@ def open_store(spark: SparkSession, root: str, *, engine: EngineChoice = "auto",
 FILE_READABLE = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
 
 
+def in_list(key: str, values: Sequence[str]) -> str:
+    """The SQL predicate `key IN (values)`, each value quoted."""
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return f"`{key}` IN ({quoted})"
+
+
 def files_hold_rows(min_reader_version: int, reader_features) -> bool:
     return min_reader_version == 1 or (min_reader_version == 3 and set(reader_features or ()) <= FILE_READABLE)
 
@@ -212,6 +218,25 @@ class DeltaStore(ABC):
     @abstractmethod
     def delete(self, name: str, *, where: str) -> int:
         """Delete the rows matching the SQL predicate `where` as one commit; returns the version."""
+
+    def delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str, remove: Sequence[str],
+                          read_version: int) -> int:
+        """Delete the rows whose `key` is in `remove` (a few keys, passed through the driver) and append
+        `df`, against `read_version`: an incremental update of a table keyed by `key`, which rewrites
+        only the data files holding a removed row. Returns the version written."""
+        if self.version(name) != read_version:
+            raise self._conflict(name)
+        return self._delete_and_append(df, name, schema=schema, key=key, remove=remove)
+
+    @abstractmethod
+    def _delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str,
+                           remove: Sequence[str]) -> int: ...
+
+    def data_files(self, name: str, *, version: int) -> set[str] | None:
+        """The data files of table `name` as of `version`; None where the engine cannot list them as
+        files that hold the rows as they are (then nothing can be concluded from them)."""
+        files = self._source_files(name, version, None)
+        return None if files is None else set(files)
 
     @abstractmethod
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
