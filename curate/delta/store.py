@@ -238,6 +238,15 @@ class DeltaStore(ABC):
         files = self._source_files(name, version, None)
         return None if files is None else set(files)
 
+    def replace_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
+        """Replace the table's rows by a few rows made on the driver (tuples in `schema`'s column
+        order), written here as one file and committed as one overwrite: no Spark job."""
+        from curate.delta.datasource import FileSink, delta_arrow_schema, rows_table
+
+        sink = FileSink(self.path(name), delta_arrow_schema(schema), storage=self.storage)
+        sink.write(rows_table(rows, schema))
+        return self._commit_files(name, sink.close(), schema, read_version=self.version(name), overwrite=True)
+
     @abstractmethod
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         """Append a few rows made on the driver (a run record) as one commit. Columns of `schema` the

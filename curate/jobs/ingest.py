@@ -68,8 +68,7 @@ def _write_state(ctx: StageContext, listed: list[tuple[FileTask, FileState]], se
     for task, state in listed:
         key = _task_key(task, state)
         rows.append((*key, settings, read_by.get(key, ctx.run_id)))
-    return ctx.store.overwrite(ctx.spark.createDataFrame(rows, INGEST_FILES_SCHEMA), INGEST_FILES,
-                               schema=INGEST_FILES_SCHEMA)
+    return ctx.store.replace_rows(rows, INGEST_FILES, schema=INGEST_FILES_SCHEMA)
 
 
 def run_ingest(ctx: StageContext) -> StageResult:
