@@ -178,17 +178,22 @@ class DeltaStore(ABC):
         are (deletion vectors, column mapping) or the engine cannot list them."""
 
     def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
-                   columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
+                   columns: Sequence[str] | None = None, where_true: str | None = None,
+                   only: set[str] | None = None) -> DataFrame:
         """`fn` (as `mapInArrow` takes it) of the rows (`columns`, default all) of table `name` as of
         `version`; `where_true`: a boolean column, `fn` needs only the rows where it is true (it may
         see others: files are skipped by their statistics, not filtered row by row). A task per data
         file reads it with pyarrow: for a filter that keeps few rows the others never pass through
-        the JVM, and an expensive `fn` stays balanced across cores."""
+        the JVM, and an expensive `fn` stays balanced across cores. `only`: `fn` needs only the rows of
+        these data files (URIs, as `data_files` lists them; where the files cannot be read as they
+        are, all rows are read)."""
         from curate.delta.datasource import files_frame
 
         files = self._source_files(name, version, where_true)
         if files is None:
             return self._spark_frame(name, fn, schema, version=version, columns=columns, where_true=where_true)
+        if only is not None:
+            files = [f for f in files if f in only]
         return files_frame(self.spark, files, fn, schema, columns=list(columns) if columns else None,
                            storage=self.storage)
 

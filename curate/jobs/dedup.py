@@ -26,6 +26,7 @@ import argparse
 import functools
 import logging
 import sys
+from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -127,10 +128,19 @@ def _line_dedup(ctx: StageContext, survivors, candidates, docs_version: int, *, 
     return {LINE_HASHES: hashes_version, LINE_DEDUP_DOCS: ld_version, DOCS_CURATED: curated_version}, counts
 
 
-def _curated_before(ctx: StageContext, docs_version: int) -> int | None:
-    """The docs_curated version the last dedup wrote, when this run may update it rather than replace
-    it: same dedup settings, nothing has written its outputs since, and docs_annotated has only
-    gained files since the version it read (appended documents; no row rewritten or removed)."""
+@dataclass(frozen=True)
+class _CuratedBefore:
+    """What the last dedup wrote into docs_curated, and from which docs_annotated."""
+
+    curated_version: int
+    annotated_version: int
+    new_files: set[str]  # docs_annotated's files added since
+
+
+def _curated_before(ctx: StageContext, docs_version: int) -> _CuratedBefore | None:
+    """The docs_curated the last dedup wrote, when this run may update it rather than replace it:
+    same dedup settings, nothing has written its outputs since, and docs_annotated has only gained
+    files since the version it read (appended documents; no row rewritten or removed)."""
     if not rows_are_current(ctx, "dedup"):
         return None
     last = last_success(ctx, "dedup")
@@ -139,28 +149,44 @@ def _curated_before(ctx: StageContext, docs_version: int) -> int | None:
         return None
     before = ctx.store.data_files(DOCS_ANNOTATED, version=read[DOCS_ANNOTATED])
     now = ctx.store.data_files(DOCS_ANNOTATED, version=docs_version)
-    return wrote[DOCS_CURATED] if before is not None and now is not None and before <= now else None
+    if before is None or now is None or not before <= now:
+        return None
+    return _CuratedBefore(wrote[DOCS_CURATED], read[DOCS_ANNOTATED], now - before)
 
 
-def _update_curated(ctx: StageContext, curated_version: int, docs_version: int, candidates, clusters_version: int,
+def _ids(df, limit: int) -> list[str]:
+    return sorted(r.doc_id for r in df.select("doc_id").limit(limit).collect())
+
+
+def _update_curated(ctx: StageContext, before: _CuratedBefore, docs_version: int, candidates, clusters_version: int,
                     counts: dict) -> int | None:
     """docs_curated brought to (kept documents less removed duplicates) by deleting the documents that
     left it and appending those that joined; None (nothing written) when more than MAX_CHANGED_DOCS
-    changed."""
+    changed. The rows of the documents that joined are read from docs_annotated's new files (an old
+    document joins only when the duplicate that displaced it is gone: from all files then)."""
     store = ctx.store
-    held = store.read(DOCS_CURATED, version=curated_version).select("doc_id")
+    held = store.read(DOCS_CURATED, version=before.curated_version).select("doc_id")
     removed = store.read(DUP_CLUSTERS, version=clusters_version).where(~F.col("is_kept")).select("doc_id")
     target = candidates.select("doc_id").join(removed, "doc_id", "left_anti")
-    left = [r.doc_id for r in held.join(target, "doc_id", "left_anti").limit(MAX_CHANGED_DOCS + 1).collect()]
-    joined = [r.doc_id for r in target.join(held, "doc_id", "left_anti").limit(MAX_CHANGED_DOCS + 1).collect()]
-    if len(left) + len(joined) > MAX_CHANGED_DOCS:
+    left = _ids(held.join(target, "doc_id", "left_anti"), MAX_CHANGED_DOCS + 1)
+    joined = target.join(held, "doc_id", "left_anti")
+    joined_ids = _ids(joined, MAX_CHANGED_DOCS + 1)
+    if len(left) + len(joined_ids) > MAX_CHANGED_DOCS:
         log.info("[%s] more than %d documents join or leave docs_curated: rewriting it", ctx.run_id, MAX_CHANGED_DOCS)
         return None
-    rows = store.file_frame(DOCS_ANNOTATED, functools.partial(selected_batches, ids=pa.array(sorted(joined), pa.string())),
-                            DOCS_ANNOTATED_SCHEMA, version=docs_version, where_true="keep")
-    counts.update(curated_deleted=len(left), curated_appended=len(joined))
-    return store.delete_and_append(rows, DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, key="doc_id", remove=sorted(left),
-                                   read_version=curated_version)
+    old = _ids(joined.join(store.read(DOCS_ANNOTATED, version=before.annotated_version).select("doc_id"), "doc_id",
+                           "left_semi"), MAX_CHANGED_DOCS)
+
+    def rows_of(ids: list[str], files: set[str] | None):
+        return store.file_frame(DOCS_ANNOTATED, functools.partial(selected_batches, ids=pa.array(ids, pa.string())),
+                                DOCS_ANNOTATED_SCHEMA, version=docs_version, where_true="keep", only=files)
+
+    rows = rows_of(sorted(set(joined_ids) - set(old)), before.new_files)
+    if old:
+        rows = rows.unionByName(rows_of(old, None))
+    counts.update(curated_deleted=len(left), curated_appended=len(joined_ids))
+    return store.delete_and_append(rows, DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, key="doc_id", remove=left,
+                                   read_version=before.curated_version)
 
 
 def run_dedup(ctx: StageContext) -> StageResult:
