@@ -4,14 +4,15 @@
     python benchmarks/incremental.py --corpus DIR --delta-engine native,delta-rs --hold-back 100
 
 The corpus (JSONL.gz files under `text/` and `code/`, as scripts/build_corpus.py writes them) is
-copied with every document whose id's sha256 is 0 mod --hold-back left out: real documents of
-the same corpus, kept aside (not crc32: the corpus may itself be a sample by crc32 of the id). Per Delta engine: `curate run` over the copy (the full run), then the
-held-back documents are added as one new file per folder and `curate run` again (the incremental
-run), then a from-scratch `curate run` over all files in another root. Per-stage seconds come from
-the runs' `runs` rows. The incremental run's docs_curated, dup_clusters and docs_tokenized must
-equal the from-scratch run's (rows less the columns naming the run that wrote them; floating-point
-columns to 1e-9: language-ID scores move in the last bit with the batch a document is scored in).
-Writes --out.
+copied with every document whose id's sha256 is 0 mod --hold-back left out: real documents of the
+same corpus, kept aside (not crc32: the corpus may itself be a sample by crc32 of the id). Per
+Delta engine: `curate run` over the copy (the full run), then the held-back documents are added as
+one new file per folder and `curate run` again (the incremental run), then a from-scratch
+`curate run` over all files in another root. Per-stage seconds come from the runs' `runs` rows,
+with the machine's load average beside them. The incremental run's docs_raw, docs_annotated,
+dup_clusters, docs_curated and docs_tokenized must equal the from-scratch run's (rows less the
+columns naming the run that wrote them; floating-point columns to 1e-9: language-ID scores move in
+the last bit with the batch a document is scored in). Writes --out.
 """
 
 from __future__ import annotations

@@ -245,9 +245,9 @@ class NativeStore(DeltaStore):
         source = conform(df, schema, table=name).withColumn("_remove", F.lit(False))
         if remove:
             gone = self.spark.createDataFrame([(k,) for k in remove], StructType([schema[key]]))
-            source = source.unionByName(gone.select(
-                *[F.col(f.name) if f.name == key else F.lit(None).cast(f.dataType).alias(f.name) for f in schema.fields],
-                F.lit(True).alias("_remove")))
+            nulls = [F.col(f.name) if f.name == key else F.lit(None).cast(f.dataType).alias(f.name)
+                     for f in schema.fields]
+            source = source.unionByName(gone.select(*nulls, F.lit(True).alias("_remove")))
         merge = self._delta_table(name).alias("t").merge(source.alias("s"), f"t.`{key}` = s.`{key}`")
         fault_point(f"commit:{name}")
         try:

@@ -84,7 +84,8 @@ def run_ingest(ctx: StageContext) -> StageResult:
     tasks = [t for t, s in listed if _task_key(t, s) not in read_before]
     log.info("ingest: %d file tasks from %d inputs, %d unchanged since they were read", len(listed), len(inputs),
              len(listed) - len(tasks))
-    counts: dict[str, int] = {"files": len({t.input_file for t, _ in listed}), "tasks_unchanged": len(listed) - len(tasks)}
+    counts: dict[str, int] = {"files": len({t.input_file for t, _ in listed}),
+                              "tasks_unchanged": len(listed) - len(tasks)}
     versions = ctx.store.versions([DOCS_RAW, QUARANTINE])
     added = 0
     if tasks:
