@@ -238,6 +238,27 @@ class NativeStore(DeltaStore):
         fault_point(f"committed:{name}")
         return self.version(name)
 
+    def _delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str,
+                           remove: Sequence[str]) -> int:
+        """One MERGE: the removed keys delete their rows, the rows of `df` whose key the table lacks
+        are inserted."""
+        source = conform(df, schema, table=name).withColumn("_remove", F.lit(False))
+        if remove:
+            gone = self.spark.createDataFrame([(k,) for k in remove], StructType([schema[key]]))
+            nulls = [F.col(f.name) if f.name == key else F.lit(None).cast(f.dataType).alias(f.name)
+                     for f in schema.fields]
+            source = source.unionByName(gone.select(*nulls, F.lit(True).alias("_remove")))
+        merge = self._delta_table(name).alias("t").merge(source.alias("s"), f"t.`{key}` = s.`{key}`")
+        fault_point(f"commit:{name}")
+        try:
+            (merge.whenMatchedDelete(condition="s._remove")
+             .whenNotMatchedInsert(condition="NOT s._remove", values={c: f"s.`{c}`" for c in schema.names})
+             .execute())
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        fault_point(f"committed:{name}")
+        return self.version(name)
+
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         """Written from here as one file and committed as it is (a Spark write of a row costs a job);
         columns the table lacks are added by Spark's schema merge."""

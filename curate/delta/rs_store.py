@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructType
 
-from curate.delta.store import FILE_READABLE, DeltaStore, files_hold_rows, has_delta_classes
+from curate.delta.store import FILE_READABLE, DeltaStore, files_hold_rows, has_delta_classes, in_list
 from curate.errors import StorageError
 from curate.schemas.tables import SPLIT_FILES_BY, conform
 from curate.storage import Storage
@@ -149,6 +149,15 @@ class DeltaRsStore(DeltaStore):
         except Exception as err:
             raise self._write_error(name, err) from err
         return self.version(name)
+
+    def _delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str,
+                           remove: Sequence[str]) -> int:
+        """Two commits: delta-rs's DELETE (it rewrites the files that hold a removed row), then the
+        append. A crash between them leaves the table changed since the writer's last recorded run,
+        which the jobs that update tables this way take as a reason to rewrite it whole."""
+        if remove:
+            self.delete(name, where=in_list(key, remove))
+        return self._write(df, name, schema=schema, overwrite=False, read_version=self.version(name))
 
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
         """delta-rs writes them from here: a Spark write of one row costs a job and Python planner

@@ -105,6 +105,12 @@ def open_store(spark: SparkSession, root: str, *, engine: EngineChoice = "auto",
 FILE_READABLE = {"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"}
 
 
+def in_list(key: str, values: Sequence[str]) -> str:
+    """The SQL predicate `key IN (values)`, each value quoted."""
+    quoted = ", ".join("'" + v.replace("'", "''") + "'" for v in values)
+    return f"`{key}` IN ({quoted})"
+
+
 def files_hold_rows(min_reader_version: int, reader_features) -> bool:
     return min_reader_version == 1 or (min_reader_version == 3 and set(reader_features or ()) <= FILE_READABLE)
 
@@ -172,17 +178,22 @@ class DeltaStore(ABC):
         are (deletion vectors, column mapping) or the engine cannot list them."""
 
     def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
-                   columns: Sequence[str] | None = None, where_true: str | None = None) -> DataFrame:
+                   columns: Sequence[str] | None = None, where_true: str | None = None,
+                   only: set[str] | None = None) -> DataFrame:
         """`fn` (as `mapInArrow` takes it) of the rows (`columns`, default all) of table `name` as of
         `version`; `where_true`: a boolean column, `fn` needs only the rows where it is true (it may
         see others: files are skipped by their statistics, not filtered row by row). A task per data
         file reads it with pyarrow: for a filter that keeps few rows the others never pass through
-        the JVM, and an expensive `fn` stays balanced across cores."""
+        the JVM, and an expensive `fn` stays balanced across cores. `only`: `fn` needs only the rows of
+        these data files (URIs, as `data_files` lists them; where the files cannot be read as they
+        are, all rows are read)."""
         from curate.delta.datasource import files_frame
 
         files = self._source_files(name, version, where_true)
         if files is None:
             return self._spark_frame(name, fn, schema, version=version, columns=columns, where_true=where_true)
+        if only is not None:
+            files = [f for f in files if f in only]
         return files_frame(self.spark, files, fn, schema, columns=list(columns) if columns else None,
                            storage=self.storage)
 
@@ -212,6 +223,34 @@ class DeltaStore(ABC):
     @abstractmethod
     def delete(self, name: str, *, where: str) -> int:
         """Delete the rows matching the SQL predicate `where` as one commit; returns the version."""
+
+    def delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str, remove: Sequence[str],
+                          read_version: int) -> int:
+        """Delete the rows whose `key` is in `remove` (a few keys, passed through the driver) and append
+        `df`, against `read_version`: an incremental update of a table keyed by `key`, which rewrites
+        only the data files holding a removed row. Returns the version written."""
+        if self.version(name) != read_version:
+            raise self._conflict(name)
+        return self._delete_and_append(df, name, schema=schema, key=key, remove=remove)
+
+    @abstractmethod
+    def _delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str,
+                           remove: Sequence[str]) -> int: ...
+
+    def data_files(self, name: str, *, version: int) -> set[str] | None:
+        """The data files of table `name` as of `version`; None where the engine cannot list them as
+        files that hold the rows as they are (then nothing can be concluded from them)."""
+        files = self._source_files(name, version, None)
+        return None if files is None else set(files)
+
+    def replace_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:
+        """Replace the table's rows by a few rows made on the driver (tuples in `schema`'s column
+        order), written here as one file and committed as one overwrite: no Spark job."""
+        from curate.delta.datasource import FileSink, delta_arrow_schema, rows_table
+
+        sink = FileSink(self.path(name), delta_arrow_schema(schema), storage=self.storage)
+        sink.write(rows_table(rows, schema))
+        return self._commit_files(name, sink.close(), schema, read_version=self.version(name), overwrite=True)
 
     @abstractmethod
     def append_rows(self, rows: list[tuple], name: str, *, schema: StructType) -> int:

@@ -7,7 +7,10 @@ Also `spark-submit curate/jobs/dedup.py`. Steps, each materialized in a Delta ta
    reused. The table is rebuilt when the settings a signature depends on change, or with --mode full.
 2. clusters over all current signatures -> dup_clusters (replaced: a new document can join or merge
    old clusters and win the keep rule, so the result equals a from-scratch run on the union).
-3. docs_annotated rows with keep = true, minus removed duplicates -> docs_curated (replaced).
+3. docs_annotated rows with keep = true, minus removed duplicates -> docs_curated. Incremental, when
+   docs_annotated was only appended to since the last dedup (same settings) and docs_curated is
+   still what that run wrote: the documents that left (displaced by a new one) are deleted and
+   the ones that joined appended, by `DeltaStore.delete_and_append`; replaced otherwise.
    With dedup.line_dedup.enabled, between the two: the distinct unit hashes of each kept document
    -> line_hashes (incremental as signatures are: only new documents are hashed); per source, the
    units held by at least min_docs of the documents that survive step 2 (all runs' documents);
@@ -23,7 +26,9 @@ import argparse
 import functools
 import logging
 import sys
+from dataclasses import dataclass
 
+import pyarrow as pa
 import pyarrow.compute as pc
 from pyspark.sql import functions as F
 
@@ -37,7 +42,7 @@ from curate.dedup.schema import (
 )
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.jobs.incremental import settings_changed
+from curate.jobs.incremental import MAX_CHANGED_DOCS, last_success, rows_are_current, settings_changed
 from curate.pipelines.line_dedup import (
     HASHED_COLUMNS,
     doc_frequent,
@@ -53,6 +58,7 @@ from curate.pipelines.dedup import (
     curated_batches,
     find_duplicates,
     remove_duplicates,
+    selected_batches,
     signature_fn,
     signature_params,
     signatures,
@@ -122,6 +128,67 @@ def _line_dedup(ctx: StageContext, survivors, candidates, docs_version: int, *, 
     return {LINE_HASHES: hashes_version, LINE_DEDUP_DOCS: ld_version, DOCS_CURATED: curated_version}, counts
 
 
+@dataclass(frozen=True)
+class _CuratedBefore:
+    """What the last dedup wrote into docs_curated, and from which docs_annotated."""
+
+    curated_version: int
+    annotated_version: int
+    new_files: set[str]  # docs_annotated's files added since
+
+
+def _curated_before(ctx: StageContext, docs_version: int) -> _CuratedBefore | None:
+    """The docs_curated the last dedup wrote, when this run may update it rather than replace it:
+    same dedup settings, nothing has written its outputs since, and docs_annotated has only gained
+    files since the version it read (appended documents; no row rewritten or removed)."""
+    if not rows_are_current(ctx, "dedup"):
+        return None
+    last = last_success(ctx, "dedup")
+    read, wrote = dict(last.input_versions or {}), dict(last.output_versions or {})
+    if DOCS_ANNOTATED not in read or DOCS_CURATED not in wrote:
+        return None
+    before = ctx.store.data_files(DOCS_ANNOTATED, version=read[DOCS_ANNOTATED])
+    now = ctx.store.data_files(DOCS_ANNOTATED, version=docs_version)
+    if before is None or now is None or not before <= now:
+        return None
+    return _CuratedBefore(wrote[DOCS_CURATED], read[DOCS_ANNOTATED], now - before)
+
+
+def _ids(df, limit: int) -> list[str]:
+    return sorted(r.doc_id for r in df.select("doc_id").limit(limit).collect())
+
+
+def _update_curated(ctx: StageContext, before: _CuratedBefore, docs_version: int, candidates, clusters_version: int,
+                    counts: dict) -> int | None:
+    """docs_curated brought to (kept documents less removed duplicates) by deleting the documents that
+    left it and appending those that joined; None (nothing written) when more than MAX_CHANGED_DOCS
+    changed. The rows of the documents that joined are read from docs_annotated's new files (an old
+    document joins only when the duplicate that displaced it is gone: from all files then)."""
+    store = ctx.store
+    held = store.read(DOCS_CURATED, version=before.curated_version).select("doc_id")
+    removed = store.read(DUP_CLUSTERS, version=clusters_version).where(~F.col("is_kept")).select("doc_id")
+    target = candidates.select("doc_id").join(removed, "doc_id", "left_anti")
+    left = _ids(held.join(target, "doc_id", "left_anti"), MAX_CHANGED_DOCS + 1)
+    joined = target.join(held, "doc_id", "left_anti")
+    joined_ids = _ids(joined, MAX_CHANGED_DOCS + 1)
+    if len(left) + len(joined_ids) > MAX_CHANGED_DOCS:
+        log.info("[%s] more than %d documents join or leave docs_curated: rewriting it", ctx.run_id, MAX_CHANGED_DOCS)
+        return None
+    old = _ids(joined.join(store.read(DOCS_ANNOTATED, version=before.annotated_version).select("doc_id"), "doc_id",
+                           "left_semi"), MAX_CHANGED_DOCS)
+
+    def rows_of(ids: list[str], files: set[str] | None):
+        return store.file_frame(DOCS_ANNOTATED, functools.partial(selected_batches, ids=pa.array(ids, pa.string())),
+                                DOCS_ANNOTATED_SCHEMA, version=docs_version, where_true="keep", only=files)
+
+    rows = rows_of(sorted(set(joined_ids) - set(old)), before.new_files)
+    if old:
+        rows = rows.unionByName(rows_of(old, None))
+    counts.update(curated_deleted=len(left), curated_appended=len(joined_ids))
+    return store.delete_and_append(rows, DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, key="doc_id", remove=left,
+                                   read_version=before.curated_version)
+
+
 def run_dedup(ctx: StageContext) -> StageResult:
     cfg = ctx.cfg.dedup
     mode = ctx.options.get("mode") or cfg.mode
@@ -133,6 +200,8 @@ def run_dedup(ctx: StageContext) -> StageResult:
         raise StorageError("docs_annotated does not exist yet: run `curate annotate` first")
     docs = ctx.store.read(DOCS_ANNOTATED, version=version)
     candidates = docs.where(F.col("keep"))
+    # decided before this run writes the dedup tables
+    curated_before = None if mode == "full" or cfg.line_dedup.enabled else _curated_before(ctx, version)
 
     sig_version, n_sigs, signed = _write_signatures(ctx, cfg, version, candidates, mode=mode)
     # Every row signed in this run: the table holds exactly the kept documents, with their current
@@ -169,22 +238,26 @@ def run_dedup(ctx: StageContext) -> StageResult:
         counts[f"{'kept' if r['is_kept'] else 'removed'}_{r['kind']}"] = int(r["count"])
     removed = counts.get("removed_exact", 0) + counts.get("removed_near", 0)
     outputs = {DEDUP_SIGNATURES: sig_version, DUP_CLUSTERS: clusters_version}
-    if not cfg.line_dedup.enabled and ids is None and removed <= cfg.one_task_max_docs:
-        ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
-    if cfg.line_dedup.enabled:
+    curated_version = None
+    if curated_before is not None:
+        curated_version = _update_curated(ctx, curated_before, version, candidates, clusters_version, counts)
+    if curated_version is None and cfg.line_dedup.enabled:
         removed_ids = ctx.store.read(DUP_CLUSTERS, version=clusters_version).where(~F.col("is_kept")).select("doc_id")
         versions, line_counts = _line_dedup(ctx, candidates.join(removed_ids, "doc_id", "left_anti"), candidates,
                                             version, mode=mode)
         outputs.update(versions)
         counts.update(line_counts)
         curated_version = versions[DOCS_CURATED]
-    elif ids is not None:  # few removed: their ids go to the tasks that copy docs_annotated's files
-        curated_version, _ = ctx.store.map_into(DOCS_ANNOTATED, functools.partial(curated_batches, removed=ids),
-                                                DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, version=version,
-                                                where_true="keep")
-    else:
-        curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED,
-                                              schema=DOCS_ANNOTATED_SCHEMA)
+    elif curated_version is None:
+        if ids is None and removed <= cfg.one_task_max_docs:
+            ids = clusters.where(~F.col("is_kept")).select("doc_id").toArrow().column(0).combine_chunks()
+        if ids is not None:  # few removed: their ids go to the tasks that copy docs_annotated's files
+            curated_version, _ = ctx.store.map_into(DOCS_ANNOTATED, functools.partial(curated_batches, removed=ids),
+                                                    DOCS_CURATED, schema=DOCS_ANNOTATED_SCHEMA, version=version,
+                                                    where_true="keep")
+        else:
+            curated_version = ctx.store.overwrite(remove_duplicates(docs, clusters), DOCS_CURATED,
+                                                  schema=DOCS_ANNOTATED_SCHEMA)
     if not cfg.line_dedup.enabled and ctx.store.version(LINE_DEDUP_DOCS) is not None and ctx.store.rows(LINE_DEDUP_DOCS):
         # line dedup switched off: its earlier changes and drops no longer hold
         outputs[LINE_DEDUP_DOCS] = ctx.store.overwrite(ctx.spark.createDataFrame([], LINE_DEDUP_DOCS_SCHEMA),

@@ -34,9 +34,10 @@ def _jsonable(value):
     raise TypeError(f"cannot hash {type(value).__name__} {value!r}")
 
 
-def stage_hash(ctx: StageContext, name: str) -> str:
+def stage_hash(ctx: StageContext, name: str, *, fingerprint: bool = True) -> str:
     """Hash of what decides stage `name`'s output besides its input tables' versions (compared on
-    their own, `unchanged_since`): its settings, its non-table inputs and which tables it reads."""
+    their own, `unchanged_since`): its settings, its non-table inputs and which tables it reads.
+    `fingerprint` False leaves the non-table inputs out (ingest compares its files one by one)."""
     try:
         st = dag.stage(name)
     except KeyError:  # a job outside the DAG: the whole config decides
@@ -54,9 +55,9 @@ def stage_hash(ctx: StageContext, name: str) -> str:
         for p in path:
             node = node.get(p, {})
         node.pop(key, None)
-    fingerprint = st.load_fingerprint()
-    if fingerprint is not None:
-        parts["inputs"] = fingerprint(ctx)
+    inputs = st.load_fingerprint() if fingerprint else None
+    if inputs is not None:
+        parts["inputs"] = inputs(ctx)
     parts["tables"] = {t: ctx.store.table_id(t) for t in st.inputs}
     blob = json.dumps(parts, sort_keys=True, default=_jsonable).encode()
     return hashlib.sha256(blob).hexdigest()[:16]
@@ -91,7 +92,7 @@ def last_success(ctx: StageContext, name: str) -> Row | None:
     return Row(**rows[0]) if rows else None
 
 
-def _outputs_unchanged(ctx: StageContext, run: Row) -> bool:
+def outputs_unchanged(ctx: StageContext, run: Row) -> bool:
     recorded = dict(run.output_versions or {})
     return ctx.store.versions(recorded) == recorded
 
@@ -105,7 +106,7 @@ def unchanged_since(ctx: StageContext, name: str, config_hash: str) -> Row | Non
     """The last successful run of `name` if nothing it depends on changed since and it left no file
     to read again, else None."""
     last = last_success(ctx, name)
-    if last is None or last.config_hash != config_hash or not _outputs_unchanged(ctx, last):
+    if last is None or last.config_hash != config_hash or not outputs_unchanged(ctx, last):
         return None
     if dict(last.counts or {}).get(RETRY_COUNT):
         return None
@@ -114,11 +115,16 @@ def unchanged_since(ctx: StageContext, name: str, config_hash: str) -> Row | Non
     return last if ctx.store.versions(names) == recorded else None
 
 
+# The most documents an incremental update deletes plus appends in a table it keeps (their ids pass
+# through the driver, `DeltaStore.delete_and_append`); with more, the job rewrites the table.
+MAX_CHANGED_DOCS = 50_000
+
+
 def rows_are_current(ctx: StageContext, name: str) -> bool:
     """True when stage `name`'s output rows were written with the current hash and nothing else
     has written its tables since: a job may then process only the new documents."""
     last = last_success(ctx, name)
-    return last is not None and last.config_hash == stage_hash(ctx, name) and _outputs_unchanged(ctx, last)
+    return last is not None and last.config_hash == stage_hash(ctx, name) and outputs_unchanged(ctx, last)
 
 
 def settings_changed(ctx: StageContext, name: str) -> bool:

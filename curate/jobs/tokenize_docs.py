@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from curate.errors import ConfigError, StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.jobs.incremental import rows_are_current
+from curate.jobs.incremental import MAX_CHANGED_DOCS, rows_are_current
 from curate.pipelines.tokenize import tokenize
 from curate.schemas.tables import DOCS_TOKENIZED
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
@@ -31,22 +31,26 @@ def _encode_all(ctx: StageContext, name: str, version: int) -> tuple[int, Counte
 
 def _encode_new(ctx: StageContext, name: str, version: int, held_version: int, counts: dict) -> tuple[int, Counter]:
     """Encode the documents of table `name` that docs_tokenized lacks and delete those no longer in
-    it, in one commit; `counts` gets how many of each."""
+    it; `counts` gets how many of each. Only the files holding a deleted row are rewritten
+    (`delete_and_append`), unless more than MAX_CHANGED_DOCS are deleted: then the table is replaced."""
     cfg = ctx.cfg.tokenize
     docs = ctx.store.read(name, version=version)
     held = ctx.store.read(DOCS_TOKENIZED, version=held_version)
     new = docs.join(held.select("doc_id"), "doc_id", "left_anti")
     counts["encoded"] = new.count()
-    counts["removed"] = held.join(docs.select("doc_id"), "doc_id", "left_anti").count()
+    gone = held.select("doc_id").join(docs.select("doc_id"), "doc_id", "left_anti")
+    removed = [r.doc_id for r in gone.limit(MAX_CHANGED_DOCS + 1).collect()]
+    counts["removed"] = len(removed) if len(removed) <= MAX_CHANGED_DOCS else gone.count()
     out_version = held_version
-    if counts["removed"]:  # one commit: the rows still in the input, then the new ones
+    if len(removed) > MAX_CHANGED_DOCS:  # one commit: the rows still in the input, then the new ones
         kept = held.join(docs.select("doc_id"), "doc_id", "left_semi").withColumn(
             # Parquet reads give `tokens` nullable elements, which the table schema forbids.
             "tokens", F.transform("tokens", lambda t: F.coalesce(t, F.lit(0))))
         out_version = ctx.store.overwrite(kept.unionByName(tokenize(new, cfg)), DOCS_TOKENIZED,
                                           schema=DOCS_TOKENIZED_SCHEMA)
-    elif counts["encoded"]:
-        out_version = ctx.store.append(tokenize(new, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA)
+    elif counts["encoded"] or removed:
+        out_version = ctx.store.delete_and_append(tokenize(new, cfg), DOCS_TOKENIZED, schema=DOCS_TOKENIZED_SCHEMA,
+                                                  key="doc_id", remove=sorted(removed), read_version=held_version)
     row = (ctx.store.read(DOCS_TOKENIZED, version=out_version)
            .agg(F.count("*").alias("docs"), F.sum("n_tokens").alias("tokens")).first())
     return out_version, Counter(docs=row["docs"], tokens=int(row["tokens"] or 0))
@@ -56,7 +60,8 @@ def run_tokenize(ctx: StageContext) -> StageResult:
     """Make docs_tokenized hold the tokens of exactly the documents of one pinned input version.
 
     When its rows were made with the current settings (`rows_are_current`), only the documents it
-    lacks are encoded and those no longer in the input (removed by a later dedup) are deleted;
+    lacks are encoded and appended, and those no longer in the input (removed by a later dedup) are
+    deleted;
     otherwise every document is encoded and the table replaced (idempotent: a rerun replaces it).
     """
     name = ctx.options.get("input") or ctx.cfg.tokenize.input

@@ -50,7 +50,7 @@ _ANNOTATE_FILE_PATHS = ("annotate.langid.model_path", "annotate.quality_model.mo
                         "annotate.decontam.eval_paths")
 
 STAGES: tuple[Stage, ...] = (
-    Stage("ingest", "curate.jobs.ingest:run_ingest", (), (t.DOCS_RAW, t.QUARANTINE),
+    Stage("ingest", "curate.jobs.ingest:run_ingest", (), (t.DOCS_RAW, t.QUARANTINE, t.INGEST_FILES),
           "raw files -> docs_raw (+ quarantine)",
           config=("inputs", "ingest"), options=("inputs",), fingerprint="curate.jobs.ingest:input_files"),
     Stage("annotate", "curate.jobs.annotate:run_annotate", (t.DOCS_RAW,), (t.DOCS_ANNOTATED,),

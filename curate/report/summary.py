@@ -14,8 +14,8 @@ from curate.tokenize.publish import MANIFEST, Shelf
 if TYPE_CHECKING:
     from curate.jobs.common import StageContext, StageResult
 
-ALL_TABLES = (t.DOCS_RAW, t.QUARANTINE, t.DOCS_ANNOTATED, t.DEDUP_SIGNATURES, t.DUP_CLUSTERS, t.LINE_HASHES,
-              t.LINE_DEDUP_DOCS, t.DOCS_CURATED, t.DOCS_TOKENIZED, t.RUNS)
+ALL_TABLES = (t.DOCS_RAW, t.QUARANTINE, t.INGEST_FILES, t.DOCS_ANNOTATED, t.DEDUP_SIGNATURES, t.DUP_CLUSTERS,
+              t.LINE_HASHES, t.LINE_DEDUP_DOCS, t.DOCS_CURATED, t.DOCS_TOKENIZED, t.RUNS)
 
 
 def _console() -> Console:

@@ -29,6 +29,7 @@ DOCS_TOKENIZED = "docs_tokenized"
 DEDUP_SIGNATURES = "dedup_signatures"  # persisted band hashes for incremental dedup
 LINE_HASHES = "line_hashes"  # persisted unit hashes for incremental line dedup
 LINE_DEDUP_DOCS = "line_dedup_docs"  # the documents line dedup changed, with the rules' new verdict
+INGEST_FILES = "ingest_files"  # the state of each input file task when ingest last read it
 
 # Columns of which each data file holds a single value, where delta-rs writes the table (with the
 # Delta jar, Spark lays out its files itself). docs_annotated's kept and dropped documents are in
@@ -74,6 +75,23 @@ QUARANTINE_SCHEMA = StructType(
         _f("excerpt", StringType()),  # at most 256 characters of the offending record
         _f("doc_id", StringType()),  # set when a stage after ingest quarantines a document
         _f("run_id", StringType(), False),
+    ]
+)
+
+# One row per file task of the last ingest: a task whose file still has this state (and whose
+# `settings`, the ingest stage hash less the files, are the current ones) is not read again.
+INGEST_FILES_SCHEMA = StructType(
+    [
+        _f("source", StringType(), False),
+        _f("input_file", StringType(), False),
+        _f("start", LongType(), False),  # the task's byte range (end -1: to the end of the file)
+        _f("end", LongType(), False),
+        _f("skip_code", StringType()),  # skipped by policy at listing time
+        _f("size", LongType(), False),  # -1: the path could not be stat'ed
+        _f("mtime_ns", LongType(), False),
+        _f("etag", StringType()),  # an object store's entity tag; null on a local disk
+        _f("settings", StringType(), False),
+        _f("ingest_run_id", StringType(), False),  # the run that read the task
     ]
 )
 

@@ -92,3 +92,36 @@ def test_incremental_equals_from_scratch_on_the_union(spark, tmp_path, one_task_
     assert clusters["new-x"][1] == clusters["doc-a"][1] == clusters["doc-b"][1] == "doc-a"
     curated = {r[0] for r in _table(inc, DOCS_CURATED, ["doc_id"])}
     assert curated == {"new-x", "new-c", "doc-d", "new-f", "new-e"}
+
+
+def _rows(store, name):
+    return sorted((r.asDict(recursive=True) for r in store.read(name).collect()), key=lambda r: r["doc_id"])
+
+
+def test_docs_appended_to_docs_annotated_update_docs_curated_in_place(spark, tmp_path, delta_engine):
+    """Through `run_stage` (the runs record tells the second run what the first wrote): new documents
+    appended to docs_annotated delete the kept documents they displace from docs_curated and append
+    the ones that join; the rows equal a from-scratch run's. A docs_annotated rewritten since (a
+    re-annotation) makes the next run replace docs_curated."""
+    from curate.delta.store import open_store
+    from curate.jobs.common import run_stage
+
+    old, new = _batches()
+    inc = open_store(spark, str(tmp_path / "incremental"), engine=delta_engine)
+    inc.overwrite(_annotated(spark, old), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    first = run_stage(_ctx(spark, inc, "run-1"), "dedup", run_dedup)
+    assert "curated_deleted" not in first.counts
+
+    inc.append(_annotated(spark, new), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    second = run_stage(_ctx(spark, inc, "run-2"), "dedup", run_dedup)
+    assert (second.counts["curated_deleted"], second.counts["curated_appended"]) == (3, 4)  # doc-a, -b, -c out
+
+    full = open_store(spark, str(tmp_path / "full"), engine=delta_engine)
+    full.overwrite(_annotated(spark, old + new), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+    run_stage(_ctx(spark, full, "run-full", mode="full"), "dedup", run_dedup)
+    assert [r["doc_id"] for r in _rows(inc, DOCS_CURATED)] == ["doc-d", "new-c", "new-e", "new-f", "new-x"]
+    assert _rows(inc, DOCS_CURATED) == _rows(full, DOCS_CURATED)
+
+    inc.overwrite(_annotated(spark, old + new), DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)  # rows rewritten
+    third = run_stage(_ctx(spark, inc, "run-3"), "dedup", run_dedup)
+    assert "curated_deleted" not in third.counts and _rows(inc, DOCS_CURATED) == _rows(full, DOCS_CURATED)

@@ -121,6 +121,29 @@ def test_delete_removes_the_matching_rows_in_one_commit(spark, store):
     assert store.rows("t") == 8 and DeltaTable(store.path("t")).protocol().reader_features in (None, [])
 
 
+def test_delete_and_append_rewrites_only_the_files_holding_a_removed_row(spark, store):
+    store.append(frame(spark, 5).coalesce(1), "t", schema=SCHEMA)
+    store.append(frame(spark, 5, start=5).coalesce(1), "t", schema=SCHEMA)
+    (first,) = store.data_files("t", version=0)
+    (second,) = store.data_files("t", version=1) - {first}
+    version = store.delete_and_append(frame(spark, 2, start=20), "t", schema=SCHEMA, key="k",
+                                      remove=["k1", "k3", "k'absent"], read_version=1)
+    assert [r["k"] for r in delta_rows(store, "t")] == sorted(f"k{i}" for i in (0, 2, 4, 5, 6, 7, 8, 9, 20, 21))
+    files = store.data_files("t", version=version)
+    assert second in files and first not in files  # the second file holds no removed row: kept as it is
+    with pytest.raises(StorageError, match="changed by another writer"):
+        store.delete_and_append(frame(spark, 1, start=30), "t", schema=SCHEMA, key="k", remove=[], read_version=1)
+    assert store.version("t") == version
+
+
+def test_replace_rows_writes_from_the_driver_and_replaces(store):
+    rows = [("a", 1, "p", {"x": "1"}, TS), ("b", None, None, None, TS)]
+    assert store.replace_rows(rows, "t", schema=SCHEMA) == 0
+    assert store.replace_rows(rows[1:], "t", schema=SCHEMA) == 1
+    assert [(r["k"], r["v"]) for r in delta_rows(store, "t")] == [("b", None)]
+    assert store.rows("t") == 1 and store.rows("t", version=0) == 2
+
+
 def test_missing_column_is_refused(spark, store):
     with pytest.raises(StorageError, match=r"columns \['ts'\] are missing"):
         store.append(frame(spark, 1).drop("ts"), "t", schema=SCHEMA)

@@ -1,6 +1,7 @@
 """The ingest job on Spark: tables, per-file reconciliation, idempotent re-ingest, runs records."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,14 @@ def test_ingest_reconciles_and_reingest_adds_nothing(spark, store, bad_inputs):
     assert len({r["doc_id"] for r in raw}) == len(raw)
 
     v = store.version("docs_raw"), store.version("quarantine")
+    unchanged = ingest(store, spark, inputs)  # no file changed: none is read
+    assert unchanged.counts["tasks_unchanged"] == len(list(d.iterdir())) and "doc" not in unchanged.counts
+    assert (store.version("docs_raw"), store.version("quarantine")) == v
+
+    for f in d.iterdir():  # every file touched: each is read again, and its records are already in
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000_000))
     again = ingest(store, spark, inputs)
+    assert again.counts["tasks_unchanged"] == 0
     assert again.rows_out == 0 and again.counts["docs_already_ingested"] == first.counts["doc"]
     assert per_file(store, "docs_raw") == docs and per_file(store, "quarantine") == refused
     # delta-rs makes an empty commit (one version per job write); Spark's MERGE of no rows makes none
@@ -50,8 +58,52 @@ def test_ingest_reconciles_and_reingest_adds_nothing(spark, store, bad_inputs):
         assert on_disk <= {Path(f).name for f in DeltaTable(store.path(name)).file_uris()}, name
 
     runs = store.read("runs").orderBy("started_at").collect()
-    assert [(r.stage, r.status) for r in runs] == [("ingest", "succeeded")] * 2
+    assert [(r.stage, r.status) for r in runs] == [("ingest", "succeeded")] * 3
     assert runs[0].output_versions["docs_raw"] == 0 and runs[0].rows_out == first.rows_out
+
+
+def write_jsonl(path: Path, texts: list[str]) -> None:
+    path.write_text("".join(json.dumps({"text": t}) + "\n" for t in texts))
+
+
+def test_only_new_and_changed_files_are_read_again(spark, store, tmp_path, paragraphs):
+    """ingest_files keeps each file task's size and mtime: a rerun reads a new file and a changed one
+    only, whole. A record of it with the same text at the same offset keeps its doc_id (the id hashes
+    both); an edited or added record is a new document, and the record it replaced stays in docs_raw.
+    A removed file's documents stay."""
+    data = tmp_path / "data"
+    data.mkdir()
+    write_jsonl(data / "a.jsonl", paragraphs[:6])
+    write_jsonl(data / "b.jsonl", paragraphs[6:10])
+    inputs = [{"source": "web", "kind": "text", "path": str(data)}]
+    first = ingest(store, spark, inputs)
+    assert first.counts["doc"] == first.rows_out == 10 and first.counts["tasks_unchanged"] == 0
+
+    write_jsonl(data / "c.jsonl", paragraphs[10:13])
+    added = ingest(store, spark, inputs)
+    assert added.counts["doc"] == added.rows_out == 3 and added.counts["tasks_unchanged"] == 2
+
+    write_jsonl(data / "a.jsonl", [*paragraphs[:5], *paragraphs[20:23]])  # the last record edited, 2 added
+    changed = ingest(store, spark, inputs)
+    assert changed.counts["doc"] == 8 and changed.rows_out == 3 and changed.counts["docs_already_ingested"] == 5
+    assert changed.counts["tasks_unchanged"] == 2
+    texts = {r.text for r in store.read("docs_raw").where("input_file LIKE '%a.jsonl'").collect()}
+    assert texts == {*paragraphs[:6], *paragraphs[20:23]}  # paragraph 5, edited away, stays
+
+    (data / "b.jsonl").unlink()
+    removed = ingest(store, spark, inputs)
+    assert "doc" not in removed.counts and removed.rows_out == 0 and removed.counts["tasks_unchanged"] == 2
+    assert per_file(store, "docs_raw") == {"a.jsonl": 9, "b.jsonl": 4, "c.jsonl": 3}
+    state = {Path(r.input_file).name: r for r in store.read("ingest_files").collect()}
+    assert set(state) == {"a.jsonl", "c.jsonl"}
+    for name, row in state.items():
+        st = (data / name).stat()
+        assert (row.size, row.mtime_ns, row.etag) == (st.st_size, st.st_mtime_ns, None)
+    assert {r.ingest_run_id for r in state.values()} == {store.read("runs").orderBy("started_at").collect()[i].run_id
+                                                          for i in (1, 2)}
+
+    changed_settings = ingest(store, spark, [{**inputs[0], "source": "docs"}])  # other settings: all read again
+    assert changed_settings.counts["tasks_unchanged"] == 0 and changed_settings.counts["doc"] == 11
 
 
 @pytest.mark.parametrize("keys_bytes", [64 << 20, 0], ids=["ids-to-driver", "ids-checked-in-spark"])
