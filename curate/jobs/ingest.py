@@ -9,6 +9,7 @@ import sys
 
 from pyspark.sql import functions as F
 
+from curate.delta.store import in_list
 from curate.errors import ConfigError
 from curate.ingest.file_state import FileState, file_states
 from curate.ingest.listing import list_tasks
@@ -150,8 +151,7 @@ def _forget_unreadable(ctx: StageContext, unreadable: list[tuple[str, str]], fil
     records read = docs_raw + quarantine rows still holds once the file reads."""
     stale = sorted(record_id for record_id, input_file in unreadable if input_file in files)
     if stale:
-        ids = ", ".join(f"'{i}'" for i in stale)  # record ids are hex digests
-        ctx.store.delete(QUARANTINE, where=f"record_id IN ({ids})")
+        ctx.store.delete(QUARANTINE, where=in_list("record_id", stale))
         log.info("[%s] ingest: %d file(s) left unreadable by an earlier run read again", ctx.run_id, len(stale))
 
 
