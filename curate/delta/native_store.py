@@ -241,13 +241,14 @@ class NativeStore(DeltaStore):
     def _delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str,
                            remove: Sequence[str]) -> int:
         """One MERGE: the removed keys delete their rows, the rows of `df` whose key the table lacks
-        are inserted."""
+        are inserted; with nothing to remove, an append (a MERGE would join the whole table)."""
+        if not remove:
+            return self._write(df, name, schema=schema, overwrite=False, read_version=self.version(name))
         source = conform(df, schema, table=name).withColumn("_remove", F.lit(False))
-        if remove:
-            gone = self.spark.createDataFrame([(k,) for k in remove], StructType([schema[key]]))
-            nulls = [F.col(f.name) if f.name == key else F.lit(None).cast(f.dataType).alias(f.name)
-                     for f in schema.fields]
-            source = source.unionByName(gone.select(*nulls, F.lit(True).alias("_remove")))
+        gone = self.spark.createDataFrame([(k,) for k in remove], StructType([schema[key]]))
+        nulls = [F.col(f.name) if f.name == key else F.lit(None).cast(f.dataType).alias(f.name)
+                 for f in schema.fields]
+        source = source.unionByName(gone.select(*nulls, F.lit(True).alias("_remove")))
         merge = self._delta_table(name).alias("t").merge(source.alias("s"), f"t.`{key}` = s.`{key}`")
         fault_point(f"commit:{name}")
         try:

@@ -227,8 +227,9 @@ class DeltaStore(ABC):
     def delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str, remove: Sequence[str],
                           read_version: int) -> int:
         """Delete the rows whose `key` is in `remove` (a few keys, passed through the driver) and append
-        `df`, against `read_version`: an incremental update of a table keyed by `key`, which rewrites
-        only the data files holding a removed row. Returns the version written."""
+        `df` (rows whose keys the table lacks), against `read_version`: an incremental update of a
+        table keyed by `key`, which rewrites only the data files holding a removed row. Returns the
+        version written."""
         if self.version(name) != read_version:
             raise self._conflict(name)
         return self._delete_and_append(df, name, schema=schema, key=key, remove=remove)
@@ -281,6 +282,8 @@ class DeltaStore(ABC):
         from curate.delta.datasource import delete_files
 
         version = self.version(name)
+        if not adds and version is not None:  # nothing to insert: no empty commit
+            return version
         paths = [join(self.path(name), a["path"]) for a in adds]
         if not adds or (unique and version is None):
             all_new = True

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.jobs.incremental import rows_are_current
+from curate.jobs.incremental import added_files, rows_are_current
 from curate.pipelines.annotate import annotate, redecide
 from curate.quality.annotator import verdict_tally
 from curate.quality.decontam import eval_ngram_set, read_eval_texts
@@ -57,11 +57,17 @@ def run_annotate(ctx: StageContext) -> StageResult:
     version = ctx.store.version(DOCS_RAW)
     if version is None:
         raise StorageError("docs_raw does not exist yet: run `curate ingest` first")
-    docs = ctx.store.read(DOCS_RAW, version=version)
     incremental = ctx.store.exists(DOCS_ANNOTATED) and rows_are_current(ctx, "annotate")
-    if incremental:
+    # docs_raw only gained files since the last annotate (ingest appends): the new documents are theirs
+    added = added_files(ctx, "annotate", DOCS_RAW, version) if incremental else None
+    docs = ctx.store.read(DOCS_RAW, version=version)
+    if added is not None:
+        rows_in = ctx.store.rows(DOCS_RAW, version=version) - ctx.store.rows(DOCS_RAW, version=added[0])
+    elif incremental:
         docs = docs.join(ctx.store.read(DOCS_ANNOTATED).select("doc_id"), "doc_id", "left_anti")
-    rows_in = docs.count() if incremental else ctx.store.rows(DOCS_RAW, version=version)
+        rows_in = docs.count()
+    else:
+        rows_in = ctx.store.rows(DOCS_RAW, version=version)
     if incremental and rows_in == 0:
         return StageResult(input_versions={DOCS_RAW: version},
                            output_versions=ctx.store.versions([DOCS_ANNOTATED]),
@@ -72,15 +78,20 @@ def run_annotate(ctx: StageContext) -> StageResult:
         eval_ngrams = eval_ngram_set(texts, cfg.decontam.ngram)
         log.info("[%s] decontamination: %d examples, %d distinct %d-grams",
                  ctx.run_id, len(texts), len(eval_ngrams), cfg.decontam.ngram)
-    if incremental:
-        out = annotate(docs, cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id)
-        out_version = ctx.store.append(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
-        written = ctx.store.read(DOCS_ANNOTATED, version=out_version).where(F.col("annotate_run_id") == ctx.run_id)
-        tally = tally_batches(written.select("keep", "drop_reasons"), verdict_tally)
-    else:  # file by file: docs_raw's files are read and docs_annotated's written by the same tasks
+    if not incremental:  # file by file: docs_raw's files are read and docs_annotated's written by the same tasks
         out_version, tally = ctx.store.map_into(
             DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id), DOCS_ANNOTATED,
             schema=DOCS_ANNOTATED_SCHEMA, version=version, columns=DOCS_RAW_SCHEMA.names, tally=verdict_tally)
+    else:
+        if added is not None:  # a task per new file: the other files' texts are not read
+            out = ctx.store.file_frame(DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id),
+                                       DOCS_ANNOTATED_SCHEMA, version=version, columns=DOCS_RAW_SCHEMA.names,
+                                       only=added[1])
+        else:
+            out = annotate(docs, cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id)
+        out_version = ctx.store.append(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
+        written = ctx.store.read(DOCS_ANNOTATED, version=out_version).where(F.col("annotate_run_id") == ctx.run_id)
+        tally = tally_batches(written.select("keep", "drop_reasons"), verdict_tally)
     rows_out, counts = _verdicts(tally)
     if rows_in != rows_out:
         log.warning("[%s] annotate read %d documents but wrote %d", ctx.run_id, rows_in, rows_out)

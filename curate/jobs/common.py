@@ -34,6 +34,9 @@ class StageContext:
     store: DeltaStore
     run_id: str
     options: dict = field(default_factory=dict)  # stage-specific command-line options
+    # What a stage reads or computes more than once (the `runs` table, its hash, ingest's listing of
+    # its input files): kept for the stage, emptied when it starts and when `runs` is written.
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -68,6 +71,7 @@ def record_run(ctx: StageContext, *, stage: str, status: str, started: float, re
         ctx.store.engine,
     )
     ctx.store.append_rows([row], RUNS, schema=RUNS_SCHEMA)
+    ctx.memo.clear()
 
 
 def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], StageResult], *,
@@ -79,6 +83,7 @@ def run_stage(ctx: StageContext, stage: str, job: Callable[[StageContext], Stage
     """
     started = time.time()
     config_hash = "-"
+    ctx.memo.clear()
     try:
         config_hash = stage_hash(ctx, stage)
         last = unchanged_since(ctx, stage, config_hash) if skip_unchanged else None

@@ -42,7 +42,7 @@ from curate.dedup.schema import (
 )
 from curate.errors import StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.jobs.incremental import MAX_CHANGED_DOCS, last_success, rows_are_current, settings_changed
+from curate.jobs.incremental import MAX_CHANGED_DOCS, added_files, last_success, rows_are_current, settings_changed
 from curate.pipelines.line_dedup import (
     HASHED_COLUMNS,
     doc_frequent,
@@ -70,11 +70,12 @@ log = logging.getLogger(__name__)
 
 
 def _write_per_doc(ctx: StageContext, table: str, *, schema, params: str, batch_fn, frame_fn, columns: list[str],
-                   docs_version: int, candidates, mode: str) -> tuple[int, int, int]:
+                   docs_version: int, candidates, mode: str, new_files: set[str] | None = None) -> tuple[int, int, int]:
     """Table `table` (one row per kept document, made by `batch_fn` from docs_annotated's batches or
     `frame_fn` from a frame, tagged with `params`) brought up to date: incremental, the rows of the
-    documents it lacks are appended; rebuilt when its params differ, or in full mode.
-    Returns (table version, its rows, rows made in this run)."""
+    documents it lacks are appended (those of `new_files` when given: docs_annotated only gained
+    these files since the table was last brought up to date); rebuilt when its params differ, or in
+    full mode. Returns (table version, its rows, rows made in this run)."""
     store = ctx.store
     stored_version = store.version(table) if mode == "incremental" else None
     if stored_version is not None:
@@ -87,18 +88,23 @@ def _write_per_doc(ctx: StageContext, table: str, *, schema, params: str, batch_
                                     columns=columns, where_true="keep")
         rows = store.rows(table, version=version)
         return version, rows, rows
-    new = frame_fn(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"))
+    if new_files is not None:  # only these files are read, not every document's text
+        new = store.file_frame(DOCS_ANNOTATED, batch_fn, schema, version=docs_version, columns=columns,
+                               where_true="keep", only=new_files)
+    else:
+        new = frame_fn(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"))
     version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), table, schema=schema)
     rows = store.rows(table, version=version)
     return version, rows, rows - store.rows(table, version=stored_version)
 
 
 def _write_signatures(ctx: StageContext, cfg: DedupConfig, docs_version: int, candidates, *,
-                      mode: str) -> tuple[int, int, int]:
+                      mode: str, new_files: set[str] | None) -> tuple[int, int, int]:
     """(table version, its rows, documents signed in this run)."""
     return _write_per_doc(ctx, DEDUP_SIGNATURES, schema=DEDUP_SIGNATURES_SCHEMA, params=signature_params(cfg),
                           batch_fn=signature_fn(cfg, ctx.run_id), frame_fn=lambda docs: signatures(docs, cfg),
-                          columns=SIGNED_COLUMNS, docs_version=docs_version, candidates=candidates, mode=mode)
+                          columns=SIGNED_COLUMNS, docs_version=docs_version, candidates=candidates, mode=mode,
+                          new_files=new_files)
 
 
 def _write_line_hashes(ctx: StageContext, cfg: DedupConfig, docs_version: int, candidates, *, mode: str) -> int:
@@ -143,15 +149,11 @@ def _curated_before(ctx: StageContext, docs_version: int) -> _CuratedBefore | No
     files since the version it read (appended documents; no row rewritten or removed)."""
     if not rows_are_current(ctx, "dedup"):
         return None
-    last = last_success(ctx, "dedup")
-    read, wrote = dict(last.input_versions or {}), dict(last.output_versions or {})
-    if DOCS_ANNOTATED not in read or DOCS_CURATED not in wrote:
+    wrote = dict(last_success(ctx, "dedup").output_versions or {})
+    added = added_files(ctx, "dedup", DOCS_ANNOTATED, docs_version)
+    if added is None or DOCS_CURATED not in wrote:
         return None
-    before = ctx.store.data_files(DOCS_ANNOTATED, version=read[DOCS_ANNOTATED])
-    now = ctx.store.data_files(DOCS_ANNOTATED, version=docs_version)
-    if before is None or now is None or not before <= now:
-        return None
-    return _CuratedBefore(wrote[DOCS_CURATED], read[DOCS_ANNOTATED], now - before)
+    return _CuratedBefore(wrote[DOCS_CURATED], *added)
 
 
 def _ids(df, limit: int) -> list[str]:
@@ -203,7 +205,8 @@ def run_dedup(ctx: StageContext) -> StageResult:
     # decided before this run writes the dedup tables
     curated_before = None if mode == "full" or cfg.line_dedup.enabled else _curated_before(ctx, version)
 
-    sig_version, n_sigs, signed = _write_signatures(ctx, cfg, version, candidates, mode=mode)
+    sig_version, n_sigs, signed = _write_signatures(ctx, cfg, version, candidates, mode=mode,
+                                                    new_files=curated_before and curated_before.new_files)
     # Every row signed in this run: the table holds exactly the kept documents, with their current
     # quality and length (a rebuild, or a first run); no join with docs_annotated.
     fresh = signed == n_sigs

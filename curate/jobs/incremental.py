@@ -38,6 +38,13 @@ def stage_hash(ctx: StageContext, name: str, *, fingerprint: bool = True) -> str
     """Hash of what decides stage `name`'s output besides its input tables' versions (compared on
     their own, `unchanged_since`): its settings, its non-table inputs and which tables it reads.
     `fingerprint` False leaves the non-table inputs out (ingest compares its files one by one)."""
+    key = ("stage_hash", name, fingerprint)
+    if key not in ctx.memo:
+        ctx.memo[key] = _stage_hash(ctx, name, fingerprint=fingerprint)
+    return ctx.memo[key]
+
+
+def _stage_hash(ctx: StageContext, name: str, *, fingerprint: bool) -> str:
     try:
         st = dag.stage(name)
     except KeyError:  # a job outside the DAG: the whole config decides
@@ -83,13 +90,30 @@ def mixture_hash(ctx: StageContext) -> str:
 
 
 def last_success(ctx: StageContext, name: str) -> Row | None:
-    """The `runs` row of stage `name`'s latest successful run (read without a Spark job)."""
-    runs = ctx.store.read_arrow(RUNS)
+    """The `runs` row of stage `name`'s latest successful run (read without a Spark job, once per stage)."""
+    if "runs" not in ctx.memo:
+        ctx.memo["runs"] = ctx.store.read_arrow(RUNS)
+    runs = ctx.memo["runs"]
     if runs is None:
         return None
     done = runs.filter(pc.and_(pc.equal(runs["stage"], name), pc.equal(runs["status"], "succeeded")))
     rows = done.sort_by([("started_at", "descending")]).slice(0, 1).to_pylist()
     return Row(**rows[0]) if rows else None
+
+
+def added_files(ctx: StageContext, stage: str, table: str, version: int) -> tuple[int, set[str]] | None:
+    """(the version of `table` stage `stage` last read, the data files `table` gained from it to
+    `version`) when it only gained files since (rows appended, none rewritten or removed); None
+    otherwise, or where the engine cannot list its files as files that hold the rows as they are."""
+    last = last_success(ctx, stage)
+    read = dict(last.input_versions or {}) if last is not None else {}
+    if table not in read:
+        return None
+    before = ctx.store.data_files(table, version=read[table])
+    now = ctx.store.data_files(table, version=version)
+    if before is None or now is None or not before <= now:
+        return None
+    return read[table], now - before
 
 
 def outputs_unchanged(ctx: StageContext, run: Row) -> bool:

@@ -31,11 +31,14 @@ log = logging.getLogger(__name__)
 
 
 def _listed(ctx: StageContext) -> list[tuple[FileTask, FileState]]:
-    """Every input task with the current state of its file."""
-    inputs = ctx.options.get("inputs") or ctx.cfg.inputs
-    tasks = list_tasks(inputs, ctx.cfg.ingest, storage=ctx.store.storage)
-    states = file_states(tasks, ctx.store.storage)
-    return [(t, states[t.input_file]) for t in tasks]
+    """Every input task with the current state of its file (listed once per stage: the stage's hash
+    covers them too)."""
+    if "ingest_listed" not in ctx.memo:
+        inputs = ctx.options.get("inputs") or ctx.cfg.inputs
+        tasks = list_tasks(inputs, ctx.cfg.ingest, storage=ctx.store.storage)
+        states = file_states(tasks, ctx.store.storage)
+        ctx.memo["ingest_listed"] = [(t, states[t.input_file]) for t in tasks]
+    return ctx.memo["ingest_listed"]
 
 
 def _task_key(task: FileTask, state: FileState) -> tuple:

@@ -134,6 +134,10 @@ def test_delete_and_append_rewrites_only_the_files_holding_a_removed_row(spark, 
     with pytest.raises(StorageError, match="changed by another writer"):
         store.delete_and_append(frame(spark, 1, start=30), "t", schema=SCHEMA, key="k", remove=[], read_version=1)
     assert store.version("t") == version
+    # Nothing removed: an append, every file kept.
+    appended = store.delete_and_append(frame(spark, 1, start=30), "t", schema=SCHEMA, key="k", remove=[],
+                                       read_version=version)
+    assert store.data_files("t", version=appended) > files and store.rows("t", version=appended) == 11
 
 
 def test_replace_rows_writes_from_the_driver_and_replaces(store):
