@@ -343,14 +343,32 @@ def data_files(uri: str, version: int, where_true: str | None = None, *, storage
     return [join(uri, a["path"]) for a in sorted(files, key=lambda a: a["size_bytes"], reverse=True)]
 
 
-def _utc(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _plain_type(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_timestamp(t) and t.tz is None:
+        return pa.timestamp("us", tz="UTC")
+    if pa.types.is_string_view(t):
+        return pa.string()
+    if pa.types.is_binary_view(t):
+        return pa.binary()
+    if pa.types.is_map(t):
+        return pa.map_(_plain_type(t.key_type), _plain_type(t.item_type))
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_plain_type(t.value_type)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_plain_type(t.value_type)))
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_plain_type(f.type)) for f in t])
+    return t
+
+
+def _plain(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """Spark's Parquet writer stores timestamps as INT96 (`spark.sql.parquet.outputTimestampType`'s
-    default), which pyarrow reads without a time zone: they are UTC instants, as Delta's are."""
+    default), which pyarrow reads without a time zone: they are UTC instants, as Delta's are.
+    delta-rs stores strings as string views, which pyarrow reads as such and many of its kernels
+    (filter, take, is_in) and Spark do not take: read as plain strings."""
     for batch in batches:
-        naive = [i for i, f in enumerate(batch.schema) if pa.types.is_timestamp(f.type) and f.type.tz is None]
-        for i in naive:
-            batch = batch.set_column(i, batch.schema.field(i).name, batch.column(i).cast(pa.timestamp("us", tz="UTC")))
-        yield batch
+        schema = pa.schema([f.with_type(_plain_type(f.type)) for f in batch.schema], metadata=batch.schema.metadata)
+        yield batch if schema == batch.schema else batch.cast(schema)
 
 
 def rows_table(rows: list[tuple], schema: StructType) -> pa.Table:
@@ -378,13 +396,13 @@ def read_files(files: list[str], schema: StructType, *, columns: Sequence[str] |
 def _file_batches(file_uri: str, *, columns: Sequence[str] | None, storage: Storage,
                   missing_ok: bool = False) -> Iterator[pa.RecordBatch]:
     """The batches of one Parquet data file (`columns`, default all; `missing_ok`: those it holds),
-    timestamps as UTC."""
+    timestamps as UTC, strings plain (`_plain`)."""
     fs, path = storage.filesystem(file_uri)
     with fs.open_input_file(path) as source:
         parquet = pq.ParquetFile(source, coerce_int96_timestamp_unit="us")
         if columns is not None and missing_ok:
             columns = [c for c in columns if c in parquet.schema_arrow.names]
-        yield from _utc(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns))
+        yield from _plain(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns))
 
 
 def _read_file(file_uri: str, *, columns: list[str] | None, fn: BatchFn,

@@ -58,13 +58,13 @@ from curate.pipelines.dedup import (
     curated_batches,
     find_duplicates,
     remove_duplicates,
-    selected_batches,
     signature_fn,
     signature_params,
     signatures,
 )
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS, LINE_DEDUP_DOCS, LINE_HASHES
+from curate.spark_tasks import selected_batches
 
 log = logging.getLogger(__name__)
 
@@ -156,10 +156,6 @@ def _curated_before(ctx: StageContext, docs_version: int) -> _CuratedBefore | No
     return _CuratedBefore(wrote[DOCS_CURATED], *added)
 
 
-def _ids(df, limit: int) -> list[str]:
-    return sorted(r.doc_id for r in df.select("doc_id").limit(limit).collect())
-
-
 def _update_curated(ctx: StageContext, before: _CuratedBefore, docs_version: int, candidates, clusters_version: int,
                     counts: dict) -> int | None:
     """docs_curated brought to (kept documents less removed duplicates) by deleting the documents that
@@ -167,17 +163,19 @@ def _update_curated(ctx: StageContext, before: _CuratedBefore, docs_version: int
     changed. The rows of the documents that joined are read from docs_annotated's new files (an old
     document joins only when the duplicate that displaced it is gone: from all files then)."""
     store = ctx.store
-    held = store.read(DOCS_CURATED, version=before.curated_version).select("doc_id")
+    held = store.read(DOCS_CURATED, version=before.curated_version).select("doc_id", F.lit(True).alias("held"))
     removed = store.read(DUP_CLUSTERS, version=clusters_version).where(~F.col("is_kept")).select("doc_id")
-    target = candidates.select("doc_id").join(removed, "doc_id", "left_anti")
-    left = _ids(held.join(target, "doc_id", "left_anti"), MAX_CHANGED_DOCS + 1)
-    joined = target.join(held, "doc_id", "left_anti")
-    joined_ids = _ids(joined, MAX_CHANGED_DOCS + 1)
-    if len(left) + len(joined_ids) > MAX_CHANGED_DOCS:
+    target = candidates.select("doc_id").join(removed, "doc_id", "left_anti").withColumn("target", F.lit(True))
+    was = store.read(DOCS_ANNOTATED, version=before.annotated_version).select("doc_id", F.lit(True).alias("old"))
+    # One query: the documents in only one of docs_curated and its target, and whether each was annotated before.
+    changed = (held.join(target, "doc_id", "full").where(F.col("held").isNull() | F.col("target").isNull())
+               .join(was, "doc_id", "left").limit(MAX_CHANGED_DOCS + 1).collect())
+    if len(changed) > MAX_CHANGED_DOCS:
         log.info("[%s] more than %d documents join or leave docs_curated: rewriting it", ctx.run_id, MAX_CHANGED_DOCS)
         return None
-    old = _ids(joined.join(store.read(DOCS_ANNOTATED, version=before.annotated_version).select("doc_id"), "doc_id",
-                           "left_semi"), MAX_CHANGED_DOCS)
+    left = sorted(r.doc_id for r in changed if r.held)
+    joined_ids = sorted(r.doc_id for r in changed if r.target)
+    old = [r.doc_id for r in changed if r.target and r.old]
 
     def rows_of(ids: list[str], files: set[str] | None):
         return store.file_frame(DOCS_ANNOTATED, functools.partial(selected_batches, ids=pa.array(ids, pa.string())),

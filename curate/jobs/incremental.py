@@ -101,17 +101,19 @@ def last_success(ctx: StageContext, name: str) -> Row | None:
     return Row(**rows[0]) if rows else None
 
 
-def added_files(ctx: StageContext, stage: str, table: str, version: int) -> tuple[int, set[str]] | None:
+def added_files(ctx: StageContext, stage: str, table: str, version: int, *,
+                appended_only: bool = True) -> tuple[int, set[str]] | None:
     """(the version of `table` stage `stage` last read, the data files `table` gained from it to
-    `version`) when it only gained files since (rows appended, none rewritten or removed); None
-    otherwise, or where the engine cannot list its files as files that hold the rows as they are."""
+    `version`), with `appended_only` only when it did not lose a file since (rows appended, none
+    rewritten or removed); None otherwise, or where the engine cannot list its files as files that
+    hold the rows as they are. Rows the stage has not seen are in those files either way."""
     last = last_success(ctx, stage)
     read = dict(last.input_versions or {}) if last is not None else {}
     if table not in read:
         return None
     before = ctx.store.data_files(table, version=read[table])
     now = ctx.store.data_files(table, version=version)
-    if before is None or now is None or not before <= now:
+    if before is None or now is None or (appended_only and not before <= now):
         return None
     return read[table], now - before
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections import Counter
 
+import pyarrow as pa
 from pyspark.sql import functions as F
 
 from curate.errors import ConfigError, StorageError
 from curate.jobs.common import StageContext, StageResult, stage_main
-from curate.jobs.incremental import MAX_CHANGED_DOCS, rows_are_current
+from curate.jobs.incremental import MAX_CHANGED_DOCS, added_files, rows_are_current
 from curate.pipelines.tokenize import tokenize
 from curate.schemas.tables import DOCS_TOKENIZED
+from curate.spark_tasks import selected_batches
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
 from curate.tokenize.spark import token_tally, tokenize_columns, tokenize_fn
 
@@ -38,6 +41,13 @@ def _encode_new(ctx: StageContext, name: str, version: int, held_version: int, c
     held = ctx.store.read(DOCS_TOKENIZED, version=held_version)
     new = docs.join(held.select("doc_id"), "doc_id", "left_anti")
     counts["encoded"] = new.count()
+    added = added_files(ctx, "tokenize", name, version, appended_only=False)
+    if added is not None and counts["encoded"] <= MAX_CHANGED_DOCS:
+        # The new documents are in the files the input gained since the last tokenize: only those are
+        # read, and of them only the new documents' rows pass to the encoding.
+        ids = pa.array(sorted(r.doc_id for r in new.select("doc_id").collect()), pa.string())
+        new = ctx.store.file_frame(name, functools.partial(selected_batches, ids=ids), docs.schema, version=version,
+                                   columns=docs.columns, only=added[1])
     gone = held.select("doc_id").join(docs.select("doc_id"), "doc_id", "left_anti")
     removed = [r.doc_id for r in gone.limit(MAX_CHANGED_DOCS + 1).collect()]
     counts["removed"] = len(removed) if len(removed) <= MAX_CHANGED_DOCS else gone.count()

@@ -219,9 +219,3 @@ def curated_batches(batches: Iterator[pa.RecordBatch], removed: pa.Array) -> Ite
     for batch in batches:
         keep = pc.and_(pc.fill_null(batch.column("keep"), False), pc.invert(pc.is_in(batch.column("doc_id"), removed)))
         yield batch.filter(keep)
-
-
-def selected_batches(batches: Iterator[pa.RecordBatch], ids: pa.Array) -> Iterator[pa.RecordBatch]:
-    """The rows of the batches whose doc_id is one of `ids` (a few)."""
-    for batch in batches:
-        yield batch.filter(pc.is_in(batch.column("doc_id"), ids))
