@@ -274,9 +274,9 @@ impl Hasher for FxHasher {
         for c in &mut chunks {
             self.add(u64::from_le_bytes(c.try_into().unwrap()));
         }
-        let mut tail = [0u8; 8];
-        tail[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
-        self.add(u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56);
+        // The last bytes gathered one by one: a copy into a buffer would call memcpy.
+        let tail = chunks.remainder().iter().rev().fold(0u64, |t, &b| t << 8 | b as u64);
+        self.add(tail ^ (bytes.len() as u64) << 56);
     }
     fn write_u8(&mut self, i: u8) {
         self.add(i as u64);
@@ -511,7 +511,7 @@ impl Kernels {
         }
         // Each distinct chunk of the document is looked up in the (large) cache once; its repeats
         // are found in this document's own (small) map, already as local ids.
-        let mut seen: HashMap<&str, (u32, u32), Fx> = HashMap::with_capacity_and_hasher(1024, Fx::default());
+        let mut seen: HashMap<&str, (u32, u32), Fx> = HashMap::with_capacity_and_hasher(text.len() / 16, Fx::default());
         let mut local_ids: Vec<u32> = Vec::new();
         let mut global = Vec::new();
         let mut vocab = Vec::new();
@@ -567,19 +567,17 @@ impl Kernels {
             }
             stop += w.stop as usize;
         }
-        let bullets = lines.iter().filter(|l| {
-            let l = l.trim_start_matches(is_space);
-            l.starts_with('•') || l.starts_with('-')
-        });
+        let bullets = lines.iter().filter(|l| lstrip(l).starts_with(['•', '-']));
         let ellipsis_lines = lines.iter().filter(|l| {
-            let l = l.trim_end_matches(is_space);
+            let l = rstrip(l);
             l.ends_with("...") || l.ends_with('…')
         });
+        let (hashes, ellipses) = hash_and_ellipsis_counts(text);
         [
             content as f64,
             ratio(content_chars as usize, content as usize),
-            ratio(text.bytes().filter(|&b| b == b'#').count(), n_tokens),
-            ratio(text.matches("...").count() + text.matches('…').count(), n_tokens),
+            ratio(hashes, n_tokens),
+            ratio(ellipses, n_tokens),
             ratio(bullets.count(), lines.len()),
             ratio(ellipsis_lines.count(), lines.len()),
             ratio(alpha as usize, n_tokens),
@@ -624,6 +622,26 @@ impl Kernels {
             out[n + 2] = ratio(chars as usize, n_chars);
         }
         out
+    }
+}
+
+/// (`text.count("#")`, `text.count("...") + text.count("…")`) in one pass.
+fn hash_and_ellipsis_counts(text: &str) -> (usize, usize) {
+    let b = text.as_bytes();
+    let (mut hashes, mut ellipses, mut i) = (0, 0, 0);
+    loop {
+        i = find_byte(b, i, |x| (x == b'#') | (x == b'.') | (x == 0xe2));
+        if i == b.len() {
+            return (hashes, ellipses);
+        }
+        let rest = &b[i..];
+        if rest[0] == b'#' {
+            hashes += 1;
+        } else if rest.starts_with(b"...") || rest.starts_with("…".as_bytes()) {
+            ellipses += 1;
+            i += 2;
+        }
+        i += 1;
     }
 }
 
