@@ -373,10 +373,20 @@ impl Hash for Key {
     }
 }
 
-/// A cached chunk's words: most chunks are one.
-enum Ids {
-    One(u32),
-    Many(Box<[u32]>),
+/// A cached chunk's words: up to three held here (no pointer to follow), more in
+/// `Kernels::long_ids` from `ids[0]` on.
+#[derive(Clone, Copy)]
+struct Ids {
+    len: u32,
+    ids: [u32; 3],
+}
+
+/// `out.extend_from_slice(ids)` for the few ids of a chunk, without a call to memcpy.
+#[inline]
+fn push_all(out: &mut Vec<u32>, ids: &[u32]) {
+    for &id in ids {
+        out.push(id);
+    }
 }
 
 const CACHE_SIZE: usize = 1 << 17; // split chunks
@@ -389,6 +399,7 @@ struct Kernels {
     rules: spacy::Rules,
     chunk_tokens: PyObject,
     cache: HashMap<Key, Ids, Fx>,
+    long_ids: Vec<u32>,
     vocab: Vocab,
     local: Vec<u32>, // per global word: local id + 1 in the current document, 0 if not seen
 }
@@ -463,16 +474,13 @@ impl Kernels {
             }
             return Ok(());
         }
-        match self.cache.get(chunk) {
-            Some(Ids::One(id)) => {
-                out.push(*id);
-                return Ok(());
-            }
-            Some(Ids::Many(ids)) => {
-                out.extend_from_slice(ids);
-                return Ok(());
-            }
-            None => {}
+        if let Some(&Ids { len, ids }) = self.cache.get(chunk) {
+            let ids = match len {
+                0..=3 => &ids[..len as usize],
+                _ => &self.long_ids[ids[0] as usize..][..len as usize],
+            };
+            push_all(out, ids);
+            return Ok(());
         }
         if self.plain(chunk) {
             out.push(self.vocab.intern(chunk));
@@ -495,10 +503,14 @@ impl Kernels {
             }
         }
         if chunk.len() <= LONGEST_CACHED {
-            let ids = match &out[start..] {
-                [id] => Ids::One(*id),
-                ids => Ids::Many(ids.into()),
-            };
+            let words = &out[start..];
+            let mut ids = Ids { len: words.len() as u32, ids: [0; 3] };
+            if words.len() <= 3 {
+                ids.ids[..words.len()].copy_from_slice(words);
+            } else {
+                ids.ids[0] = self.long_ids.len() as u32;
+                self.long_ids.extend_from_slice(words);
+            }
             self.cache.insert(Key::new(chunk), ids);
         }
         Ok(())
@@ -507,6 +519,7 @@ impl Kernels {
     fn tokenize(&mut self, py: Python<'_>, text: &str) -> PyResult<Doc> {
         if self.cache.len() > CACHE_SIZE || self.vocab.words.len() > VOCAB_SIZE || self.vocab.word_bytes > MAX_WORD_BYTES {
             self.cache.clear();
+            self.long_ids.clear();
             self.vocab.clear();
         }
         // Each distinct chunk of the document is looked up in the (large) cache once; its repeats
@@ -518,11 +531,7 @@ impl Kernels {
         let mut ids = Vec::with_capacity(text.len() / 4);
         for chunk in split_ws(text) {
             if let Some(&(start, end)) = seen.get(chunk) {
-                if end == start + 1 {
-                    ids.push(local_ids[start as usize]);
-                } else {
-                    ids.extend_from_slice(&local_ids[start as usize..end as usize]);
-                }
+                push_all(&mut ids, &local_ids[start as usize..end as usize]);
                 continue;
             }
             global.clear();
@@ -541,7 +550,7 @@ impl Kernels {
                 local_ids.push(*slot - 1);
             }
             seen.insert(chunk, (start as u32, local_ids.len() as u32));
-            ids.extend_from_slice(&local_ids[start..]);
+            push_all(&mut ids, &local_ids[start..]);
         }
         for &g in &vocab {
             self.local[g as usize] = 0;
@@ -969,6 +978,7 @@ impl Kernels {
             rules: spacy::Rules::new(patterns, suffix_window, map, merge_map, chars),
             chunk_tokens,
             cache: HashMap::with_hasher(Fx::default()),
+            long_ids: Vec::new(),
             vocab: Vocab::default(),
             local: Vec::new(),
         })
