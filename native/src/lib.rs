@@ -404,7 +404,7 @@ struct Kernels {
     local: Vec<u32>, // per global word: local id + 1 in the current document, 0 if not seen
 }
 
-/// The words seen (until the cache or they are full), numbered.
+/// The words seen (until they are full), numbered.
 #[derive(Default)]
 struct Vocab {
     words: Vec<Word>,
@@ -517,9 +517,14 @@ impl Kernels {
     }
 
     fn tokenize(&mut self, py: Python<'_>, text: &str) -> PyResult<Doc> {
-        if self.cache.len() > CACHE_SIZE || self.vocab.words.len() > VOCAB_SIZE || self.vocab.word_bytes > MAX_WORD_BYTES {
+        // The split chunks hold word ids, so they go with the words; the words stay when only the
+        // split chunks are full.
+        let words_full = self.vocab.words.len() > VOCAB_SIZE || self.vocab.word_bytes > MAX_WORD_BYTES;
+        if words_full || self.cache.len() > CACHE_SIZE {
             self.cache.clear();
             self.long_ids.clear();
+        }
+        if words_full {
             self.vocab.clear();
         }
         // Each distinct chunk of the document is looked up in the (large) cache once; its repeats
