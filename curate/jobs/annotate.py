@@ -60,11 +60,12 @@ def run_annotate(ctx: StageContext) -> StageResult:
     incremental = ctx.store.exists(DOCS_ANNOTATED) and rows_are_current(ctx, "annotate")
     # docs_raw only gained files since the last annotate (ingest appends): the new documents are theirs
     added = added_files(ctx, "annotate", DOCS_RAW, version) if incremental else None
-    docs = ctx.store.read(DOCS_RAW, version=version)
+    docs = None  # the new documents, found by a join, where docs_raw's new files cannot tell them
     if added is not None:
         rows_in = ctx.store.rows(DOCS_RAW, version=version) - ctx.store.rows(DOCS_RAW, version=added[0])
     elif incremental:
-        docs = docs.join(ctx.store.read(DOCS_ANNOTATED).select("doc_id"), "doc_id", "left_anti")
+        docs = ctx.store.read(DOCS_RAW, version=version).join(ctx.store.read(DOCS_ANNOTATED).select("doc_id"),
+                                                              "doc_id", "left_anti")
         rows_in = docs.count()
     else:
         rows_in = ctx.store.rows(DOCS_RAW, version=version)

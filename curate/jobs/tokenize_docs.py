@@ -32,6 +32,13 @@ def _encode_all(ctx: StageContext, name: str, version: int) -> tuple[int, Counte
                               schema=DOCS_TOKENIZED_SCHEMA, version=version, columns=columns, tally=token_tally)
 
 
+def _few_ids(df) -> tuple[list[str], int]:
+    """The doc_ids of `df` (the first MAX_CHANGED_DOCS + 1 when it holds more) and how many it holds:
+    one query when they are few."""
+    ids = [r.doc_id for r in df.select("doc_id").limit(MAX_CHANGED_DOCS + 1).collect()]
+    return ids, len(ids) if len(ids) <= MAX_CHANGED_DOCS else df.count()
+
+
 def _encode_new(ctx: StageContext, name: str, version: int, held_version: int, counts: dict) -> tuple[int, Counter]:
     """Encode the documents of table `name` that docs_tokenized lacks and delete those no longer in
     it; `counts` gets how many of each. Only the files holding a deleted row are rewritten
@@ -40,17 +47,15 @@ def _encode_new(ctx: StageContext, name: str, version: int, held_version: int, c
     docs = ctx.store.read(name, version=version)
     held = ctx.store.read(DOCS_TOKENIZED, version=held_version)
     new = docs.join(held.select("doc_id"), "doc_id", "left_anti")
-    counts["encoded"] = new.count()
+    new_ids, counts["encoded"] = _few_ids(new)
     added = added_files(ctx, "tokenize", name, version, appended_only=False)
     if added is not None and counts["encoded"] <= MAX_CHANGED_DOCS:
         # The new documents are in the files the input gained since the last tokenize: only those are
         # read, and of them only the new documents' rows pass to the encoding.
-        ids = pa.array(sorted(r.doc_id for r in new.select("doc_id").collect()), pa.string())
+        ids = pa.array(sorted(new_ids), pa.string())
         new = ctx.store.file_frame(name, functools.partial(selected_batches, ids=ids), docs.schema, version=version,
                                    columns=docs.columns, only=added[1])
-    gone = held.select("doc_id").join(docs.select("doc_id"), "doc_id", "left_anti")
-    removed = [r.doc_id for r in gone.limit(MAX_CHANGED_DOCS + 1).collect()]
-    counts["removed"] = len(removed) if len(removed) <= MAX_CHANGED_DOCS else gone.count()
+    removed, counts["removed"] = _few_ids(held.select("doc_id").join(docs.select("doc_id"), "doc_id", "left_anti"))
     out_version = held_version
     if len(removed) > MAX_CHANGED_DOCS:  # one commit: the rows still in the input, then the new ones
         kept = held.join(docs.select("doc_id"), "doc_id", "left_semi").withColumn(
