@@ -229,11 +229,7 @@ class DeltaRsWriter(DataSourceArrowWriter):
     # ---- executors -------------------------------------------------------------------------
     def write(self, iterator: Iterator[pa.RecordBatch]) -> DeltaFiles:
         sink = FileSink(self.uri, self.arrow_schema, self.partition_by, self.split_by, storage=self.storage)
-        for batch in iterator:
-            sink.write(pa.Table.from_batches([batch]))
-        adds = sink.close()
-        fault_point(f"write:{self.table}")  # files written, task not reported
-        return DeltaFiles(adds=adds)
+        return DeltaFiles(adds=_sunk(iterator, sink, self.table))
 
     # ---- driver side -------------------------------------------------------------------------
     def commit(self, messages: list[DeltaFiles | None]) -> None:
@@ -291,6 +287,16 @@ class DeltaRsWriter(DataSourceArrowWriter):
             raise
 
 
+def _sunk(batches: Iterator[pa.RecordBatch], sink: FileSink, table: str) -> list[dict]:
+    """The batches written into `sink`'s files (uncommitted): their add actions."""
+    for batch in batches:
+        if batch.num_rows:
+            sink.write(pa.Table.from_batches([batch]))
+    adds = sink.close()
+    fault_point(f"write:{table}")  # files written, task not reported
+    return adds
+
+
 def delete_files(uri: str, paths: list[str], *, storage: Storage) -> None:
     """Delete uncommitted files, by their paths relative to the table at `uri`."""
     fs, table_path = storage.filesystem(uri)
@@ -313,16 +319,24 @@ def _counted(batches: Iterator[pa.RecordBatch], counter) -> Iterator[pa.RecordBa
         yield b
 
 
+def _table_name(uri: str) -> str:
+    return posixpath.basename(uri.rstrip("/"))
+
+
+def _tallied_batches(batches: Iterator[pa.RecordBatch], tally: TallyFn | None,
+                     counts: Counter) -> Iterator[pa.RecordBatch]:
+    for b in batches:
+        if tally is not None:
+            counts.update(tally(b))
+        yield b
+
+
 def _map_file(file_uri: str, *, dst_uri: str, columns: list[str] | None, schema: pa.Schema,
               split_by: list[str], fn: BatchFn, tally: TallyFn | None, records,
               storage: Storage) -> Iterator[pa.RecordBatch]:
     sink, counts = FileSink(dst_uri, schema, split_by=split_by, storage=storage), Counter()
-    for b in _read_file(file_uri, columns=columns, fn=fn, records=records, storage=storage):
-        sink.write(pa.Table.from_batches([b]))
-        if tally is not None:
-            counts.update(tally(b))
-    adds = sink.close()
-    fault_point(f"write:{posixpath.basename(dst_uri.rstrip('/'))}")  # file written, task not reported
+    batches = _read_file(file_uri, columns=columns, fn=fn, records=records, storage=storage)
+    adds = _sunk(_tallied_batches(batches, tally, counts), sink, _table_name(dst_uri))
     yield pa.RecordBatch.from_pydict({"adds": [json.dumps(adds)], "counts": [json.dumps(counts)]})
 
 
@@ -442,6 +456,54 @@ def map_files(spark: SparkSession, files: list[str], fn: BatchFn, dst_uri: str, 
             adds.extend(json.loads(row["adds"]))
             counts.update(json.loads(row["counts"]))
     return adds, counts
+
+
+def _without_keys(file_uri: str, *, key: str, keys: pa.Array, uri: str, schema: pa.Schema,
+                  split_by: list[str], storage: Storage) -> Iterator[pa.RecordBatch]:
+    """When data file `file_uri` holds a row whose `key` is in `keys`: the file written again without
+    those rows (`file` and the new files' add actions); nothing for a file that holds none."""
+    held = [b.column(0) for b in _file_batches(file_uri, columns=[key], storage=storage)]
+    if not held or not pc.any(pc.is_in(pa.chunked_array(held), keys)).as_py():
+        return
+    rows = (_with_fields(b, schema) for b in _file_batches(file_uri, columns=None, storage=storage))
+    kept = (b.filter(pc.invert(pc.fill_null(pc.is_in(b.column(key), keys), False))) for b in rows)
+    adds = _sunk(kept, FileSink(uri, schema, split_by=split_by, storage=storage), _table_name(uri))
+    yield pa.RecordBatch.from_pydict({"file": [file_uri], "adds": [json.dumps(adds)]})
+
+
+def _with_fields(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """`batch` with `schema`'s fields, nulls for those it lacks (a file written before they were added)."""
+    have = set(batch.schema.names)
+    return pa.RecordBatch.from_arrays(
+        [batch.column(f.name) if f.name in have else pa.nulls(batch.num_rows, f.type) for f in schema],
+        schema=schema)
+
+
+def without_keys(spark: SparkSession, files: list[str], *, key: str, keys: Sequence[str], uri: str,
+                 schema: StructType, split_by: Sequence[str] = (), storage: Storage) -> tuple[set[str], list[dict]]:
+    """The data files `files` of the table at `uri` that hold a row whose `key` is in `keys`, each
+    written again without those rows by a task of its own (the others are only read by their key
+    column); nothing is committed. Returns (the files rewritten, the new files' add actions)."""
+    task = functools.partial(_without_keys, key=key, keys=pa.array(sorted(keys), pa.string()), uri=uri,
+                             schema=delta_arrow_schema(schema), split_by=list(split_by), storage=storage)
+    rewritten, adds = set(), []
+    for row in map_groups(spark, files, task, "file string, adds string").collect():
+        rewritten.add(row["file"])
+        adds.extend(json.loads(row["adds"]))
+    return rewritten, adds
+
+
+def write_files(df: DataFrame, uri: str, schema: StructType, *, split_by: Sequence[str] = (),
+                storage: Storage) -> list[dict]:
+    """The rows of `df` (the table's columns) written as Parquet files of the table at `uri` by its
+    tasks, uncommitted: their add actions."""
+    arrow_schema = delta_arrow_schema(schema)
+
+    def task(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        sink = FileSink(uri, arrow_schema, split_by=split_by, storage=storage)
+        yield pa.RecordBatch.from_pydict({"adds": [json.dumps(_sunk(batches, sink, _table_name(uri)))]})
+
+    return [a for row in df.mapInArrow(task, "adds string").collect() for a in json.loads(row["adds"])]
 
 
 def commit_files(uri: str, adds: list[dict], schema: StructType, *, read_version: int | None,

@@ -23,12 +23,20 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DateType, DoubleType, IntegerType, LongType, StringType, StructType, TimestampType
 
-from curate.delta.datasource import FileSink, delta_arrow_schema, files_frame, read_files, rows_table
-from curate.delta.kernel_log import KernelLog, LogSnapshot
+from curate.delta.datasource import (
+    FileSink,
+    delta_arrow_schema,
+    files_frame,
+    read_files,
+    rows_table,
+    without_keys,
+    write_files,
+)
+from curate.delta.kernel_log import KernelLog, LogFile, LogSnapshot
 from curate.delta.store import DeltaStore, files_hold_rows
 from curate.errors import StorageError
 from curate.faults import fault_point
-from curate.schemas.tables import conform
+from curate.schemas.tables import SPLIT_FILES_BY, conform
 from curate.storage import Storage, join
 
 if TYPE_CHECKING:
@@ -240,10 +248,33 @@ class NativeStore(DeltaStore):
 
     def _delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str,
                            remove: Sequence[str]) -> int:
-        """One MERGE: the removed keys delete their rows, the rows of `df` whose key the table lacks
-        are inserted; with nothing to remove, an append (a MERGE would join the whole table)."""
+        """With nothing to remove, an append (a MERGE would join the whole table). Otherwise, where the
+        table's files hold its rows as they are and Delta's transaction is reachable: a task per data
+        file reads its key column and, when it holds a removed key, writes it again without those
+        rows; `df`'s rows are written as new files by its tasks; one commit removes the files
+        rewritten and adds the new ones. A MERGE rewrites the same files, but after joining the whole
+        table in Spark jobs, and writes every column back through the JVM. Elsewhere, that MERGE."""
+        version = self.version(name)
         if not remove:
-            return self._write(df, name, schema=schema, overwrite=False, read_version=self.version(name))
+            return self._write(df, name, schema=schema, overwrite=False, read_version=version)
+        snapshot = self._log_snapshot(name, version)
+        if snapshot is None or self._delta_log is None:
+            return self._merge_delete_and_append(df, name, schema=schema, key=key, remove=remove)
+        split_by = SPLIT_FILES_BY.get(name, ())
+        try:
+            rewritten, adds = without_keys(self.spark, [f.uri for f in snapshot.files], key=key, keys=remove,
+                                           uri=self.path(name), schema=schema, split_by=split_by, storage=self.storage)
+            adds += write_files(conform(df, schema, table=name), self.path(name), schema, split_by=split_by,
+                                storage=self.storage)
+        except Exception as err:
+            raise self._write_error(name, err) from err
+        return self._commit_files(name, adds, schema, read_version=version,
+                                  removed=[f for f in snapshot.files if f.uri in rewritten])
+
+    def _merge_delete_and_append(self, df: DataFrame, name: str, *, schema: StructType, key: str,
+                                 remove: Sequence[str]) -> int:
+        """One MERGE: the removed keys delete their rows, the rows of `df` whose key the table lacks
+        are inserted."""
         source = conform(df, schema, table=name).withColumn("_remove", F.lit(False))
         gone = self.spark.createDataFrame([(k,) for k in remove], StructType([schema[key]]))
         nulls = [F.col(f.name) if f.name == key else F.lit(None).cast(f.dataType).alias(f.name)
@@ -283,13 +314,16 @@ class NativeStore(DeltaStore):
         return self.version(name)
 
     def _commit_files(self, name: str, adds: list[dict], schema: StructType, *, read_version: int | None,
-                      overwrite: bool = False) -> int:
+                      overwrite: bool = False, removed: Sequence[LogFile] = ()) -> int:
         """The files are committed as they are through Delta's own transaction (`OptimisticTransaction`,
         which checks concurrent commits as Spark's writes do) where the open source jar's internals
-        are reachable; elsewhere (Databricks' own Delta) they are read back and written through Spark."""
+        are reachable; elsewhere (Databricks' own Delta) they are read back and written through Spark.
+        `removed`: files of `read_version` the same commit removes (there, the open source jar's)."""
         from curate.delta.datasource import delete_files
 
         if self._delta_log is None:
+            if removed:
+                raise StorageError(f"removing files of table {name!r} needs Delta's open source transaction")
             return self._rewrite_files(name, adds, schema, read_version=read_version, overwrite=overwrite)
         jvm = self.spark._jvm  # noqa: SLF001
         try:
@@ -305,6 +339,9 @@ class NativeStore(DeltaStore):
                 if set(schema.names) - {f["name"] for f in current["fields"]}:  # a newer curate's columns
                     txn.updateMetadata(_action(jvm, {"metaData": {**_metadata(schema), "id": txn.metadata().id()}}),
                                        False)
+            if removed:
+                txn.readWholeTable()  # a concurrent commit conflicts
+                actions += _remove_actions(jvm, removed)
             fault_point(f"commit:{name}")  # every task's files written, nothing committed
             version = txn.commit(jvm.scala.jdk.javaapi.CollectionConverters.asScala(actions).toSeq(),
                                  _manual_update(jvm))
@@ -328,10 +365,7 @@ class NativeStore(DeltaStore):
         if snapshot is None:
             return [f.remove() for f in jvm.scala.jdk.javaapi.CollectionConverters.asJava(txn.filterFiles())]
         txn.readWholeTable()
-        now = int(time.time() * 1000)
-        return [_action(jvm, {"remove": {"path": f.path, "deletionTimestamp": now, "dataChange": True,
-                                         "extendedFileMetadata": True, "partitionValues": {}, "size": f.size}})
-                for f in snapshot.files]
+        return _remove_actions(jvm, snapshot.files)
 
     def _rewrite_files(self, name: str, adds: list[dict], schema: StructType, *, read_version: int | None,
                        overwrite: bool) -> int:
@@ -363,6 +397,13 @@ class NativeStore(DeltaStore):
 def _action(jvm, action: dict):
     """A Delta log action (`AddFile`, `Metadata`) from its JSON, as the log stores it."""
     return jvm.org.apache.spark.sql.delta.actions.Action.fromJson(json.dumps(action))
+
+
+def _remove_actions(jvm, files: Sequence[LogFile]) -> list:
+    now = int(time.time() * 1000)
+    return [_action(jvm, {"remove": {"path": f.path, "deletionTimestamp": now, "dataChange": True,
+                                     "extendedFileMetadata": True, "partitionValues": {}, "size": f.size}})
+            for f in files]
 
 
 def _add_action(add: dict) -> dict:

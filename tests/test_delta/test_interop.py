@@ -83,6 +83,21 @@ def test_native_maps_a_table_with_deletion_vectors_through_spark(spark, tmp_path
     assert [r["k"] for r in _rows(native.path("u"))] == [str(i) for i in range(10) if i != 3]
 
 
+def test_native_deletes_and_appends_through_a_merge_where_files_are_not_rows(spark, tmp_path):
+    """A table with deletion vectors (files that do not hold its rows as they are), and Databricks'
+    own Delta (no open source transaction): one MERGE instead of rewriting files in tasks."""
+    _dv_table(spark, str(tmp_path / "tables" / "t"))
+    native = open_store(spark, str(tmp_path), engine="native")
+    new = spark.createDataFrame([("10",)], _K)
+    version = native.delete_and_append(new, "t", schema=_K, key="k", remove=["4"], read_version=1)
+    assert sorted(r.k for r in native.read("t").collect()) == sorted([str(i) for i in range(10) if i not in (3, 4)]
+                                                                       + ["10"])
+    native._delta_log = None  # noqa: SLF001  as on Databricks
+    native.delete_and_append(spark.createDataFrame([], _K), "t", schema=_K, key="k", remove=["5"],
+                             read_version=version)
+    assert native.rows("t") == 8
+
+
 def test_native_without_the_open_source_internals_writes_through_spark(spark, tmp_path):
     """Where Delta's `DeltaLog` is not the open source jar's (Databricks' own Delta), the native
     engine commits task-written files and maps tables through Spark's Delta writes."""

@@ -140,6 +140,15 @@ def test_delete_and_append_rewrites_only_the_files_holding_a_removed_row(spark, 
     assert store.data_files("t", version=appended) > files and store.rows("t", version=appended) == 11
 
 
+def test_delete_and_append_of_every_row_of_a_file_leaves_no_file_for_it(spark, store):
+    store.append(frame(spark, 3).coalesce(1), "t", schema=SCHEMA)
+    store.append(frame(spark, 3, start=3).coalesce(1), "t", schema=SCHEMA)
+    version = store.delete_and_append(frame(spark, 0), "t", schema=SCHEMA, key="k", remove=["k0", "k1", "k2"],
+                                      read_version=1)
+    assert [r["k"] for r in delta_rows(store, "t")] == ["k3", "k4", "k5"]
+    assert len(store.data_files("t", version=version)) == 1 and store.rows("t", version=version) == 3
+
+
 def test_replace_rows_writes_from_the_driver_and_replaces(store):
     rows = [("a", 1, "p", {"x": "1"}, TS), ("b", None, None, None, TS)]
     assert store.replace_rows(rows, "t", schema=SCHEMA) == 0
