@@ -382,7 +382,7 @@ class NativeStore(DeltaStore):
 
     def _spark_map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                         columns: Sequence[str] | None, tally: TallyFn | None,
-                        where_true: str | None) -> tuple[int, Counter]:
+                        where_true: str | None, overwrite: bool) -> tuple[int, Counter]:
         """Through a Spark write; `tally` is summed in the writing tasks (an accumulator: a write is one
         result stage, whose successful tasks' updates Spark applies once), not by reading the table
         written again."""
@@ -391,7 +391,7 @@ class NativeStore(DeltaStore):
             fn = functools.partial(_tallied, fn=fn, tally=tally, counts=counts)
         frame = self._spark_frame(src, fn, schema, version=version, columns=columns, where_true=where_true)
         read_version = version if dst == src else self.version(dst)
-        return self._write(frame, dst, schema=schema, overwrite=True, read_version=read_version), counts.value
+        return self._write(frame, dst, schema=schema, overwrite=overwrite, read_version=read_version), counts.value
 
 
 def _action(jvm, action: dict):

@@ -301,16 +301,19 @@ class DeltaStore(ABC):
             delete_files(self.path(name), [a["path"] for a in adds], storage=self.storage)
 
     def _map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
-                  columns: Sequence[str] | None, tally: TallyFn | None,
-                  where_true: str | None) -> tuple[int, Counter]:
-        """Each task reads a data file of `src` and writes `dst` files itself (`datasource.map_files`),
-        committed as one overwrite: no column passes through the JVM."""
+                  columns: Sequence[str] | None, tally: TallyFn | None, where_true: str | None,
+                  only: set[str] | None = None, overwrite: bool = True) -> tuple[int, Counter]:
+        """Each task reads a data file of `src` (of `only`, when given) and writes `dst` files itself
+        (`datasource.map_files`), committed as one overwrite or append: no column passes through the
+        JVM. An append of nothing to an existing table commits nothing."""
         from curate.delta.datasource import map_files
 
         files = self._source_files(src, version, where_true)
         if files is None:
             return self._spark_map_into(src, fn, dst, schema=schema, version=version, columns=columns, tally=tally,
-                                        where_true=where_true)
+                                        where_true=where_true, overwrite=overwrite)
+        if only is not None:
+            files = [f for f in files if f in only]
         dst_version = version if dst == src else self.version(dst)
         try:
             adds, counts = map_files(self.spark, files, fn, self.path(dst), schema,
@@ -318,11 +321,13 @@ class DeltaStore(ABC):
                                      split_by=SPLIT_FILES_BY.get(dst, ()), storage=self.storage)
         except Exception as err:
             raise self._write_error(dst, err) from err
-        return self._commit_files(dst, adds, schema, read_version=dst_version, overwrite=True), counts
+        if not adds and not overwrite and dst_version is not None:
+            return dst_version, counts
+        return self._commit_files(dst, adds, schema, read_version=dst_version, overwrite=overwrite), counts
 
     def _spark_map_into(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
                         columns: Sequence[str] | None, tally: TallyFn | None,
-                        where_true: str | None) -> tuple[int, Counter]:
+                        where_true: str | None, overwrite: bool) -> tuple[int, Counter]:
         """`_map_into` where `src`'s files cannot be read as they are: through the engine's own reader."""
         raise self._unreadable(src)
 
@@ -346,6 +351,18 @@ class DeltaStore(ABC):
                                "of the files it skips")
         return self._map_into(src, fn, dst, schema=schema, version=version, columns=columns, tally=tally,
                               where_true=where_true)
+
+    def map_append(self, src: str, fn: BatchFn, dst: str, *, schema: StructType, version: int,
+                   columns: Sequence[str] | None = None, tally: TallyFn | None = None,
+                   where_true: str | None = None, only: set[str] | None = None) -> tuple[int, Counter]:
+        """`map_into`, appending to table `dst` instead of replacing it: `fn` of the rows of `src`'s
+        data files `only` (URIs as `data_files` lists them; all when None, and where the files cannot
+        be read as they are). Returns `dst`'s version after the append (unchanged when nothing was
+        written) and the sum of `tally`."""
+        if dst == src:
+            raise StorageError(f"map_append {src!r} into itself would append its rows again")
+        return self._map_into(src, fn, dst, schema=schema, version=version, columns=columns, tally=tally,
+                              where_true=where_true, only=only, overwrite=False)
 
     def rewrite(self, name: str, fn: BatchFn, *, schema: StructType, version: int,
                 tally: TallyFn | None = None) -> tuple[int, Counter]:

@@ -83,13 +83,13 @@ def run_annotate(ctx: StageContext) -> StageResult:
         out_version, tally = ctx.store.map_into(
             DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id), DOCS_ANNOTATED,
             schema=DOCS_ANNOTATED_SCHEMA, version=version, columns=DOCS_RAW_SCHEMA.names, tally=verdict_tally)
+    elif added is not None:  # a task per new file, appending what it writes: the other files' texts are not read
+        out_version, tally = ctx.store.map_append(
+            DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id), DOCS_ANNOTATED,
+            schema=DOCS_ANNOTATED_SCHEMA, version=version, columns=DOCS_RAW_SCHEMA.names, tally=verdict_tally,
+            only=added[1])
     else:
-        if added is not None:  # a task per new file: the other files' texts are not read
-            out = ctx.store.file_frame(DOCS_RAW, annotate_fn(cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id),
-                                       DOCS_ANNOTATED_SCHEMA, version=version, columns=DOCS_RAW_SCHEMA.names,
-                                       only=added[1])
-        else:
-            out = annotate(docs, cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id)
+        out = annotate(docs, cfg, eval_ngrams=eval_ngrams, run_id=ctx.run_id)
         out_version = ctx.store.append(out, DOCS_ANNOTATED, schema=DOCS_ANNOTATED_SCHEMA)
         written = ctx.store.read(DOCS_ANNOTATED, version=out_version).where(F.col("annotate_run_id") == ctx.run_id)
         tally = tally_batches(written.select("keep", "drop_reasons"), verdict_tally)

@@ -89,11 +89,11 @@ def _write_per_doc(ctx: StageContext, table: str, *, schema, params: str, batch_
         rows = store.rows(table, version=version)
         return version, rows, rows
     if new_files is not None:  # only these files are read, not every document's text
-        new = store.file_frame(DOCS_ANNOTATED, batch_fn, schema, version=docs_version, columns=columns,
-                               where_true="keep", only=new_files)
+        version, _ = store.map_append(DOCS_ANNOTATED, batch_fn, table, schema=schema, version=docs_version,
+                                      columns=columns, where_true="keep", only=new_files)
     else:
         new = frame_fn(candidates.join(stored.select("doc_id"), "doc_id", "left_anti"))
-    version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), table, schema=schema)
+        version = store.append(new.withColumn("dedup_run_id", F.lit(ctx.run_id)), table, schema=schema)
     rows = store.rows(table, version=version)
     return version, rows, rows - store.rows(table, version=stored_version)
 

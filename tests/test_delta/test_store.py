@@ -361,3 +361,29 @@ def test_split_files_hold_one_value_and_readers_skip_the_others(spark, store, mo
     assert len(everything) == 30
     with pytest.raises(StorageError, match="into itself"):
         store.map_into("t", same, "t", schema=schema, version=0, where_true="b")
+
+
+def test_map_append_reads_only_the_files_asked_for_and_appends_once(spark, store):
+    from collections import Counter
+
+    import pyarrow.compute as pc
+
+    def doubled(batches):  # defined here so Spark pickles it by value
+        for b in batches:
+            yield b.set_column(1, "v", pc.multiply(b.column("v"), 2))
+
+    def tally(batch):
+        return Counter(rows=batch.num_rows)
+
+    store.append(frame(spark, 4).coalesce(1), "src", schema=SCHEMA)
+    store.append(frame(spark, 3, start=4).coalesce(1), "src", schema=SCHEMA)
+    store.append(frame(spark, 2, start=100).coalesce(1), "dst", schema=SCHEMA)
+    second = store.data_files("src", version=1) - store.data_files("src", version=0)
+    version, counts = store.map_append("src", doubled, "dst", schema=SCHEMA, version=1, tally=tally, only=second)
+    assert version == 1 and counts == Counter(rows=3)
+    assert [(r["k"], r["v"]) for r in delta_rows(store, "dst")] == [("k100", 100), ("k101", 101), ("k4", 8),
+                                                                     ("k5", 10), ("k6", 12)]
+    # Nothing to append (no file asked for): no commit.
+    assert store.map_append("src", doubled, "dst", schema=SCHEMA, version=1, only=set()) == (1, Counter())
+    with pytest.raises(StorageError, match="into itself"):
+        store.map_append("src", doubled, "src", schema=SCHEMA, version=1)
