@@ -1,6 +1,6 @@
 """Python work placed on Spark tasks: `map_groups` runs a function on each group of a driver-side
 list in a task of its own (no rows of input), `tally_batches` sums counts made over a frame's
-batches, `selected_batches` keeps a few documents' rows."""
+batches."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from collections import Counter
 from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeVar
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -48,7 +47,6 @@ def tally_batches(df: DataFrame, fn: Callable[[pa.RecordBatch], Counter]) -> Cou
     return total
 
 
-def selected_batches(batches: Iterator[pa.RecordBatch], ids: pa.Array) -> Iterator[pa.RecordBatch]:
-    """The rows of the batches whose doc_id is one of `ids` (a few)."""
-    for batch in batches:
-        yield batch.filter(pc.is_in(batch.column("doc_id"), ids))
+def same_batches(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The batches as they are (a frame of a table's rows as `file_frame` reads them)."""
+    yield from batches

@@ -407,31 +407,54 @@ def read_files(files: list[str], schema: StructType, *, columns: Sequence[str] |
     return pa.concat_tables(parts) if parts else target.empty_table()
 
 
+# (column, values): only the rows whose `column` holds one of `values` (a few).
+WhereIn = tuple[str, pa.Array]
+
+
+def _row_groups_holding(parquet: pq.ParquetFile, where_in: WhereIn) -> list[int]:
+    column, values = where_in
+    held = []
+    for i in range(parquet.num_row_groups):
+        keys = parquet.read_row_group(i, columns=[column]).column(0)
+        if pc.any(pc.is_in(keys.cast(_plain_type(keys.type)), values)).as_py():
+            held.append(i)
+    return held
+
+
 def _file_batches(file_uri: str, *, columns: Sequence[str] | None, storage: Storage,
-                  missing_ok: bool = False) -> Iterator[pa.RecordBatch]:
+                  missing_ok: bool = False, where_in: WhereIn | None = None) -> Iterator[pa.RecordBatch]:
     """The batches of one Parquet data file (`columns`, default all; `missing_ok`: those it holds),
-    timestamps as UTC, strings plain (`_plain`)."""
+    timestamps as UTC, strings plain (`_plain`). `where_in`: only those rows, the other columns read
+    only from the row groups whose `column` holds one."""
     fs, path = storage.filesystem(file_uri)
     with fs.open_input_file(path) as source:
         parquet = pq.ParquetFile(source, coerce_int96_timestamp_unit="us")
         if columns is not None and missing_ok:
             columns = [c for c in columns if c in parquet.schema_arrow.names]
-        yield from _plain(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns))
+        if where_in is None:
+            yield from _plain(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns))
+            return
+        groups = _row_groups_holding(parquet, where_in)
+        if groups:
+            column, values = where_in
+            for batch in _plain(parquet.iter_batches(batch_size=_MAP_BATCH_ROWS, columns=columns, row_groups=groups)):
+                yield batch.filter(pc.is_in(batch.column(column), values))
 
 
 def _read_file(file_uri: str, *, columns: list[str] | None, fn: BatchFn,
-               records, storage: Storage) -> Iterator[pa.RecordBatch]:
-    batches = _file_batches(file_uri, columns=columns, storage=storage)
+               records, storage: Storage, where_in: WhereIn | None = None) -> Iterator[pa.RecordBatch]:
+    batches = _file_batches(file_uri, columns=columns, storage=storage, where_in=where_in)
     if records is not None:  # the stage's progress line
         batches = _counted(batches, records)
     yield from fn(batches)
 
 
 def files_frame(spark: SparkSession, files: list[str], fn: BatchFn, schema: StructType | str, *,
-                columns: list[str] | None = None, storage: Storage) -> DataFrame:
-    """`fn` of the rows (`columns`, default all) of the Parquet files `files` (URIs), one Spark task
-    per file, in list order, reading it with pyarrow."""
-    task = functools.partial(_read_file, columns=columns, fn=fn, records=records_counter(spark), storage=storage)
+                columns: list[str] | None = None, where_in: WhereIn | None = None, storage: Storage) -> DataFrame:
+    """`fn` of the rows (`columns`, default all; `where_in`: those rows) of the Parquet files `files`
+    (URIs), one Spark task per file, in list order, reading it with pyarrow."""
+    task = functools.partial(_read_file, columns=columns, fn=fn, records=records_counter(spark), storage=storage,
+                             where_in=where_in)
     return map_groups(spark, files, task, schema)
 
 

@@ -37,12 +37,13 @@ from curate.delta.store import DeltaStore, files_hold_rows
 from curate.errors import StorageError
 from curate.faults import fault_point
 from curate.schemas.tables import SPLIT_FILES_BY, conform
+from curate.spark_tasks import same_batches
 from curate.storage import Storage, join
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from curate.delta.datasource import BatchFn, TallyFn
+    from curate.delta.datasource import BatchFn, TallyFn, WhereIn
 
 log = logging.getLogger(__name__)
 
@@ -193,10 +194,13 @@ class NativeStore(DeltaStore):
         return [f.uri for f in sorted(snapshot.files, key=lambda f: f.size, reverse=True)]
 
     def _spark_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
-                     columns: Sequence[str] | None, where_true: str | None) -> DataFrame:
+                     columns: Sequence[str] | None, where_true: str | None,
+                     where_in: WhereIn | None = None) -> DataFrame:
         rows = self.read(name, version=version)
         if where_true is not None:
             rows = rows.where(F.col(where_true))  # Delta skips files by their statistics
+        if where_in is not None:
+            rows = rows.where(F.col(where_in[0]).isin(where_in[1].to_pylist()))
         return (rows.select(*columns) if columns else rows).mapInArrow(fn, schema)
 
     def _unreferenced(self, name: str, retention_hours: int) -> list[str]:
@@ -373,7 +377,7 @@ class NativeStore(DeltaStore):
         through Spark's Delta, then deleted."""
         from curate.delta.datasource import delete_files
 
-        staged = files_frame(self.spark, [join(self.path(name), a["path"]) for a in adds], _same, schema,
+        staged = files_frame(self.spark, [join(self.path(name), a["path"]) for a in adds], same_batches, schema,
                              storage=self.storage)
         try:
             return self._write(staged, name, schema=schema, overwrite=overwrite, read_version=read_version)
@@ -437,10 +441,6 @@ def _tallied(batches, *, fn: BatchFn, tally: TallyFn, counts) -> Iterator:
     for batch in fn(batches):
         counts.add(tally(batch))
         yield batch
-
-
-def _same(batches):
-    yield from batches
 
 
 def _delta_log_class(spark):

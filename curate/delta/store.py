@@ -28,7 +28,7 @@ from curate.storage import Storage, is_remote, join
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from curate.delta.datasource import BatchFn, TallyFn
+    from curate.delta.datasource import BatchFn, TallyFn, WhereIn
 
 log = logging.getLogger(__name__)
 
@@ -179,26 +179,30 @@ class DeltaStore(ABC):
 
     def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
                    columns: Sequence[str] | None = None, where_true: str | None = None,
-                   only: set[str] | None = None) -> DataFrame:
+                   only: set[str] | None = None, where_in: WhereIn | None = None) -> DataFrame:
         """`fn` (as `mapInArrow` takes it) of the rows (`columns`, default all) of table `name` as of
         `version`; `where_true`: a boolean column, `fn` needs only the rows where it is true (it may
         see others: files are skipped by their statistics, not filtered row by row). A task per data
         file reads it with pyarrow: for a filter that keeps few rows the others never pass through
         the JVM, and an expensive `fn` stays balanced across cores. `only`: `fn` needs only the rows of
         these data files (URIs, as `data_files` lists them; where the files cannot be read as they
-        are, all rows are read)."""
+        are, all rows are read). `where_in` (column, values; `columns` must hold the column): `fn`
+        gets only the rows whose column holds one of the values (a few); a task reads that column
+        first, and the others only from the row groups that hold one."""
         from curate.delta.datasource import files_frame
 
         files = self._source_files(name, version, where_true)
         if files is None:
-            return self._spark_frame(name, fn, schema, version=version, columns=columns, where_true=where_true)
+            return self._spark_frame(name, fn, schema, version=version, columns=columns, where_true=where_true,
+                                     where_in=where_in)
         if only is not None:
             files = [f for f in files if f in only]
         return files_frame(self.spark, files, fn, schema, columns=list(columns) if columns else None,
-                           storage=self.storage)
+                           where_in=where_in, storage=self.storage)
 
     def _spark_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
-                     columns: Sequence[str] | None, where_true: str | None) -> DataFrame:
+                     columns: Sequence[str] | None, where_true: str | None,
+                     where_in: WhereIn | None = None) -> DataFrame:
         """`file_frame` where the files cannot be read as they are: through the engine's own reader."""
         raise self._unreadable(name)
 

@@ -64,7 +64,7 @@ from curate.pipelines.dedup import (
 )
 from curate.quality.schema import DOCS_ANNOTATED_SCHEMA
 from curate.schemas.tables import DOCS_ANNOTATED, DOCS_CURATED, DUP_CLUSTERS, LINE_DEDUP_DOCS, LINE_HASHES
-from curate.spark_tasks import selected_batches
+from curate.spark_tasks import same_batches
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +178,8 @@ def _update_curated(ctx: StageContext, before: _CuratedBefore, docs_version: int
     old = [r.doc_id for r in changed if r.target and r.old]
 
     def rows_of(ids: list[str], files: set[str] | None):
-        return store.file_frame(DOCS_ANNOTATED, functools.partial(selected_batches, ids=pa.array(ids, pa.string())),
-                                DOCS_ANNOTATED_SCHEMA, version=docs_version, where_true="keep", only=files)
+        return store.file_frame(DOCS_ANNOTATED, same_batches, DOCS_ANNOTATED_SCHEMA, version=docs_version,
+                                where_true="keep", only=files, where_in=("doc_id", pa.array(ids, pa.string())))
 
     rows = rows_of(sorted(set(joined_ids) - set(old)), before.new_files)
     if old:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import logging
 import sys
 from collections import Counter
@@ -16,7 +15,7 @@ from curate.jobs.common import StageContext, StageResult, stage_main
 from curate.jobs.incremental import MAX_CHANGED_DOCS, added_files, rows_are_current
 from curate.pipelines.tokenize import tokenize
 from curate.schemas.tables import DOCS_TOKENIZED
-from curate.spark_tasks import selected_batches
+from curate.spark_tasks import same_batches
 from curate.tokenize.schema import DOCS_TOKENIZED_SCHEMA
 from curate.tokenize.spark import token_tally, tokenize_columns, tokenize_fn
 
@@ -52,9 +51,8 @@ def _encode_new(ctx: StageContext, name: str, version: int, held_version: int, c
     if added is not None and counts["encoded"] <= MAX_CHANGED_DOCS:
         # The new documents are in the files the input gained since the last tokenize: only those are
         # read, and of them only the new documents' rows pass to the encoding.
-        ids = pa.array(sorted(new_ids), pa.string())
-        new = ctx.store.file_frame(name, functools.partial(selected_batches, ids=ids), docs.schema, version=version,
-                                   columns=docs.columns, only=added[1])
+        new = ctx.store.file_frame(name, same_batches, docs.schema, version=version, columns=docs.columns,
+                                   only=added[1], where_in=("doc_id", pa.array(sorted(new_ids), pa.string())))
     removed, counts["removed"] = _few_ids(held.select("doc_id").join(docs.select("doc_id"), "doc_id", "left_anti"))
     out_version = held_version
     if len(removed) > MAX_CHANGED_DOCS:  # one commit: the rows still in the input, then the new ones
