@@ -33,6 +33,8 @@ TABLE_KEYS = {
     "docs_curated": "doc_id",
     "docs_tokenized": "doc_id",
 }
+# Tables of a stage's own state, compared between runs over the same input files.
+STATE_KEYS = {"ingest_files": ("source", "input_file", "start")}  # one row per input file task
 # Manifest keys that name the run or the version rather than the content.
 _RUN_SPECIFIC = {"run_id", "created_at", "version", "input_versions", "input_tables", "train_loader"}
 
@@ -122,14 +124,15 @@ def table_digest(root: Path, name: str) -> dict:
     table = dt.to_pyarrow_table()
     cols = [c for c in table.column_names if not c.endswith("run_id")]
     rows = sorted(json.dumps([_canonical(r[c]) for c in cols], default=str) for r in table.select(cols).to_pylist())
-    keys = table.column(TABLE_KEYS[name]).to_pylist()
+    key = {**TABLE_KEYS, **STATE_KEYS}[name]
+    keys = list(zip(*(table.column(c).to_pylist() for c in ((key,) if isinstance(key, str) else key))))
     missing = [f for f in dt.file_uris() if not Path(f.removeprefix("file://")).is_file()]
     return {"rows": len(rows), "duplicate_keys": len(keys) - len(set(keys)), "missing_files": missing,
             "sha": hashlib.sha256("\n".join(rows).encode()).hexdigest()}
 
 
 def tables_digest(root: Path) -> dict:
-    return {name: table_digest(root, name) for name in TABLE_KEYS if (root / "tables" / name).is_dir()}
+    return {name: table_digest(root, name) for name in (*TABLE_KEYS, *STATE_KEYS) if (root / "tables" / name).is_dir()}
 
 
 def shards_digest(root: Path, cache: Path) -> dict:

@@ -9,6 +9,7 @@ sequence and manifests equal, and no temporary shard folder listed as a version.
 
 from __future__ import annotations
 
+import re
 import shutil
 import signal
 from pathlib import Path
@@ -116,7 +117,13 @@ def assert_same_shards(root: Path, undisturbed: dict, cache: Path) -> None:
             assert got[key] == want[key], key
         else:  # a mixture: one listed version, whatever temporary folders a crash left
             assert got[key]["listed"] == 1
-            assert [d for d in got[key]["dirs"] if not d.startswith(".tmp-")] == want[key]["dirs"]
+            assert _named(d for d in got[key]["dirs"] if not d.startswith(".tmp-")) == _named(want[key]["dirs"])
+
+
+def _named(dirs) -> list[str]:
+    """A mixture's folders, a version's name (which hashes its input tables' ids: each root's own)
+    as <version>."""
+    return sorted(re.sub(r"^[0-9a-f]{12}$", "<version>", d) for d in dirs)
 
 
 @pytest.mark.slow
