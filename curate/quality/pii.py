@@ -193,14 +193,20 @@ def _ipv6s(text: str) -> Iterator[re.Match]:
 def _unquoted_assignments(text: str) -> Iterator[re.Match]:
     """`_UNQUOTED` matches of the lines that hold a name word (`_NAME_WORDS`)."""
     folded = text.lower()
-    if len(folded) != len(text):  # a few characters lower-case to two; positions must stay
-        folded = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
     starts: set[int] = set()
-    for word in _NAME_WORDS:
-        i = folded.find(word)
-        while i != -1:
-            starts.add(text.rfind("\n", 0, i) + 1)
-            i = folded.find(word, i + 1)
+    if len(folded) == len(text):
+        for word in _NAME_WORDS:
+            i = folded.find(word)
+            while i != -1:
+                starts.add(text.rfind("\n", 0, i) + 1)
+                i = folded.find(word, i + 1)
+    else:  # a few characters lower-case to two: positions move, so line by line
+        start = 0
+        for line in text.split("\n"):
+            low = line.lower()
+            if any(w in low for w in _NAME_WORDS):
+                starts.add(start)
+            start += len(line) + 1
     for start in sorted(starts):
         end = text.find("\n", start)
         m = _UNQUOTED.match(text, start, len(text) if end == -1 else end)

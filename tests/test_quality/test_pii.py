@@ -53,6 +53,12 @@ def test_planted_items_are_redacted_with_typed_placeholders(text, expected, kind
     assert redact(text, OPTS) == (expected, {kind: 1})
 
 
+def test_unquoted_assignments_are_found_after_characters_whose_lower_case_is_longer():
+    """"İ".lower() is two characters: the lines holding a name word are found line by line then."""
+    text = "Istanbul is İstanbul\nexport PGPASSWORD=Tulpe2023!\nİ again\n"
+    assert redact(text, OPTS) == (text.replace("Tulpe2023!", "<SECRET_PASSWORD>"), {"SECRET_PASSWORD": 1})
+
+
 @pytest.mark.parametrize("text", [
     "Requires version 1.2.3.4 or later; v1.2.3.4; pkg==1.2.3.4; build 1.2.3.4.5",
     "See the docs at admin@example.com or user@mail.example.org",
