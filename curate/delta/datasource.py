@@ -495,11 +495,12 @@ def _without_keys(file_uri: str, *, key: str, keys: pa.Array, uri: str, schema: 
 
 
 def _with_fields(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """`batch` with `schema`'s fields, nulls for those it lacks (a file written before they were added)."""
+    """`batch` with `schema`'s fields, nulls for those it lacks (a file written before they were
+    added); types as the file has them (`FileSink.write` casts)."""
     have = set(batch.schema.names)
     return pa.RecordBatch.from_arrays(
         [batch.column(f.name) if f.name in have else pa.nulls(batch.num_rows, f.type) for f in schema],
-        schema=schema)
+        names=schema.names)
 
 
 def without_keys(spark: SparkSession, files: list[str], *, key: str, keys: Sequence[str], uri: str,
