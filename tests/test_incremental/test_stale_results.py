@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from curate.delta.store import open_store
+from curate.delta.store import DeltaStore, open_store
 from curate.jobs.annotate import run_annotate
 from curate.jobs.common import StageContext, run_stage
 from curate.jobs.ingest import run_ingest

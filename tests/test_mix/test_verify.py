@@ -67,7 +67,7 @@ def test_cache_and_version_flags(sample_run, tmp_path, caplog):
             json.loads((vdir / stage / "index.json").read_text())
     caplog.clear()
     assert verify(sample_run, "--version", "000000000000") == 2
-    assert f"version '000000000000' of mixture 'sample' is not published" in caplog.text
+    assert "version '000000000000' of mixture 'sample' is not published" in caplog.text
     assert f"published: {version}" in caplog.text
 
 
