@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from curate.errors import DependencyError
+from curate.quality import native
 from curate.shipped import LID_ENV, locate
 
 log = logging.getLogger(__name__)
@@ -62,6 +63,16 @@ def _load_fasttext(path: str, size: int, mtime_ns: int, inode: int):  # noqa: AR
 
 
 def normalize_for_lid(text: str, *, max_chars: int | None) -> str:
+    if (kernels := native.module()) is not None:
+        try:
+            text, n_upper, n_latin = kernels.lid_text(text, max_chars)
+        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
+            return python_normalize_for_lid(text, max_chars=max_chars)
+        return text.lower() if _shouted(n_upper, n_latin) else text
+    return python_normalize_for_lid(text, max_chars=max_chars)
+
+
+def python_normalize_for_lid(text: str, *, max_chars: int | None) -> str:
     text = _WHITESPACE.sub(" ", text if max_chars is None else text[: max_chars * 2]).strip()
     if max_chars is not None:
         text = text[:max_chars]
@@ -70,9 +81,12 @@ def normalize_for_lid(text: str, *, max_chars: int | None) -> str:
     no_upper = data.translate(None, _ASCII_UPPER)
     n_upper = len(data) - len(no_upper)
     n_latin = n_upper + len(no_upper) - len(no_upper.translate(None, _ASCII_LOWER))
-    if n_upper > 5 and n_upper > 0.8 * n_latin:
-        text = text.lower()
-    return text
+    return text.lower() if _shouted(n_upper, n_latin) else text
+
+
+def _shouted(n_upper: int, n_latin: int) -> bool:
+    """Whether a text with these numbers of ASCII upper-case letters and ASCII letters is SHOUTED."""
+    return n_upper > 5 and n_upper > 0.8 * n_latin
 
 
 @dataclass(frozen=True)

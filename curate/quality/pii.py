@@ -25,6 +25,9 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cache
+
+from curate.quality import native
 
 EMAIL = "EMAIL"
 IPV4 = "IPV4"
@@ -70,35 +73,40 @@ _PHONE_LABEL = re.compile(r"(?:tel|t[ée]l[ée]fono?|phone|fon|fax|mobile?|cell|
 _CARD_PREFIX = re.compile(r"4|5[1-5]|2(?:2[2-9]|[3-6]|7[01]|720)|3[47]|6(?:011|4[4-9]|5)|35(?:2[89]|[3-8])|"
                           r"3(?:0[0-5]|[689])|62")
 
-# Secrets with a recognisable shape: (placeholder type, pattern, literals). Most patterns start with
-# a literal, which `re` searches fast (a guard on what precedes it comes after it); the others run
-# only on documents that contain one of their literals (a C-speed substring test). A pattern with a
-# group `value` redacts that group only.
+# Secrets with a recognisable shape: (placeholder type, pattern, literals). A pattern matches only
+# where one of its literals is, so it runs only on documents that hold one (`_shapes_in`: one pass
+# of the native kernels over the text for all of them, else a substring test per shape). A pattern
+# with a group `value` redacts that group only.
 _KEY_TYPE = r"(?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?"
 _SECRET_SHAPES = (
     # a block cut before its END (an excerpt, a truncated file) is redacted to the end of its base64
     ("SECRET_PRIVATE_KEY", re.compile(rf"-----BEGIN {_KEY_TYPE}-----(?:.*?-----END {_KEY_TYPE}-----|"
-                                      r"[\sA-Za-z0-9+/=\\:,.\"'-]*)", re.S), ()),
-    ("SECRET_AWS_KEY", re.compile(r"A(?<![A-Z0-9]A)(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA)[A-Z0-9]{16}(?![A-Z0-9])"), ()),
+                                      r"[\sA-Za-z0-9+/=\\:,.\"'-]*)", re.S), ("-----BEGIN ",)),
+    ("SECRET_AWS_KEY", re.compile(r"A(?<![A-Z0-9]A)(?:KIA|SIA|GPA|IDA|ROA|NPA|NVA)[A-Z0-9]{16}(?![A-Z0-9])"),
+     ("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA")),
     *((SECRET_AWS_SECRET_KEY, re.compile(rf"{word}(?<={s}{word})(?i:_?(?:access_?)?key)[\"']?[ \t]*(?::=|=>|[:=])?[ \t]*"
-                                         r"[\"']?(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"), ())
+                                         r"[\"']?(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])"), (word,))
       for s, word in (("[sS]", "ecret"), ("S", "ECRET"))),
-    ("SECRET_GCP_KEY", re.compile(r"AIza(?<![\w-]AIza)[0-9A-Za-z_-]{35}(?![\w-])"), ()),
-    ("SECRET_GOOGLE_OAUTH", re.compile(r"GOCSPX-(?<![\w-]GOCSPX-)[0-9A-Za-z_-]{28}(?![\w-])"), ()),
-    ("SECRET_GOOGLE_OAUTH", re.compile(r"ya29\.(?<![\w-]ya29\.)[0-9A-Za-z_-]{20,}"), ()),
-    ("SECRET_GITHUB_TOKEN", re.compile(r"gh(?<!\wgh)[pousr]_[A-Za-z0-9]{36}(?!\w)"), ()),
-    ("SECRET_GITHUB_TOKEN", re.compile(r"github_pat_(?<!\wgithub_pat_)[A-Za-z0-9_]{60,}"), ()),
-    ("SECRET_SLACK_TOKEN", re.compile(r"xox(?<!\wxox)[abposr]-[A-Za-z0-9-]{10,}(?!\w)"), ()),
-    ("SECRET_SLACK_TOKEN", re.compile(r"xapp-(?<!\wxapp-)\d-[A-Za-z0-9-]{10,}(?!\w)"), ()),
-    ("SECRET_SLACK_TOKEN", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,}"), ()),
+    ("SECRET_GCP_KEY", re.compile(r"AIza(?<![\w-]AIza)[0-9A-Za-z_-]{35}(?![\w-])"), ("AIza",)),
+    ("SECRET_GOOGLE_OAUTH", re.compile(r"GOCSPX-(?<![\w-]GOCSPX-)[0-9A-Za-z_-]{28}(?![\w-])"), ("GOCSPX-",)),
+    ("SECRET_GOOGLE_OAUTH", re.compile(r"ya29\.(?<![\w-]ya29\.)[0-9A-Za-z_-]{20,}"), ("ya29.",)),
+    ("SECRET_GITHUB_TOKEN", re.compile(r"gh(?<!\wgh)[pousr]_[A-Za-z0-9]{36}(?!\w)"),
+     ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
+    ("SECRET_GITHUB_TOKEN", re.compile(r"github_pat_(?<!\wgithub_pat_)[A-Za-z0-9_]{60,}"), ("github_pat_",)),
+    ("SECRET_SLACK_TOKEN", re.compile(r"xox(?<!\wxox)[abposr]-[A-Za-z0-9-]{10,}(?!\w)"), ("xox",)),
+    ("SECRET_SLACK_TOKEN", re.compile(r"xapp-(?<!\wxapp-)\d-[A-Za-z0-9-]{10,}(?!\w)"), ("xapp-",)),
+    ("SECRET_SLACK_TOKEN", re.compile(r"https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,}"),
+     ("https://hooks.slack.com/",)),
     ("SECRET_STRIPE_KEY", re.compile(r"(?<!\w)[sr]k_live_[A-Za-z0-9]{20,}(?!\w)"), ("_live_",)),
-    ("SECRET_JWT", re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), ()),
-    *((SECRET_TOKEN, re.compile(rf"{word}(?<={b}{word})[ \t]+(?P<value>[A-Za-z0-9._~+/-]{{16,}}=*)"), ())
+    ("SECRET_JWT", re.compile(r"eyJ(?<![\w-]eyJ)[A-Za-z0-9_-]{8,}\.ey[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"), ("eyJ",)),
+    *((SECRET_TOKEN, re.compile(rf"{word}(?<={b}{word})[ \t]+(?P<value>[A-Za-z0-9._~+/-]{{16,}}=*)"), (word,))
       for b, word in (("[Bb]", "earer"), ("B", "EARER"))),
     # the password of a connection URL (scheme://user:password@host), percent-encoded or not (a
     # hand-written one may hold "#" or "?")
-    (SECRET_PASSWORD, re.compile(r"://[^\s:/?#@\"'<>]*:(?P<value>[^\s:/\"'<>]+)@(?=[\w\[])"), ()),
+    (SECRET_PASSWORD, re.compile(r"://[^\s:/?#@\"'<>]*:(?P<value>[^\s:/\"'<>]+)@(?=[\w\[])"), ("://",)),
 )
+_SHAPE_LITERALS = [lit for _, _, literals in _SECRET_SHAPES for lit in literals]
+_SHAPE_MASKS = [sum(1 << _SHAPE_LITERALS.index(lit) for lit in literals) for _, _, literals in _SECRET_SHAPES]
 # A 40-character AWS secret access key right after its access key id (`AKIA...  wJalr...`).
 _AWS_SECRET_AFTER_ID = re.compile(r"(?<![A-Za-z0-9/+=])(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
 _AWS_PAIR_REACH = 200
@@ -325,21 +333,38 @@ def _card(s: str) -> bool:
     return bool(_CARD_PREFIX.match(digits)) and _luhn(digits)
 
 
+@cache
+def _literal_finder():
+    """The native kernels' one-pass search for the shapes' literals, or None."""
+    kernels = native.module()
+    return kernels.Literals(_SHAPE_LITERALS) if kernels else None
+
+
+def _shapes_in(text: str) -> list[tuple]:
+    """The secret shapes that can match `text`: those it holds a literal of."""
+    if (finder := _literal_finder()) is not None:
+        try:
+            found = finder.found(text)
+            return [shape for shape, mask in zip(_SECRET_SHAPES, _SHAPE_MASKS) if found & mask]
+        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
+            pass
+    return [shape for shape in _SECRET_SHAPES if any(lit in text for lit in shape[2])]
+
+
 def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     if opts.secrets:
-        for kind, pattern, literals in _SECRET_SHAPES:
-            if not literals or any(lit in text for lit in literals):
-                for m in pattern.finditer(text):
-                    group = "value" if "value" in pattern.groupindex else 0
-                    # a bearer token must look generated, a URL's password be no placeholder
-                    if kind in _NAMED_BY and not _secret_kind(_NAMED_BY[kind], m.group(group), quoted=True):
-                        continue
-                    spans.append((m.start(group), m.end(group), kind))
-                    if kind == "SECRET_AWS_KEY":
-                        pair = _AWS_SECRET_AFTER_ID.search(text, m.end(), m.end() + _AWS_PAIR_REACH)
-                        if pair and _generated(pair.group()):
-                            spans.append((pair.start(), pair.end(), SECRET_AWS_SECRET_KEY))
+        for kind, pattern, _ in _shapes_in(text):
+            for m in pattern.finditer(text):
+                group = "value" if "value" in pattern.groupindex else 0
+                # a bearer token must look generated, a URL's password be no placeholder
+                if kind in _NAMED_BY and not _secret_kind(_NAMED_BY[kind], m.group(group), quoted=True):
+                    continue
+                spans.append((m.start(group), m.end(group), kind))
+                if kind == "SECRET_AWS_KEY":
+                    pair = _AWS_SECRET_AFTER_ID.search(text, m.end(), m.end() + _AWS_PAIR_REACH)
+                    if pair and _generated(pair.group()):
+                        spans.append((pair.start(), pair.end(), SECRET_AWS_SECRET_KEY))
         for m in _assignments(text):
             kind = _secret_kind(m.group("name"), m.group("value"), quoted=True)
             if kind:

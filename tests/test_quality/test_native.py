@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from curate.quality import native, words
+from curate.quality.langid import normalize_for_lid, python_normalize_for_lid
 from curate.quality.codequality import code_signals, code_stats
 from curate.quality.signals import TEXT_SIGNALS, python_text_signals, text_signals
 
@@ -128,6 +129,25 @@ texts = st.lists(st.one_of(st.sampled_from(FRAGMENTS), st.text(any_char, max_siz
 def test_random_text(text):
     assert_same_text_signals(text)
     assert_same_code_stats(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(texts, st.sampled_from([None, 1, 2, 7, 20_000]))
+def test_random_lid_text(text, max_chars):
+    # The text lid.176 reads: whitespace runs, the ends, the cut at max_chars (a space may end it)
+    # and SHOUTED text lower-cased, as the Python function does.
+    for t in (text, text.upper(), " \n" + text.upper() + "\x1c"):
+        assert normalize_for_lid(t, max_chars=max_chars) == python_normalize_for_lid(t, max_chars=max_chars)
+
+
+def test_lid_text_of_real_documents():
+    for text in REAL:
+        for max_chars in (None, 100, 20_000):
+            assert normalize_for_lid(text, max_chars=max_chars) == python_normalize_for_lid(text, max_chars=max_chars)
+    surrogate = "SHOUTED TEXT\ud800  HERE\n"
+    with pytest.raises(UnicodeEncodeError):
+        native.module().lid_text(surrogate, 100)
+    assert normalize_for_lid(surrogate, max_chars=100) == "shouted text\ud800 here"
 
 
 @settings(max_examples=50, deadline=None)

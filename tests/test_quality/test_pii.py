@@ -159,3 +159,39 @@ def test_assignments_tried_at_each_operators_name_are_the_patterns_matches():
     assert sum(1 for t in texts[:400] for _ in pii._ASSIGNED.finditer(t)) > 0
     for text in texts:
         assert [m.span() for m in pii._assignments(text)] == [m.span() for m in pii._ASSIGNED.finditer(text)], text[:80]
+
+
+def test_secret_shapes_run_on_the_texts_holding_their_literals():
+    """A shape's pattern runs only where the text holds one of its literals (found in one pass by the
+    native kernels): every match of every shape is still found, on real files and on texts built
+    from the shapes' own pieces, and the native search finds what `in` finds."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    assert pii._literal_finder() is not None, "curate_kernels is not installed: run scripts/setup.sh"
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:300]
+    real = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
+
+    def assert_every_match_found(text: str) -> None:
+        run = pii._shapes_in(text)
+        for shape in pii._SECRET_SHAPES:
+            if shape not in run:
+                assert next(shape[1].finditer(text), None) is None, (shape[0], text[:80])
+        found = pii._literal_finder().found(text)
+        assert [bool(found >> i & 1) for i in range(len(pii._SHAPE_LITERALS))] == [
+            lit in text for lit in pii._SHAPE_LITERALS]
+
+    for text in real:
+        assert_every_match_found(text)
+    assert any(pii._shapes_in(t) != list(pii._SECRET_SHAPES) for t in real)  # the gate does skip shapes
+    pieces = [*pii._SHAPE_LITERALS, "s", "S", "B", "b", "A", "-", "_", "=", " ", "\n", "é", "東", "🙂",
+              "KIA", "ECRET", "_access_key = ", "Q8z3KlMn0pR7sT2vW9xY4aB5cD6eF7gH8iJ9kL0m", "ghp",
+              "user:p4ss@host", "PRIVATE KEY-----", "GOCSPX", "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8"]
+
+    @settings(max_examples=400, deadline=None)
+    @given(st.lists(st.sampled_from(pieces), max_size=30).map("".join))
+    def check(text):
+        assert_every_match_found(text)
+
+    check()
+    assert pii._shapes_in("token\ud800 ghp_") == [s for s in pii._SECRET_SHAPES if "ghp_" in s[2]]  # not UTF-8
