@@ -351,6 +351,24 @@ def _shapes_in(text: str) -> list[tuple]:
     return [shape for shape in _SECRET_SHAPES if any(lit in text for lit in shape[2])]
 
 
+def _numbers(text: str) -> Iterator[re.Match]:
+    """`_NUMBER.finditer(text)`, tried only where the native kernels find that a match can start
+    (`number_starts`: a few of the digits, `+` and `(` a code file holds)."""
+    kernels = native.module()
+    try:
+        starts = kernels.number_starts(text) if kernels else None
+    except UnicodeEncodeError:  # a lone surrogate: not UTF-8
+        starts = None
+    if starts is None:
+        yield from _NUMBER.finditer(text)
+        return
+    end = 0
+    for start in starts:
+        if start >= end and (m := _NUMBER.match(text, start)):
+            yield m
+            end = m.end()
+
+
 def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
     spans: list[tuple[int, int, str]] = []
     if opts.secrets:
@@ -379,7 +397,7 @@ def _find(text: str, opts: PiiOptions) -> list[tuple[int, int, str]]:
             kind = _secret_kind(m.group("name"), m.group("value"), quoted=False)
             if kind:
                 spans.append((m.start("value"), m.end("value"), kind))
-    for m in _NUMBER.finditer(text) if opts.ips or opts.cards or opts.phones else ():
+    for m in _numbers(text) if opts.ips or opts.cards or opts.phones else ():
         start = m.start()
         if m.lastgroup == "ipv4":
             if opts.ips and _ipv4(text, m, opts):

@@ -1148,5 +1148,6 @@ fn curate_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(code_stats, m)?)?;
     m.add_class::<scan::Literals>()?;
     m.add_function(wrap_pyfunction!(scan::lid_text, m)?)?;
+    m.add_function(wrap_pyfunction!(scan::number_starts, m)?)?;
     Ok(())
 }

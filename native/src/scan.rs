@@ -1,11 +1,12 @@
 //! Text scans annotate runs before its models and patterns: which of a set of literals a text holds
-//! (PII's secret shapes each need one of theirs), and the text lid.176 reads.
+//! (PII's secret shapes each need one of theirs), where PII's number pattern can match, and the
+//! text lid.176 reads.
 
 use aho_corasick::AhoCorasick;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::is_space;
+use crate::{flags, is_space, ALNUM, DECIMAL};
 
 /// A set of up to 64 literals, found in one pass.
 #[pyclass(frozen)]
@@ -72,4 +73,53 @@ pub fn lid_text(text: &str, max_chars: Option<usize>) -> (String, usize, usize) 
         n += 1;
     }
     (out, upper, upper + lower)
+}
+
+/// Where pii._NUMBER can start a match in `text` (code point offsets, ascending): every start of
+/// a match is here. Its first character is `+`, `(` or a digit (`re`'s `\d`) not right after a word
+/// character (`\w`) or a dot, and one of its branches must be able to go on: an IPv4 address (at
+/// most 3 digits, then a dot), a card number (a first digit 2-6, then 13 or more digits, or digits
+/// then a space or hyphen and a digit) or a phone number's first group (`+` and 1-3 digits, `(`,
+/// an optional `+`, 1-5 digits and `)`, or 2-5 digits) followed by a separator (space, tab, `.`,
+/// `/`, `-`). Only the first digit of a run is looked at (the others follow a word character).
+#[pyfunction]
+pub fn number_starts(py: Python<'_>, text: &str) -> Vec<usize> {
+    py.allow_threads(|| {
+        let chars: Vec<char> = text.chars().collect();
+        let at = |j: usize| chars.get(j).copied();
+        let digit = |j: usize| at(j).is_some_and(|c| flags(c) & DECIMAL != 0);
+        let run = |j: usize| (j..).take_while(|&k| digit(k)).count();
+        let sep = |j: usize| matches!(at(j), Some(' ' | '\t' | '.' | '/' | '-'));
+        let mut starts = Vec::new();
+        for (i, &c) in chars.iter().enumerate() {
+            if !(c == '+' || c == '(' || flags(c) & DECIMAL != 0) {
+                continue;
+            }
+            if i > 0 && (flags(chars[i - 1]) & ALNUM != 0 || matches!(chars[i - 1], '_' | '.')) {
+                continue;
+            }
+            let possible = match c {
+                '+' => {
+                    let r = run(i + 1);
+                    (1..=3).contains(&r) && sep(i + 1 + r)
+                }
+                '(' => {
+                    let j = i + 1 + (at(i + 1) == Some('+')) as usize;
+                    let r = run(j);
+                    (1..=5).contains(&r) && at(j + r) == Some(')') && sep(j + r + 1)
+                }
+                _ => {
+                    let l = run(i);
+                    let next = at(i + l);
+                    (l <= 3 && next == Some('.'))
+                        || (('2'..='6').contains(&c) && (l >= 13 || matches!(next, Some(' ' | '-')) && digit(i + l + 1)))
+                        || ((2..=5).contains(&l) && sep(i + l))
+                }
+            };
+            if possible {
+                starts.push(i);
+            }
+        }
+        starts
+    })
 }

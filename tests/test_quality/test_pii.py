@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from curate.quality import pii
+from curate.quality import native, pii
 from curate.quality.pii import PiiOptions, redact
 
 OPTS = PiiOptions()
@@ -195,3 +195,32 @@ def test_secret_shapes_run_on_the_texts_holding_their_literals():
 
     check()
     assert pii._shapes_in("token\ud800 ghp_") == [s for s in pii._SECRET_SHAPES if "ghp_" in s[2]]  # not UTF-8
+
+
+def test_numbers_tried_where_a_match_can_start_are_the_patterns_matches():
+    """`_numbers` tries `_NUMBER` only at the starts the native kernels find possible; it finds what
+    `_NUMBER.finditer` finds, on real files and on texts of digits, separators and their neighbours."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    assert native.module() is not None, "curate_kernels is not installed: run scripts/setup.sh"
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:300]
+    texts = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
+    texts += ["Call +1 415-867-5309 or (415) 867 5309, card 4111 1111 1111 1111, host 8.8.8.8",
+              "+49 (0)30 1234567", "(+33) 1 23 45 67 89", "tel. 912 34 56 78", "٣٤٥ ٦٧٨", "a1 22.3", "_12 34",
+              "5" * 40, "4111-1111-1111-1111", "(12)-345", "2" + " 1" * 15]
+    assert sum(1 for t in texts for _ in pii._NUMBER.finditer(t)) > 100
+    for text in texts:
+        assert [m.span() for m in pii._numbers(text)] == [m.span() for m in pii._NUMBER.finditer(text)], text[:80]
+
+    pieces = ["1", "2", "4", "7", "0", "12", "415", "1234", "٣", "５", "²", "+", "(", ")", "(0)", " ", "\t", ".",
+              "/", "-", ",", "a", "_", "é", "\n", "x.", "4111 1111 1111 1111"]
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(st.sampled_from(pieces), max_size=40).map("".join))
+    def check(text):
+        assert [m.span() for m in pii._numbers(text)] == [m.span() for m in pii._NUMBER.finditer(text)]
+
+    check()
+    text = "\ud800 call +1 415 867 5309"  # not UTF-8: the pattern alone
+    assert [m.span() for m in pii._numbers(text)] == [m.span() for m in pii._NUMBER.finditer(text)] != []
