@@ -166,19 +166,29 @@ def _assignments(text: str) -> Iterator[re.Match]:
     """`_ASSIGNED.finditer(text)`, tried only at the name before each string-assignment operator
     (a search from `_NAME_REACH` characters before it cost 60 µs a try on code)."""
     pos = 0
-    for op in _ASSIGN_OP.finditer(text):
-        if op.start() < pos:
+    for op_start, op_end in _assign_ops(text):
+        if op_start < pos:
             continue
-        start = max(pos, op.start() - _NAME_REACH)
-        before = text[start : op.start()].casefold()
+        start = max(pos, op_start - _NAME_REACH)
+        before = text[start:op_start].casefold()
         if not any(w in before for w in _NAME_WORDS):
             continue
-        name = _name_start(text, op.start(), start)
+        name = _name_start(text, op_start, start)
         # A quoted value may hold no whitespace or quote: it ends within 202 characters.
-        m = None if name is None else _ASSIGNED.match(text, name, min(len(text), op.end() + 201))
+        m = None if name is None else _ASSIGNED.match(text, name, min(len(text), op_end + 201))
         if m:
             yield m
             pos = m.end()
+
+
+def _assign_ops(text: str) -> list[tuple[int, int]]:
+    """The spans of `_ASSIGN_OP`'s matches, found by the native kernels where they can."""
+    if (kernels := native.module()) is not None:
+        try:
+            return kernels.assign_ops(text)
+        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
+            pass
+    return [m.span() for m in _ASSIGN_OP.finditer(text)]
 
 
 def _ipv6s(text: str) -> Iterator[re.Match]:
@@ -200,6 +210,22 @@ def _ipv6s(text: str) -> Iterator[re.Match]:
 
 def _unquoted_assignments(text: str) -> Iterator[re.Match]:
     """`_UNQUOTED` matches of the lines that hold a name word (`_NAME_WORDS`)."""
+    for start in _name_word_lines(text):
+        end = text.find("\n", start)
+        m = _UNQUOTED.match(text, start, len(text) if end == -1 else end)
+        if m and _SECRET_NAME.search(m.group("name")):
+            yield m
+
+
+def _name_word_lines(text: str) -> list[int]:
+    """Where the lines holding a name word (in `text.lower()`) start, ascending. The native kernels
+    find the words with A-Z as a-z: the other characters whose lower case holds an ASCII letter
+    (`İ`, the Kelvin sign) are left to Python."""
+    if (finder := _name_word_finder()) is not None and "\u0130" not in text and "\u212a" not in text:
+        try:
+            return finder.line_starts(text)
+        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
+            pass
     folded = text.lower()
     starts: set[int] = set()
     if len(folded) == len(text):
@@ -215,11 +241,7 @@ def _unquoted_assignments(text: str) -> Iterator[re.Match]:
             if any(w in low for w in _NAME_WORDS):
                 starts.add(start)
             start += len(line) + 1
-    for start in sorted(starts):
-        end = text.find("\n", start)
-        m = _UNQUOTED.match(text, start, len(text) if end == -1 else end)
-        if m and _SECRET_NAME.search(m.group("name")):
-            yield m
+    return sorted(starts)
 
 
 _LOCAL_REACH = 64  # an e-mail address starts at most this many characters before its "@"
@@ -331,6 +353,13 @@ def _card(s: str) -> bool:
         if groups[0] != 4 or any(not 3 <= g <= 6 for g in groups[1:-1]):
             return False
     return bool(_CARD_PREFIX.match(digits)) and _luhn(digits)
+
+
+@cache
+def _name_word_finder():
+    """The native kernels' search for `_NAME_WORDS` in any ASCII case, or None."""
+    kernels = native.module()
+    return kernels.Literals(list(_NAME_WORDS), ascii_case_insensitive=True) if kernels else None
 
 
 @cache

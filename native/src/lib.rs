@@ -1149,5 +1149,6 @@ fn curate_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scan::Literals>()?;
     m.add_function(wrap_pyfunction!(scan::lid_text, m)?)?;
     m.add_function(wrap_pyfunction!(scan::number_starts, m)?)?;
+    m.add_function(wrap_pyfunction!(scan::assign_ops, m)?)?;
     Ok(())
 }

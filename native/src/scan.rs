@@ -6,7 +6,7 @@ use aho_corasick::AhoCorasick;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::{flags, is_space, ALNUM, DECIMAL};
+use crate::{flags, is_space, space_at, ALNUM, DECIMAL};
 
 /// A set of up to 64 literals, found in one pass.
 #[pyclass(frozen)]
@@ -17,13 +17,37 @@ pub struct Literals {
 
 #[pymethods]
 impl Literals {
+    /// `ascii_case_insensitive`: A-Z and a-z match each other (no other character changes case).
     #[new]
-    fn new(literals: Vec<String>) -> PyResult<Self> {
+    #[pyo3(signature = (literals, ascii_case_insensitive=false))]
+    fn new(literals: Vec<String>, ascii_case_insensitive: bool) -> PyResult<Self> {
         if literals.is_empty() || literals.len() > 64 {
             return Err(PyValueError::new_err("Literals takes 1 to 64 literals"));
         }
-        let automaton = AhoCorasick::new(&literals).map_err(|e| PyValueError::new_err(e.to_string()))?;
+        let automaton = AhoCorasick::builder()
+            .ascii_case_insensitive(ascii_case_insensitive)
+            .build(&literals)
+            .map_err(|e| PyValueError::new_err(e.to_string()))?;
         Ok(Literals { automaton, all: u64::MAX >> (64 - literals.len()) })
+    }
+
+    /// Where the lines (cut at "\n") holding a literal start, in code points, ascending.
+    fn line_starts(&self, py: Python<'_>, text: &str) -> Vec<usize> {
+        py.allow_threads(|| {
+            let (mut starts, mut from, mut counted, mut chars) = (Vec::new(), 0, 0, 0);
+            while let Some(m) = self.automaton.find(&text[from..]) {
+                let at = from + m.start();
+                let start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+                chars += text[counted..start].chars().count();
+                counted = start;
+                starts.push(chars);
+                match text[at..].find('\n') {
+                    Some(end) => from = at + end + 1,
+                    None => break,
+                }
+            }
+            starts
+        })
     }
 
     /// A bit mask of the literals `text` holds: bit i for the i-th literal.
@@ -121,5 +145,35 @@ pub fn number_starts(py: Python<'_>, text: &str) -> Vec<usize> {
             }
         }
         starts
+    })
+}
+
+/// The matches of pii._ASSIGN_OP (`[:=>]\s*["']`) in `text`, as `re.finditer` finds them: (start,
+/// end) in code points.
+#[pyfunction]
+pub fn assign_ops(py: Python<'_>, text: &str) -> Vec<(usize, usize)> {
+    py.allow_threads(|| {
+        let b = text.as_bytes();
+        let (mut ops, mut from, mut counted, mut chars) = (Vec::new(), 0, 0, 0);
+        while let Some(k) = memchr::memchr3(b':', b'=', b'>', &b[from..]) {
+            let op = from + k;
+            let mut j = op + 1;
+            while j < b.len() {
+                let (space, len) = space_at(text, j);
+                if !space {
+                    break;
+                }
+                j += len;
+            }
+            if j < b.len() && matches!(b[j], b'"' | b'\'') {
+                chars += text[counted..op].chars().count();
+                let end = chars + text[op..=j].chars().count();
+                ops.push((chars, end));
+                (chars, counted, from) = (end, j + 1, j + 1);
+            } else {
+                from = op + 1;
+            }
+        }
+        ops
     })
 }

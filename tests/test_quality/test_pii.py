@@ -224,3 +224,39 @@ def test_numbers_tried_where_a_match_can_start_are_the_patterns_matches():
     check()
     text = "\ud800 call +1 415 867 5309"  # not UTF-8: the pattern alone
     assert [m.span() for m in pii._numbers(text)] == [m.span() for m in pii._NUMBER.finditer(text)] != []
+
+
+def test_assignment_operators_and_name_word_lines_found_natively_are_pythons(monkeypatch):
+    """The native kernels find `_ASSIGN_OP`'s matches and the lines holding a name word as
+    `re.finditer` and `str.lower()` do: on real files and on texts of operators, quotes, every kind
+    of whitespace and the characters whose case changes are special (the Kelvin sign, `İ`)."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    assert native.module() is not None, "curate_kernels is not installed: run scripts/setup.sh"
+    stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:300]
+    real = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
+
+    def python_lines(text):
+        with monkeypatch.context() as m:
+            m.setattr(pii, "_name_word_finder", lambda: None)
+            return pii._name_word_lines(text)
+
+    def assert_same(text):
+        assert pii._assign_ops(text) == [m.span() for m in pii._ASSIGN_OP.finditer(text)]
+        assert pii._name_word_lines(text) == python_lines(text)
+
+    for text in real:
+        assert_same(text)
+    assert sum(len(pii._name_word_lines(t)) for t in real) > 100 and sum(len(pii._assign_ops(t)) for t in real) > 100
+    pieces = [":", "=", ">", "=>", ":=", '"', "'", " ", "\t", "\n", "\u3000", "\x1c", "\xa0", "\u2028", "KEY", "key",
+              "Secret", "TOKEN", "pass", "PwD", "credential", "k", "e", "y", "\u212aey", "İ", "ß", "é", "東", "🙂", "x"]
+
+    @settings(max_examples=500, deadline=None)
+    @given(st.lists(st.sampled_from(pieces), max_size=40).map("".join))
+    def check(text):
+        assert_same(text)
+
+    check()
+    assert pii._name_word_lines("a\n\u212aey = 1\nb") == [2]  # the Kelvin sign lower-cases to k: Python's way
+    assert pii._assign_ops('\ud800 x = "1"') == [(4, 7)]  # not UTF-8: the pattern alone
