@@ -485,8 +485,10 @@ def _without_keys(file_uri: str, *, key: str, keys: pa.Array, uri: str, schema: 
                   split_by: list[str], storage: Storage) -> Iterator[pa.RecordBatch]:
     """When data file `file_uri` holds a row whose `key` is in `keys`: the file written again without
     those rows (`file` and the new files' add actions); nothing for a file that holds none."""
-    held = [b.column(0) for b in _file_batches(file_uri, columns=[key], storage=storage)]
-    if not held or not pc.any(pc.is_in(pa.chunked_array(held), keys)).as_py():
+    holding = _file_batches(file_uri, columns=[key], storage=storage, where_in=(key, keys))
+    held = next(holding, None) is not None  # a row group holds one: its key column alone was read
+    holding.close()
+    if not held:
         return
     rows = (_with_fields(b, schema) for b in _file_batches(file_uri, columns=None, storage=storage))
     kept = (b.filter(pc.invert(pc.fill_null(pc.is_in(b.column(key), keys), False))) for b in rows)

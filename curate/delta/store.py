@@ -177,6 +177,11 @@ class DeltaStore(ABC):
         `where_true` is true (all: None); None where their rows are not what the files hold as they
         are (deletion vectors, column mapping) or the engine cannot list them."""
 
+    def _files_of(self, name: str, version: int, where_true: str | None, only: set[str] | None) -> list[str] | None:
+        """`_source_files`, those of `only` where it is given."""
+        files = self._source_files(name, version, where_true)
+        return files if files is None or only is None else [f for f in files if f in only]
+
     def file_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
                    columns: Sequence[str] | None = None, where_true: str | None = None,
                    only: set[str] | None = None, where_in: WhereIn | None = None) -> DataFrame:
@@ -191,12 +196,10 @@ class DeltaStore(ABC):
         first, and the others only from the row groups that hold one."""
         from curate.delta.datasource import files_frame
 
-        files = self._source_files(name, version, where_true)
+        files = self._files_of(name, version, where_true, only)
         if files is None:
             return self._spark_frame(name, fn, schema, version=version, columns=columns, where_true=where_true,
                                      where_in=where_in)
-        if only is not None:
-            files = [f for f in files if f in only]
         return files_frame(self.spark, files, fn, schema, columns=list(columns) if columns else None,
                            where_in=where_in, storage=self.storage)
 
@@ -312,12 +315,10 @@ class DeltaStore(ABC):
         JVM. An append of nothing to an existing table commits nothing."""
         from curate.delta.datasource import map_files
 
-        files = self._source_files(src, version, where_true)
+        files = self._files_of(src, version, where_true, only)
         if files is None:
             return self._spark_map_into(src, fn, dst, schema=schema, version=version, columns=columns, tally=tally,
                                         where_true=where_true, overwrite=overwrite)
-        if only is not None:
-            files = [f for f in files if f in only]
         dst_version = version if dst == src else self.version(dst)
         try:
             adds, counts = map_files(self.spark, files, fn, self.path(dst), schema,
