@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from curate.quality.codelang import DATA_LANGS
-from curate.quality.native import module
+from curate.quality.native import module, on_utf8
 
 HASH_COMMENT_LANGS = frozenset({"python", "cython", "shell", "ruby", "perl", "r", "yaml", "toml", "makefile",
                                 "cmake", "dockerfile", "powershell", "julia", "elixir", "ini"})
@@ -85,12 +85,7 @@ def code_stats(text: str, prefix: str) -> tuple[float, float, float, float, bool
 
 def code_signals(text: str, *, lang: str | None, uri: str) -> dict[str, float]:
     prefix = _line_comment_prefix(lang)
-    stats = None
-    if (native := module()) is not None:
-        try:
-            stats = native.code_stats(text, prefix)
-        except UnicodeEncodeError:  # a lone surrogate: not UTF-8, so the Python function takes it
-            pass
+    stats = on_utf8((native := module()) and native.code_stats, text, prefix)
     max_line, mean_line, alnum_frac, alpha_frac, autogen, n_lines, comment_lines, non_blank = (
         stats or code_stats(text, prefix))
     minified = uri.endswith((".min.js", ".min.css")) or (n_lines <= 10 and mean_line >= MINIFIED_MIN_MEAN_LINE)

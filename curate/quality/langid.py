@@ -63,13 +63,11 @@ def _load_fasttext(path: str, size: int, mtime_ns: int, inode: int):  # noqa: AR
 
 
 def normalize_for_lid(text: str, *, max_chars: int | None) -> str:
-    if (kernels := native.module()) is not None:
-        try:
-            text, n_upper, n_latin = kernels.lid_text(text, max_chars)
-        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
-            return python_normalize_for_lid(text, max_chars=max_chars)
-        return text.lower() if _shouted(n_upper, n_latin) else text
-    return python_normalize_for_lid(text, max_chars=max_chars)
+    native_text = native.on_utf8((kernels := native.module()) and kernels.lid_text, text, max_chars)
+    if native_text is None:
+        return python_normalize_for_lid(text, max_chars=max_chars)
+    text, n_upper, n_latin = native_text
+    return text.lower() if _shouted(n_upper, n_latin) else text
 
 
 def python_normalize_for_lid(text: str, *, max_chars: int | None) -> str:

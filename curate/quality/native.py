@@ -73,3 +73,14 @@ def module():
     import curate_kernels
 
     return curate_kernels
+
+
+def on_utf8(fn, *args):
+    """`fn(*args)` of the kernels; None where `fn` is None (they are not usable) or a text among
+    `args` holds a lone surrogate (not UTF-8: the Python function takes it)."""
+    if fn is None:
+        return None
+    try:
+        return fn(*args)
+    except UnicodeEncodeError:
+        return None

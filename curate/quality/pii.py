@@ -105,7 +105,7 @@ _SECRET_SHAPES = (
     # hand-written one may hold "#" or "?")
     (SECRET_PASSWORD, re.compile(r"://[^\s:/?#@\"'<>]*:(?P<value>[^\s:/\"'<>]+)@(?=[\w\[])"), ("://",)),
 )
-_SHAPE_LITERALS = [lit for _, _, literals in _SECRET_SHAPES for lit in literals]
+_SHAPE_LITERALS = tuple(lit for _, _, literals in _SECRET_SHAPES for lit in literals)
 _SHAPE_MASKS = [sum(1 << _SHAPE_LITERALS.index(lit) for lit in literals) for _, _, literals in _SECRET_SHAPES]
 # A 40-character AWS secret access key right after its access key id (`AKIA...  wJalr...`).
 _AWS_SECRET_AFTER_ID = re.compile(r"(?<![A-Za-z0-9/+=])(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
@@ -183,12 +183,8 @@ def _assignments(text: str) -> Iterator[re.Match]:
 
 def _assign_ops(text: str) -> list[tuple[int, int]]:
     """The spans of `_ASSIGN_OP`'s matches, found by the native kernels where they can."""
-    if (kernels := native.module()) is not None:
-        try:
-            return kernels.assign_ops(text)
-        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
-            pass
-    return [m.span() for m in _ASSIGN_OP.finditer(text)]
+    ops = native.on_utf8((kernels := native.module()) and kernels.assign_ops, text)
+    return [m.span() for m in _ASSIGN_OP.finditer(text)] if ops is None else ops
 
 
 def _ipv6s(text: str) -> Iterator[re.Match]:
@@ -221,11 +217,10 @@ def _name_word_lines(text: str) -> list[int]:
     """Where the lines holding a name word (in `text.lower()`) start, ascending. The native kernels
     find the words with A-Z as a-z: the other characters whose lower case holds an ASCII letter
     (`İ`, the Kelvin sign) are left to Python."""
-    if (finder := _name_word_finder()) is not None and "\u0130" not in text and "\u212a" not in text:
-        try:
-            return finder.line_starts(text)
-        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
-            pass
+    if "\u0130" not in text and "\u212a" not in text:
+        starts = native.on_utf8((finder := _finder(_NAME_WORDS, True)) and finder.line_starts, text)
+        if starts is not None:
+            return starts
     folded = text.lower()
     starts: set[int] = set()
     if len(folded) == len(text):
@@ -356,38 +351,24 @@ def _card(s: str) -> bool:
 
 
 @cache
-def _name_word_finder():
-    """The native kernels' search for `_NAME_WORDS` in any ASCII case, or None."""
+def _finder(literals: tuple[str, ...], ascii_case_insensitive: bool = False):
+    """The native kernels' one-pass search for `literals` (A-Z as a-z: `ascii_case_insensitive`), or None."""
     kernels = native.module()
-    return kernels.Literals(list(_NAME_WORDS), ascii_case_insensitive=True) if kernels else None
-
-
-@cache
-def _literal_finder():
-    """The native kernels' one-pass search for the shapes' literals, or None."""
-    kernels = native.module()
-    return kernels.Literals(_SHAPE_LITERALS) if kernels else None
+    return kernels.Literals(list(literals), ascii_case_insensitive=ascii_case_insensitive) if kernels else None
 
 
 def _shapes_in(text: str) -> list[tuple]:
     """The secret shapes that can match `text`: those it holds a literal of."""
-    if (finder := _literal_finder()) is not None:
-        try:
-            found = finder.found(text)
-            return [shape for shape, mask in zip(_SECRET_SHAPES, _SHAPE_MASKS) if found & mask]
-        except UnicodeEncodeError:  # a lone surrogate: not UTF-8
-            pass
-    return [shape for shape in _SECRET_SHAPES if any(lit in text for lit in shape[2])]
+    found = native.on_utf8((finder := _finder(_SHAPE_LITERALS)) and finder.found, text)
+    if found is None:
+        return [shape for shape in _SECRET_SHAPES if any(lit in text for lit in shape[2])]
+    return [shape for shape, mask in zip(_SECRET_SHAPES, _SHAPE_MASKS) if found & mask]
 
 
 def _numbers(text: str) -> Iterator[re.Match]:
     """`_NUMBER.finditer(text)`, tried only where the native kernels find that a match can start
     (`number_starts`: a few of the digits, `+` and `(` a code file holds)."""
-    kernels = native.module()
-    try:
-        starts = kernels.number_starts(text) if kernels else None
-    except UnicodeEncodeError:  # a lone surrogate: not UTF-8
-        starts = None
+    starts = native.on_utf8((kernels := native.module()) and kernels.number_starts, text)
     if starts is None:
         yield from _NUMBER.finditer(text)
         return

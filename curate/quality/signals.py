@@ -12,7 +12,7 @@ from curate.quality.c4 import c4_signals
 from curate.quality.codequality import code_signals
 from curate.quality.fineweb import fineweb_signals
 from curate.quality.gopher import gopher_quality_signals, gopher_repetition_signals
-from curate.quality.native import kernels
+from curate.quality.native import kernels, on_utf8
 from curate.quality.words import tokenize
 
 TEXT_SIGNALS = (
@@ -39,12 +39,8 @@ RULE_SIGNALS = frozenset(TEXT_SIGNALS + CODE_SIGNALS + COMMON_SIGNALS + COLUMN_S
 
 
 def text_signals(text: str) -> dict[str, float]:
-    if (k := kernels()) is not None:
-        try:
-            return dict(zip(TEXT_SIGNALS, k.text_signals(text)))
-        except UnicodeEncodeError:  # a lone surrogate: not UTF-8, so the Python functions take it
-            pass
-    return python_text_signals(text)
+    values = on_utf8((k := kernels()) and k.text_signals, text)
+    return python_text_signals(text) if values is None else dict(zip(TEXT_SIGNALS, values))
 
 
 def python_text_signals(text: str) -> dict[str, float]:

@@ -168,7 +168,7 @@ def test_secret_shapes_run_on_the_texts_holding_their_literals():
     from hypothesis import given, settings
     from hypothesis import strategies as st
 
-    assert pii._literal_finder() is not None, "curate_kernels is not installed: run scripts/setup.sh"
+    assert pii._finder(pii._SHAPE_LITERALS) is not None, "curate_kernels is not installed: run scripts/setup.sh"
     stdlib = sorted(Path(sysconfig.get_paths()["stdlib"]).glob("**/*.py"))[:300]
     real = [p.read_text(encoding="utf-8", errors="replace") for p in stdlib]
 
@@ -177,7 +177,7 @@ def test_secret_shapes_run_on_the_texts_holding_their_literals():
         for shape in pii._SECRET_SHAPES:
             if shape not in run:
                 assert next(shape[1].finditer(text), None) is None, (shape[0], text[:80])
-        found = pii._literal_finder().found(text)
+        found = pii._finder(pii._SHAPE_LITERALS).found(text)
         assert [bool(found >> i & 1) for i in range(len(pii._SHAPE_LITERALS))] == [
             lit in text for lit in pii._SHAPE_LITERALS]
 
@@ -239,7 +239,7 @@ def test_assignment_operators_and_name_word_lines_found_natively_are_pythons(mon
 
     def python_lines(text):
         with monkeypatch.context() as m:
-            m.setattr(pii, "_name_word_finder", lambda: None)
+            m.setattr(pii, "_finder", lambda *literals: None)
             return pii._name_word_lines(text)
 
     def assert_same(text):
