@@ -62,6 +62,36 @@ def _load_fasttext(path: str, size: int, mtime_ns: int, inode: int):  # noqa: AR
     return fasttext.FastText._FastText(model_path=path)  # the public loader prints a warning per call
 
 
+def load_predictor(path: str) -> Predictor:
+    """`Predictor` of the fastText model at `path`, loaded as `load_fasttext` loads it."""
+    return _predictor(load_fasttext(path), str(locate(path)))
+
+
+@lru_cache(maxsize=4)
+def _predictor(model, path: str) -> Predictor:
+    """(`model`: the library's, loaded again when the file changes.)"""
+    kernels, replay = native.module(), None
+    if kernels is not None:
+        try:
+            replay = kernels.FastText(path)
+        except ValueError as err:  # a kind of model the kernels do not replay
+            log.info("fastText model %s is predicted by the fastText library: %s", path, err)
+    return Predictor(model, replay)
+
+
+class Predictor:
+    """fastText's `predict(text, k=)` of a model: by the kernels' replay of it (`curate_kernels.FastText`,
+    the library's labels and probabilities to the bit, each word's rows found once) where they are
+    usable and replay the model's kind (supervised, hierarchical softmax: lid.176), else by the library."""
+
+    def __init__(self, model, replay):
+        self.model, self.replay = model, replay
+
+    def predict(self, text: str, *, k: int = 1) -> tuple[list[str], list[float]]:
+        out = native.on_utf8(self.replay and self.replay.predict, text, k, 0.0)
+        return self.model.predict(text, k=k) if out is None else out
+
+
 def normalize_for_lid(text: str, *, max_chars: int | None) -> str:
     native_text = native.on_utf8((kernels := native.module()) and kernels.lid_text, text, max_chars)
     if native_text is None:
@@ -96,7 +126,7 @@ class LangPrediction:
 
 class LanguageIdentifier:
     def __init__(self, *, model_path: str | None = None, top_k: int = 3, max_chars: int | None = 20_000):
-        self.model = load_fasttext(str(model_path or default_model_path()))
+        self.model = load_predictor(str(model_path or default_model_path()))
         self.top_k = top_k
         self.max_chars = max_chars
 

@@ -23,7 +23,7 @@ from curate.quality import words
 
 log = logging.getLogger(__name__)
 ENV = "CURATE_NATIVE_SIGNALS"
-API = 3  # curate_kernels.API of the sources this curate calls (native/src/lib.rs)
+API = 4  # curate_kernels.API of the sources this curate calls (native/src/lib.rs)
 
 
 @cache

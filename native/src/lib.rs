@@ -9,6 +9,7 @@
 //! and into the script's character words. A chunk the rules cannot match as `re` does is split by
 //! the Python rules (`chunk_tokens`, the callable `Kernels` is made with).
 
+mod fasttext;
 mod scan;
 mod spacy;
 mod tables;
@@ -1139,7 +1140,7 @@ fn code_stats(text: &str, comment_prefix: &str) -> (f64, f64, f64, f64, bool, us
 
 #[pymodule]
 fn curate_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    m.add("API", 3)?; // curate/quality/native.py's API: bumped when a signature changes
+    m.add("API", 4)?; // curate/quality/native.py's API: bumped when a signature changes
     m.add("UNIDATA_VERSION", tables::UNIDATA_VERSION)?;
     m.add("REGEX_VERSION", tables::REGEX_VERSION)?;
     m.add_class::<Kernels>()?;
@@ -1147,6 +1148,7 @@ fn curate_kernels(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(fineweb_signals, m)?)?;
     m.add_function(wrap_pyfunction!(code_stats, m)?)?;
     m.add_class::<scan::Literals>()?;
+    m.add_class::<fasttext::FastText>()?;
     m.add_function(wrap_pyfunction!(scan::lid_text, m)?)?;
     m.add_function(wrap_pyfunction!(scan::number_starts, m)?)?;
     m.add_function(wrap_pyfunction!(scan::assign_ops, m)?)?;
