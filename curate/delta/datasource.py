@@ -340,9 +340,20 @@ def _map_file(file_uri: str, *, dst_uri: str, columns: list[str] | None, schema:
     yield pa.RecordBatch.from_pydict({"adds": [json.dumps(adds)], "counts": [json.dumps(counts)]})
 
 
+# What a row costs a task besides its bytes, in bytes of its file: a model call and Python's loop per
+# document, so that a file of many short documents goes before one of fewer long ones.
+_ROW_BYTES = 4096
+
+
+def most_work_first(files: Sequence[tuple[str, int, int | None]]) -> list[str]:
+    """The URIs of (URI, bytes, rows or None) data files, the most work first (bytes and rows):
+    tasks start in list order, so the small files fill in at the end."""
+    return [f[0] for f in sorted(files, key=lambda f: f[1] + _ROW_BYTES * (f[2] or 0), reverse=True)]
+
+
 def data_files(uri: str, version: int, where_true: str | None = None, *, storage: Storage) -> list[str]:
-    """The data files (URIs) of the unpartitioned Delta table at `uri` as of `version`, largest first
-    (tasks start in list order, so the small files fill in at the end). `where_true`: a boolean column;
+    """The data files (URIs) of the unpartitioned Delta table at `uri` as of `version`, the most work
+    first (`most_work_first`). `where_true`: a boolean column;
     files whose statistics show no row where it is true are left out (those without statistics stay)."""
     from deltalake import DeltaTable
 
@@ -353,8 +364,8 @@ def data_files(uri: str, version: int, where_true: str | None = None, *, storage
     actions = pa.table(dt.get_add_actions(flatten=True))
     if where_true is not None and f"max.{where_true}" in actions.column_names:
         actions = actions.filter(pc.fill_null(actions[f"max.{where_true}"], True))
-    files = actions.select(["path", "size_bytes"]).to_pylist()
-    return [join(uri, a["path"]) for a in sorted(files, key=lambda a: a["size_bytes"], reverse=True)]
+    files = actions.select(["path", "size_bytes", "num_records"]).to_pylist()
+    return most_work_first([(join(uri, a["path"]), a["size_bytes"], a["num_records"]) for a in files])
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:

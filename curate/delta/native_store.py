@@ -27,6 +27,7 @@ from curate.delta.datasource import (
     FileSink,
     delta_arrow_schema,
     files_frame,
+    most_work_first,
     read_files,
     rows_table,
     without_keys,
@@ -191,7 +192,7 @@ class NativeStore(DeltaStore):
         snapshot = self._log_snapshot(name, version)
         if snapshot is None:
             return None
-        return [f.uri for f in sorted(snapshot.files, key=lambda f: f.size, reverse=True)]
+        return most_work_first([(f.uri, f.size, f.num_records) for f in snapshot.files])
 
     def _spark_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
                      columns: Sequence[str] | None, where_true: str | None,

@@ -172,8 +172,8 @@ class DeltaStore(ABC):
 
     @abstractmethod
     def _source_files(self, name: str, version: int, where_true: str | None) -> list[str] | None:
-        """The data files (URIs, largest first: tasks start in list order, so the small files fill in
-        at the end) of table `name` as of `version` that may hold a row where boolean column
+        """The data files (URIs, the most work first: `datasource.most_work_first`) of table `name` as
+        of `version` that may hold a row where boolean column
         `where_true` is true (all: None); None where their rows are not what the files hold as they
         are (deletion vectors, column mapping) or the engine cannot list them."""
 
