@@ -19,7 +19,7 @@ from curate.pipelines.mix import (
     components,
     drawn_counts,
     shard_pieces,
-    supply_totals,
+    sources_and_supply,
 )
 from curate.schemas.mixture import load_mixture
 from curate.schemas.tables import DOCS_TOKENIZED
@@ -101,9 +101,9 @@ def run_mix(ctx: StageContext) -> StageResult:
         return StageResult(input_versions=input_versions, counts={"reused": 1}, message=final)
 
     tokenized = ctx.store.read(DOCS_TOKENIZED, version=in_version)
-    check_sources(mixture, {r[0] for r in tokenized.select("source").distinct().collect()})
+    sources, totals = sources_and_supply(tokenized, mixture)
+    check_sources(mixture, sources)
     members = components(tokenized, mixture)
-    totals = supply_totals(members)
     check_supply(mixture, {c: tokens for c, (tokens, _) in totals.items()})
     pieces = plan_pieces_frame(members, mixture, totals=totals, bucket_docs=ctx.cfg.mix.plan_bucket_docs).persist()
     drawn, short = drawn_counts(pieces)

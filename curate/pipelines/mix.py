@@ -56,18 +56,38 @@ def component_condition(tokenized: DataFrame, mixture: Mixture, name: str) -> Co
 
 def components(tokenized: DataFrame, mixture: Mixture) -> DataFrame:
     """(component, doc_id, n_tokens) of every component's documents, in one scan; a document may be in several."""
+    return _tagged(tokenized, mixture).filter(F.col("component").isNotNull()).drop("source")
+
+
+def _tagged(tokenized: DataFrame, mixture: Mixture) -> DataFrame:
+    """(source, component, doc_id, n_tokens) of each document per component, the component null
+    for each one the document is not in."""
     tags = [F.when(component_condition(tokenized, mixture, name), F.lit(name)) for name in mixture.components]
-    return (
-        tokenized.select(F.explode(F.array(*tags)).alias("component"), "doc_id",
-                         F.col("n_tokens").cast("long").alias("n_tokens"))
-        .filter(F.col("component").isNotNull())
-    )
+    return tokenized.select("source", F.explode(F.array(*tags)).alias("component"), "doc_id",
+                            F.col("n_tokens").cast("long").alias("n_tokens"))
+
+
+def _supply() -> tuple[Column, Column]:
+    return F.sum("n_tokens").alias("tokens"), F.count("*").alias("documents")
 
 
 def supply_totals(members: DataFrame) -> dict[str, tuple[int, int]]:
     """(tokens, documents) of each component of `components(...)`: one row per component to the driver."""
-    rows = members.groupBy("component").agg(F.sum("n_tokens").alias("tokens"), F.count("*").alias("documents"))
+    rows = members.groupBy("component").agg(*_supply())
     return {r["component"]: (int(r["tokens"]), int(r["documents"])) for r in rows.collect()}
+
+
+def sources_and_supply(tokenized: DataFrame, mixture: Mixture) -> tuple[set[str], dict[str, tuple[int, int]]]:
+    """The sources docs_tokenized holds and `supply_totals` of its `components`, in one job: a row
+    per (source, component) to the driver."""
+    totals: dict[str, tuple[int, int]] = {}
+    sources = set()
+    for r in _tagged(tokenized, mixture).groupBy("source", "component").agg(*_supply()).collect():
+        sources.add(r["source"])
+        if r["component"] is not None:
+            tokens, documents = totals.get(r["component"], (0, 0))
+            totals[r["component"]] = (tokens + int(r["tokens"]), documents + int(r["documents"]))
+    return sources, totals
 
 
 def drawn_counts(pieces: DataFrame) -> tuple[dict[tuple[str, str], tuple[int, int]], dict[tuple[str, str], int]]:

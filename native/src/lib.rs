@@ -701,6 +701,7 @@ impl Kernels {
             offsets.push(total);
         }
         let ids: Vec<u64> = doc.ids.iter().map(|&i| i as u64 + 1).collect();
+        let mut keys = ids.clone(); // each window's n-gram key (gopher._ngram_keys), n = 1 here
         let mut out = [0.0; 13];
         out[0] = ratio(para_dups, paragraphs.len());
         out[1] = ratio(para_chars, n_chars);
@@ -715,11 +716,15 @@ impl Kernels {
             if ids.len() < n {
                 break;
             }
-            counts = ngram_counts(&ids, n, &counts);
+            keys.truncate(ids.len() + 1 - n);
+            for (pos, key) in keys.iter_mut().enumerate() {
+                *key = key.wrapping_mul(NGRAM_MULTIPLIER).wrapping_add(ids[pos + n - 1]);
+            }
+            counts = ngram_counts(&keys, &counts);
             let chars = if n <= 4 {
                 top_ngram_chars(&offsets, n, &counts)
             } else {
-                duplicated_ngram_chars(&ids, &offsets, n, &counts)
+                duplicated_ngram_chars(&keys, &offsets, n, &counts)
             };
             out[n + 2] = ratio(chars as usize, n_chars);
         }
@@ -747,30 +752,28 @@ fn hash_and_ellipsis_counts(text: &str) -> (usize, usize) {
     }
 }
 
-/// gopher._ngram_keys: word ids + 1 mixed by a fixed odd multiplier, wrapping.
-fn ngram_key(window: &[u64]) -> u64 {
-    window.iter().fold(0u64, |k, &id| k.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(id))
-}
+/// gopher._ngram_keys: word ids + 1 mixed by a fixed odd multiplier, wrapping; an n-gram's key is its
+/// (n-1)-gram prefix's key times the multiplier plus its last id.
+const NGRAM_MULTIPLIER: u64 = 0x9E3779B97F4A7C15;
 
-/// How many n-gram windows share each window's key, given the same for (n-1)-grams (`prev`, one
-/// more window): a window whose (n-1)-gram prefix occurs once holds an n-gram that occurs once
-/// (but for a 64-bit key collision), so only the others are hashed. Needs `ids.len() >= n`.
-fn ngram_counts(ids: &[u64], n: usize, prev: &[u32]) -> Vec<u32> {
-    let width = ids.len() + 1 - n;
-    let positions: Vec<usize> = (0..width).filter(|&i| prev[i] > 1).collect();
+/// How many n-gram windows share each window's key (`keys`: one per window), given the same for
+/// (n-1)-grams (`prev`, one more window): a window whose (n-1)-gram prefix occurs once holds an
+/// n-gram that occurs once (but for a 64-bit key collision), so only the others are counted.
+fn ngram_counts(keys: &[u64], prev: &[u32]) -> Vec<u32> {
+    let positions: Vec<usize> = (0..keys.len()).filter(|&i| prev[i] > 1).collect();
     let mut groups: HashMap<u64, u32, Fx> = HashMap::with_capacity_and_hasher(positions.len(), Fx::default());
     let mut group_of = Vec::with_capacity(positions.len());
     let mut counts: Vec<u32> = Vec::new();
     for &pos in &positions {
         let next = counts.len() as u32;
-        let g = *groups.entry(ngram_key(&ids[pos..pos + n])).or_insert(next);
+        let g = *groups.entry(keys[pos]).or_insert(next);
         if g == next {
             counts.push(0);
         }
         counts[g as usize] += 1;
         group_of.push(g);
     }
-    let mut out = vec![1u32; width];
+    let mut out = vec![1u32; keys.len()];
     for (&pos, &g) in positions.iter().zip(&group_of) {
         out[pos] = counts[g as usize];
     }
@@ -786,14 +789,14 @@ fn top_ngram_chars(offsets: &[u64], n: usize, counts: &[u32]) -> u64 {
 
 /// gopher.duplicated_ngram_chars: the windows whose n-gram occurs more than once, scanned left to
 /// right; a window repeating an earlier scanned one counts, and the scan jumps past it.
-fn duplicated_ngram_chars(ids: &[u64], offsets: &[u64], n: usize, counts: &[u32]) -> u64 {
+fn duplicated_ngram_chars(keys: &[u64], offsets: &[u64], n: usize, counts: &[u32]) -> u64 {
     let mut seen: HashSet<u64, Fx> = HashSet::with_hasher(Fx::default());
     let (mut next, mut chars) = (0usize, 0u64);
     for pos in (0..counts.len()).filter(|&i| counts[i] > 1) {
         if pos < next {
             continue;
         }
-        if !seen.insert(ngram_key(&ids[pos..pos + n])) {
+        if !seen.insert(keys[pos]) {
             chars += offsets[pos + n] - offsets[pos];
             next = pos + n;
         }
