@@ -226,11 +226,20 @@ class NativeStore(DeltaStore):
     def _write(self, df: DataFrame, name: str, *, schema: StructType, overwrite: bool,
                read_version: int | None = None) -> int:
         """One Delta commit. `read_version`: the version `df` was computed from; a table that moved on
-        since is not overwritten (Delta's own check starts when the write does)."""
+        since is not overwritten (Delta's own check starts when the write does). Where Delta's open
+        source transaction is reachable, the tasks write the files and the driver commits them
+        (`_commit_files`), as `map_into` does; elsewhere (Databricks' own Delta) Spark's Delta writes."""
         df = _faulted(conform(df, schema, table=name), f"write:{name}")
         current = self.version(name)
         if read_version is not None and current != read_version:
             raise self._conflict(name)
+        if self._delta_log is not None:
+            try:
+                adds = write_files(df, self.path(name), schema, split_by=SPLIT_FILES_BY.get(name, ()),
+                                   storage=self.storage)
+            except Exception as err:
+                raise self._write_error(name, err) from err
+            return self._commit_files(name, adds, schema, read_version=read_version, overwrite=overwrite)
         writer = df.write.format("delta").mode("overwrite" if overwrite else "append")
         if current is None:
             writer = writer.options(**create_properties(schema))
