@@ -7,7 +7,7 @@ jobs, once per table version a stage reads; the native engine asks Kernel instea
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlparse
 
 from pyspark.sql.types import StructType
@@ -21,6 +21,7 @@ class LogFile:
     uri: str
     size: int
     num_records: int | None  # None: the add action has no statistics
+    max_values: dict = field(default_factory=dict, compare=False)  # the statistics' maxValues (columns without: absent)
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ class KernelLog:
                 continue
             rel = path.getString(row)
             stat = None if stats.isNullAt(row) else stats.getString(row)
-            records = json.loads(stat).get("numRecords") if stat else None  # a writer may leave ""
+            stat = json.loads(stat) if stat else {}  # a writer may leave ""
             uri = rel if urlparse(rel).scheme else join(table_uri, unquote(rel))
-            files.append(LogFile(rel, uri, size.getLong(row), records))
+            files.append(LogFile(rel, uri, size.getLong(row), stat.get("numRecords"), stat.get("maxValues") or {}))
         return files

@@ -188,11 +188,12 @@ class NativeStore(DeltaStore):
         return (df.select(*columns) if columns else df).toArrow()
 
     def _source_files(self, name: str, version: int, where_true: str | None) -> list[str] | None:
-        """The snapshot's files (statistics do not prune them here: `fn` sees every row)."""
+        """The snapshot's files, less those whose statistics show `where_true` false in every row."""
         snapshot = self._log_snapshot(name, version)
         if snapshot is None:
             return None
-        return most_work_first([(f.uri, f.size, f.num_records) for f in snapshot.files])
+        files = [f for f in snapshot.files if where_true is None or f.max_values.get(where_true) is not False]
+        return most_work_first([(f.uri, f.size, f.num_records) for f in files])
 
     def _spark_frame(self, name: str, fn: BatchFn, schema: StructType | str, *, version: int,
                      columns: Sequence[str] | None, where_true: str | None,

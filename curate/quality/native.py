@@ -7,7 +7,8 @@ Unicode database or `regex` module is not the one the kernels' character tables 
 (native/gen_tables.py). A text the kernels cannot take (a str holding a lone surrogate is not UTF-8)
 is computed by the Python functions. spaCy's tokenizer rules (words.py) are matched in Rust too; a
 chunk they cannot match exactly as Python's `re` does (native/src/spacy.rs) is split by the Python
-rules.
+rules. `FastText` replays fastText's predict of lid.176 (langid.Predictor;
+tests/test_quality/test_fasttext_replay.py).
 """
 
 from __future__ import annotations
