@@ -201,9 +201,10 @@ fn sift_up(heap: &mut [(f32, i32)], mut hole: usize, top: usize, value: (f32, i3
     heap[hole] = value;
 }
 
+/// std::__adjust_heap from the front: the hole sinks to a leaf, then `value` rises from there.
 fn adjust(heap: &mut [(f32, i32)], len: usize, value: (f32, i32)) {
-    let (top, mut hole, mut child) = (0, 0, 0);
-    while child < (len.saturating_sub(1)) / 2 {
+    let (mut hole, mut child) = (0, 0);
+    while child < len.saturating_sub(1) / 2 {
         child = 2 * (child + 1);
         if before(&heap[child], &heap[child - 1]) {
             child -= 1;
@@ -216,7 +217,7 @@ fn adjust(heap: &mut [(f32, i32)], len: usize, value: (f32, i32)) {
         heap[hole] = heap[child - 1];
         hole = child - 1;
     }
-    sift_up(heap, hole, top, value);
+    sift_up(heap, hole, 0, value);
 }
 
 /// Moves the front to position `last` and restores the heap on [0, last).
