@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use crate::Fx;
 
 const EOS: &str = "</s>";
+const LABEL_PREFIX: &[u8] = b"__label__"; // Args::label, which model files do not keep
 const KSUB: usize = 256; // centroids per subquantizer (8-bit codes)
 const MAGIC: i32 = 793712314;
 const LOSS_HS: i32 = 1;
@@ -260,7 +261,6 @@ pub struct FastText {
     bucket: u32,
     nwords: i32,
     word_ids: HashMap<Vec<u8>, (i32, bool), Fx>, // word -> (id, is a label)
-    label_prefix: Vec<u8>,
     labels: Vec<String>,
     prune: Option<Vec<i32>>, // bucket -> row (-1: dropped), when the model was pruned (None: every bucket)
     tree: Vec<Node>,
@@ -309,6 +309,9 @@ impl FastText {
             let count = r.i64()?;
             let label = r.u8()? == 1;
             if label {
+                if id != nwords + labels.len() as i32 {  // labels follow the words, as fastText sorts them
+                    return Err("inconsistent dictionary".into());
+                }
                 labels.push(String::from_utf8_lossy(&word).into_owned());
                 counts.push(count);
             }
@@ -350,7 +353,7 @@ impl FastText {
         }
         Ok(FastText {
             input, output, dim: dim as usize, minn: minn as usize, maxn: maxn as usize, bucket: bucket as u32,
-            nwords, word_ids, label_prefix: b"__label__".to_vec(), labels, prune, tree: build_tree(&counts),
+            nwords, word_ids, labels, prune, tree: build_tree(&counts),
             cache: HashMap::with_hasher(Fx::default()),
             rows: Vec::new(),
         })
@@ -399,7 +402,7 @@ impl FastText {
                     self.subwords(token, rows);
                 }
             }
-            None if token.starts_with(&self.label_prefix) => {}
+            None if token.starts_with(LABEL_PREFIX) => {}
             None if token == EOS.as_bytes() => {}
             None => self.subwords(token, rows),
         }
