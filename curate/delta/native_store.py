@@ -235,12 +235,13 @@ class NativeStore(DeltaStore):
         if read_version is not None and current != read_version:
             raise self._conflict(name)
         if self._delta_log is not None:
+            # The frame's own nullability, as Spark's Delta writer takes it (a table it creates too).
             try:
-                adds = write_files(df, self.path(name), schema, split_by=SPLIT_FILES_BY.get(name, ()),
+                adds = write_files(df, self.path(name), df.schema, split_by=SPLIT_FILES_BY.get(name, ()),
                                    storage=self.storage)
             except Exception as err:
                 raise self._write_error(name, err) from err
-            return self._commit_files(name, adds, schema, read_version=read_version, overwrite=overwrite)
+            return self._commit_files(name, adds, df.schema, read_version=read_version, overwrite=overwrite)
         writer = df.write.format("delta").mode("overwrite" if overwrite else "append")
         if current is None:
             writer = writer.options(**create_properties(schema))
