@@ -111,13 +111,22 @@ impl Matrix {
         }
     }
 
+    /// The length of a row (a quantized one's: its subvectors').
+    fn cols(&self) -> usize {
+        match self {
+            Matrix::Dense { cols, .. } => *cols,
+            Matrix::Quant { pq, .. } => (pq.nsubq - 1) * pq.dsub + pq.lastdsub,
+        }
+    }
+
     fn norm(norms: &Option<(Vec<u8>, Quantizer)>, i: usize) -> f32 {
         norms.as_ref().map_or(1.0, |(codes, npq)| npq.centroid(0, codes[i])[0])
     }
 
     /// The matrix with each row's values as QuantMatrix::addRowToVector adds them (alpha * centroid
     /// value, the same float products), so adding a row is adding its values.
-    fn decoded(self, dim: usize) -> Matrix {
+    fn decoded(self) -> Matrix {
+        let dim = self.cols();
         match self {
             Matrix::Quant { rows, codes, pq, norms } => {
                 let mut data = vec![0.0f32; rows * dim];
@@ -335,24 +344,13 @@ impl FastText {
         };
         let quant = r.u8()? != 0;
         let input = Matrix::load(r, quant)?;
-        if let Matrix::Quant { pq, .. } = &input {
-            if (pq.nsubq - 1) * pq.dsub + pq.lastdsub != dim as usize {
-                return Err("inconsistent matrices".into());
-            }
-        }
-        let input = input.decoded(dim as usize);
         let qout = r.u8()? != 0;
         let output = Matrix::load(r, quant && qout)?;
-        let dims_ok = match (&input, &output) {
-            (Matrix::Dense { cols, .. }, _) if *cols != dim as usize => false,
-            (_, Matrix::Dense { cols, .. }) if *cols != dim as usize => false,
-            _ => true,
-        };
-        if !dims_ok || output.rows() + 1 < labels.len() {
+        if input.cols() != dim as usize || output.cols() != dim as usize || output.rows() + 1 < labels.len() {
             return Err("inconsistent matrices".into());
         }
         Ok(FastText {
-            input, output, dim: dim as usize, minn: minn as usize, maxn: maxn as usize, bucket: bucket as u32,
+            input: input.decoded(), output, dim: dim as usize, minn: minn as usize, maxn: maxn as usize, bucket: bucket as u32,
             nwords, word_ids, labels, prune, tree: build_tree(&counts),
             cache: HashMap::with_hasher(Fx::default()),
             rows: Vec::new(),
@@ -408,8 +406,9 @@ impl FastText {
         }
     }
 
-    fn dfs(&self, k: usize, threshold: f32, node: usize, score: f32, heap: &mut Vec<(f32, i32)>, hidden: &[f32]) {
-        if score < std_log(threshold) {
+    /// HierarchicalSoftmaxLoss::dfs; `floor`: std_log(threshold), which the library computes at each node.
+    fn dfs(&self, k: usize, floor: f32, node: usize, score: f32, heap: &mut Vec<(f32, i32)>, hidden: &[f32]) {
+        if score < floor {
             return;
         }
         if heap.len() == k && score < heap[0].0 {
@@ -425,8 +424,8 @@ impl FastText {
         }
         let f = self.output.dot_row(hidden, node - self.labels.len());
         let f = (1.0f64 / (1.0f32 + (-f).exp()) as f64) as f32;
-        self.dfs(k, threshold, n.left as usize, score + std_log((1.0f64 - f as f64) as f32), heap, hidden);
-        self.dfs(k, threshold, n.right as usize, score + std_log(f), heap, hidden);
+        self.dfs(k, floor, n.left as usize, score + std_log((1.0f64 - f as f64) as f32), heap, hidden);
+        self.dfs(k, floor, n.right as usize, score + std_log(f), heap, hidden);
     }
 }
 
@@ -511,7 +510,7 @@ impl FastText {
         let scale = (1.0f64 / n_rows as f64) as f32;
         hidden.iter_mut().for_each(|v| *v *= scale);
         let mut heap = Vec::with_capacity(k + 1);
-        self.dfs(k, threshold, self.tree.len() - 1, 0.0, &mut heap, &hidden);
+        self.dfs(k, std_log(threshold), self.tree.len() - 1, 0.0, &mut heap, &hidden);
         sort_heap(&mut heap);
         Ok(heap.iter().map(|&(s, node)| (self.labels[node as usize].clone(), s.exp() as f64)).unzip())
     }
